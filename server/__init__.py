@@ -1,0 +1,3 @@
+"""The bundled Huddle server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""huddle-server serve | load | token | user."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import socket
+import sys
+import tomllib
+from pathlib import Path
+
+from server.domain.errors import DomainError
+from server.settings import Settings, default_db_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="huddle-server", description="The Huddle server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = Settings()
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default=d.host)
+    serve.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
+    serve.add_argument("--db", type=Path, default=None, help=f"database file (default {default_db_path()})")
+    serve.add_argument("--ring-timeout", type=float, default=d.ring_timeout, help="seconds before no_answer")
+    serve.add_argument("--away-after", type=float, default=d.away_after, help="idle seconds before away")
+    serve.add_argument("--heartbeat", type=int, default=d.heartbeat, help="event stream heartbeat, seconds")
+    serve.add_argument("--event-retention", type=float, default=d.event_retention, help="seconds of events kept")
+    serve.add_argument("--send-rate", type=int, default=d.send_rate, help="messages per user per minute (0 = off)")
+    serve.add_argument("--login-rate", type=int, default=d.login_rate, help="failed logins per minute (0 = off)")
+    serve.add_argument(
+        "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
+    )
+    serve.add_argument("--synchronous", choices=("FULL", "NORMAL"), default=d.synchronous)
+    serve.add_argument("--ssl-certfile", default=None)
+    serve.add_argument("--ssl-keyfile", default=None)
+    serve.add_argument("--log-level", default="warning")
+
+    load = sub.add_parser("load", help="create users, teams, workspaces and channels from TOML (idempotent)")
+    load.add_argument("--db", type=Path, default=None)
+    load.add_argument("file", type=Path)
+
+    token = sub.add_parser("token", help="print a new bearer token for a user")
+    token.add_argument("--db", type=Path, default=None)
+    token.add_argument("handle")
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user (password from --password or stdin)")
+    add.add_argument("--db", type=Path, default=None)
+    add.add_argument("handle")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--display-name", default=None)
+    add.add_argument("--password", default=None)
+    passwd = user_sub.add_parser("passwd", help="set a password (from --password or stdin); revokes tokens")
+    passwd.add_argument("--db", type=Path, default=None)
+    passwd.add_argument("handle")
+    passwd.add_argument("--password", default=None)
+    return parser
+
+
+def _read_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `huddle-server`."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        return _offline(args)
+    except DomainError as exc:
+        print(f"huddle-server: {exc.message}", file=sys.stderr)
+        return 1
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        print(f"huddle-server: {exc}", file=sys.stderr)
+        return 1
+
+
+def _offline(args: argparse.Namespace) -> int:
+    """Commands that work on the database directly (also while `serve` runs)."""
+    from server.domain.core import Domain
+    from server.store.sqlite import SqliteStore
+
+    settings = Settings(db=args.db or default_db_path())
+    store = SqliteStore(settings.db, synchronous=settings.synchronous)
+    try:
+        domain = Domain(store, settings)
+        if args.command == "load":
+            with args.file.open("rb") as fh:
+                data = tomllib.load(fh)
+            changed = domain.admin.load(data)
+            summary = ", ".join(f"{n} {k}" for k, n in changed.items())
+            print(f"loaded {args.file}: changed {summary}", file=sys.stderr)
+        elif args.command == "token":
+            user = store.read_sync(lambda repo: repo.get_user_by_handle(args.handle))
+            if user is None:
+                print(f"huddle-server: no user {args.handle!r}", file=sys.stderr)
+                return 1
+            print(domain.auth.issue_sync(user.pk))
+        elif args.user_command == "add":
+            password = _read_password(args.password)
+            if not password:
+                print("huddle-server: a password is required", file=sys.stderr)
+                return 1
+            domain.admin.add_user(args.handle, password, admin=args.admin, display_name=args.display_name)
+            print(f"created {args.handle}", file=sys.stderr)
+        else:
+            password = _read_password(args.password)
+            if not password:
+                print("huddle-server: a password is required", file=sys.stderr)
+                return 1
+            domain.admin.set_password(args.handle, password)
+            print(f"password of {args.handle} changed; its tokens are revoked", file=sys.stderr)
+        return 0
+    finally:
+        store.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted; prints `listening on http://HOST:PORT` first."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings(
+        db=args.db or default_db_path(),
+        host=args.host,
+        port=args.port,
+        ring_timeout=args.ring_timeout,
+        away_after=args.away_after,
+        heartbeat=args.heartbeat,
+        event_retention=args.event_retention,
+        send_rate=args.send_rate,
+        login_rate=args.login_rate,
+        max_streams_per_user=args.max_streams_per_user,
+        synchronous=args.synchronous,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    # Listening before the line is printed: connections made right after it wait in the
+    # backlog until the app has started, instead of being refused.
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    scheme = "https" if settings.ssl_certfile else "http"
+    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=args.log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=3,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
+    )
+    server = uvicorn.Server(config)
+    print(f"listening on {scheme}://{host}:{port}", flush=True)
+    server.run(sockets=[sock])
+    return 0

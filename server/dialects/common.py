@@ -1,0 +1,175 @@
+"""What every dialect shares: credentials, error shapes, the body size cap."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.domain.core import Domain
+from server.domain.errors import DomainError
+
+log = logging.getLogger("huddle.http")
+
+CONVOS_RESULT = {400: 1, 404: 2, 401: 4, 403: 4, 413: 1, 409: 1, 429: 1, 500: 7}
+HUDDLE_PREFIXES = ("/presence", "/users", "/teams", "/workspaces")
+
+
+def domain_of(conn: HTTPConnection) -> Domain:
+    """The domain of the running app."""
+    domain: Domain = conn.app.state.domain
+    return domain
+
+
+def token_of(conn: HTTPConnection) -> str | None:
+    """A bearer token from the Authorization header, else the `identity` cookie."""
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    cookie = conn.cookies.get("identity")
+    return cookie or None
+
+
+def dialect_of(method: str, path: str) -> str:
+    """Which dialect's error shape a request gets."""
+    p = path.lower()
+    if p.startswith("/api/v2"):
+        return "v2"
+    if p.startswith("/api/convo"):
+        return "convos"
+    if p.startswith("/api/messages") and not (method == "DELETE" and p.count("/") == 3):
+        return "esn"
+    if p.startswith("/api/activitystreams"):
+        return "esn"
+    if p.startswith("/api/"):
+        return "pilcrow"
+    if p.startswith(HUDDLE_PREFIXES):
+        return "huddle"
+    return "v2"
+
+
+def error_response(dialect: str, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+    """An error in a dialect's own shape."""
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    if dialect == "huddle":
+        body: Any = {"statusCode": status, "errorCode": code, "errorMessages": [message]}
+        return JSONResponse(body, status, headers=headers)
+    if dialect == "convos":
+        status = 401 if status == 403 else status
+        headers |= {"X-Result-Code": str(CONVOS_RESULT.get(status, 1)), "X-Message": _header_safe(message)}
+        return Response(status_code=status, headers=headers)
+    if dialect == "pilcrow":
+        return PlainTextResponse(message, status, headers=headers)
+    if dialect == "esn":
+        phrase = HTTPStatus(status).phrase
+        body = {"error": {"code": status, "status": status, "message": phrase, "details": message}}
+        return JSONResponse(body, status, headers=headers)
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")[:500]
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    """A short human description of what was wrong with a request."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        if err.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+        else:
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error in the shape of the dialect the request was for; never a traceback."""
+
+    async def on_domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        dialect = dialect_of(request.method, request.url.path)
+        return error_response(dialect, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        dialect = dialect_of(request.method, request.url.path)
+        status = 422 if dialect == "pilcrow" else 400
+        code = "InvalidRequest"
+        return error_response(dialect, status, code, describe_validation(exc))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        dialect = dialect_of(request.method, request.url.path)
+        codes = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 400: "InvalidRequest"}
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such resource: {request.method} {request.url.path}"
+        return error_response(dialect, exc.status_code, codes.get(exc.status_code, "Error"), message)
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        dialect = dialect_of(request.method, request.url.path)
+        return error_response(dialect, 500, "InternalError", "the server failed; the error was logged")
+
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)
+
+
+class BodyLimit:
+    """Refuse request bodies over the cap with 413, reading no more than cap + 1 bytes."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        dialect = dialect_of(scope["method"], scope["path"])
+        limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes % 1024 == 0 else f"{self.max_bytes} bytes"
+        response = error_response(dialect, 413, "PayloadTooLarge", f"the request body is over {limit}")
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)

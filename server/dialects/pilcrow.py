@@ -1,0 +1,166 @@
+"""pilcrow (seed 003): boot snapshot and the live event stream (SSE and WebSocket)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from starlette.responses import PlainTextResponse, StreamingResponse
+
+from server.dialects.common import domain_of, token_of
+from server.domain import timefmt
+from server.domain.core import Domain
+from server.domain.errors import DomainError, Invalid
+from server.domain.messaging import MessageView
+from server.domain.people import UserView, ooo_data
+from server.events import HEARTBEAT, Closed, Subscription
+
+router = APIRouter(prefix="/api", tags=["pilcrow"])
+log = logging.getLogger("huddle.events")
+
+
+async def current_user(request: Request) -> int:
+    """The pk of the signed-in caller (bearer token or identity cookie)."""
+    return await domain_of(request).auth.authenticate(token_of(request))
+
+
+Me = Annotated[int, Depends(current_user)]
+Dom = Annotated[Domain, Depends(domain_of)]
+
+
+def boot_user(view: UserView) -> dict[str, Any]:
+    """A user in boot: pilcrow's id and name (the handle), plus presence."""
+    u = view.user
+    return {
+        "id": u.handle,
+        "name": u.handle,
+        "display_name": u.display_name,
+        "status": u.status,
+        "last_seen": timefmt.precise(view.last_seen),
+        "team": view.team,
+        "ooo": ooo_data(view.ooo),
+    }
+
+
+def boot_message(view: MessageView) -> dict[str, Any]:
+    """A message in boot, addressed like its `message sent` event."""
+    m = view.message
+    out: dict[str, Any] = {"at": timefmt.precise(m.created_at), "sender": view.sender, "id": m.public_id}
+    kind = view.conversation.kind
+    if kind == "channel":
+        out["channel"] = view.conversation.public_id
+    elif kind == "dm":
+        out["to"] = view.recipient
+        out["read_at"] = timefmt.precise(m.read_at)
+    out["body"] = m.body
+    out["parent"] = view.parent_id
+    return out
+
+
+@router.get("/boot")
+async def boot(me: Me, domain: Dom) -> dict[str, Any]:
+    """Who I am, a snapshot, and the resume point of the event stream just after it."""
+    snap = await domain.boot(me)
+    return {
+        "user": {"id": snap.user.handle, "name": snap.user.handle},
+        "resume_point": snap.resume_point,
+        "heartbeat": domain.settings.heartbeat,
+        "away_after": int(domain.settings.away_after),
+        "users": [boot_user(v) for v in snap.users],
+        "channels": [{"at": timefmt.precise(c.created_at), "name": c.name, "id": c.public_id} for c in snap.channels],
+        "messages": [boot_message(m) for m in snap.messages],
+    }
+
+
+def resume_point_of(query: str | None, last_event_id: str | None) -> int | None:
+    """Last-Event-ID wins over ?resume_point= (as EventSource reconnects)."""
+    value = last_event_id if last_event_id not in (None, "") else query
+    if value in (None, ""):
+        return None
+    try:
+        point = int(value)
+    except ValueError:
+        raise Invalid("InvalidResumePoint", f"resume_point must be an integer, not {value!r}") from None
+    if point < 0:
+        raise Invalid("InvalidResumePoint", "resume_point must not be negative")
+    return point
+
+
+def idle_seconds(domain: Domain) -> float:
+    """Heartbeats go out after this long without an event."""
+    return float(max(1, domain.settings.heartbeat - 5))
+
+
+@router.get("/events")
+async def events_sse(request: Request, me: Me, domain: Dom, resume_point: str | None = None) -> StreamingResponse:
+    """The event stream as Server-Sent Events."""
+    point = resume_point_of(resume_point, request.headers.get("last-event-id"))
+    sub = await domain.subscribe(me, point)
+    idle = idle_seconds(domain)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                frame = await sub.next(idle)
+                yield (frame or HEARTBEAT).sse
+        except Closed:
+            return
+        finally:
+            sub.close()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.websocket("/events")
+async def events_ws(websocket: WebSocket) -> None:
+    """The same events over a WebSocket: one text frame each, `{"id": N, "data": {...}}`."""
+    domain = domain_of(websocket)
+    try:
+        me = await domain.auth.authenticate(token_of(websocket))
+        point = resume_point_of(websocket.query_params.get("resume_point"), websocket.headers.get("last-event-id"))
+        sub = await domain.subscribe(me, point)
+    except DomainError as exc:
+        # Refused during the handshake: a plain HTTP answer, never an accepted socket.
+        await websocket.send_denial_response(PlainTextResponse(exc.message, exc.status))
+        return
+    try:
+        await websocket.accept()
+        reader = asyncio.create_task(_read_client(websocket, domain, me, sub))
+        try:
+            await _write_events(websocket, sub, idle_seconds(domain), reader)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+    except (WebSocketDisconnect, Closed, RuntimeError):
+        pass
+    finally:
+        sub.close()
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _write_events(websocket: WebSocket, sub: Subscription, idle: float, reader: asyncio.Task[None]) -> None:
+    # When the client goes away the reader closes the subscription, which ends next() at once.
+    while not reader.done():
+        frame = await sub.next(idle)
+        await websocket.send_text((frame or HEARTBEAT).ws)
+
+
+async def _read_client(websocket: WebSocket, domain: Domain, me: int, sub: Subscription) -> None:
+    # Clients send {"type": "activity"} while their user types or moves.
+    try:
+        while True:
+            text = await websocket.receive_text()
+            with contextlib.suppress(ValueError, DomainError):
+                message = json.loads(text)
+                if isinstance(message, dict) and message.get("type") == "activity":
+                    await domain.people.activity(me)
+    finally:
+        sub.close()

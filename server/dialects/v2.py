@@ -1,0 +1,299 @@
+"""The v2 dialect (seed 000): status and last_seen, DMs with read receipts, calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from starlette.responses import Response
+
+from server.dialects.common import domain_of, token_of
+from server.domain import timefmt
+from server.domain.calls import CallView
+from server.domain.core import Domain
+from server.domain.errors import Invalid
+from server.domain.messaging import MessageView
+from server.domain.people import UserView, ooo_data
+
+router = APIRouter(prefix="/api/v2", tags=["v2"])
+
+
+async def current_user(request: Request) -> int:
+    """The pk of the signed-in caller."""
+    return await domain_of(request).auth.authenticate(token_of(request))
+
+
+Me = Annotated[int, Depends(current_user)]
+Dom = Annotated[Domain, Depends(domain_of)]
+
+
+class Strict(BaseModel):
+    """Request bodies: exact types, no coercion."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class LoginBody(Strict):
+    user: StrictStr
+    password: StrictStr
+
+
+class MessageBody(Strict):
+    to: StrictStr
+    body: StrictStr
+
+
+class CallBody(Strict):
+    to: StrictStr
+    type: StrictStr = "audio"
+
+
+class PatchBody(Strict):
+    display_name: StrictStr | None = None
+    status: StrictStr | None = None
+    hide_last_seen: StrictBool | None = None
+
+
+# ---- shapes ---------------------------------------------------------------------------
+def status_object(view: UserView) -> dict[str, Any]:
+    """The story's status object, plus ooo, and who set a sticky status."""
+    u = view.user
+    out: dict[str, Any] = {
+        "user": u.handle,
+        "status": u.status,
+        "last_seen": timefmt.v2(view.last_seen),
+        "display_name": u.display_name,
+        "team": view.team,
+        "ooo": ooo_data(view.ooo),
+    }
+    if view.updated_by is not None:
+        out["updated_by"] = view.updated_by
+        out["updated_at"] = timefmt.v2(u.status_updated_at)
+    return out
+
+
+def user_object(view: UserView) -> dict[str, Any]:
+    """The status object plus id, memberships and role."""
+    out = {"id": view.user.pk, **status_object(view)}
+    out["teams"] = [{"id": t.pk, "name": t.name} for t in view.teams if not t.deleted]
+    out["workspaces"] = [{"id": w.pk, "name": w.name} for w in view.workspaces if w.state != "deleted"]
+    out["role"] = view.user.role
+    if view.is_self:
+        out["hide_last_seen"] = view.user.hide_last_seen
+    return out
+
+
+def _status(view: MessageView) -> str:
+    return "read" if view.message.read_at is not None else "delivered"
+
+
+def message_object(view: MessageView) -> dict[str, Any]:
+    """A message with everything a client needs."""
+    m = view.message
+    out: dict[str, Any] = {"message_id": m.public_id, "from": view.sender}
+    if view.conversation.kind == "channel":
+        out["channel"] = view.conversation.public_id
+    else:
+        out["to"] = view.recipient
+    out |= {
+        "body": m.body,
+        "timestamp": timefmt.v2(m.created_at),
+        "status": _status(view),
+        "read_at": timefmt.v2(m.read_at),
+    }
+    return out
+
+
+def sent_item(view: MessageView) -> dict[str, Any]:
+    """An item of `?to=`: what became of a message I sent."""
+    m = view.message
+    return {"message_id": m.public_id, "body": m.body, "status": _status(view), "read_at": timefmt.v2(m.read_at)}
+
+
+def received_item(view: MessageView) -> dict[str, Any]:
+    """An item of `?from=`: a message someone sent me."""
+    m = view.message
+    return {"message_id": m.public_id, "from": view.sender, "body": m.body, "timestamp": timefmt.v2(m.created_at)}
+
+
+def call_object(view: CallView) -> dict[str, Any]:
+    """A call."""
+    c = view.call
+    return {
+        "call_id": c.public_id,
+        "from": view.caller,
+        "to": view.callee,
+        "type": c.type,
+        "status": c.status,
+        "started_at": timefmt.v2(c.started_at),
+        "ended_at": timefmt.v2(c.ended_at),
+        "duration_seconds": c.duration_seconds,
+    }
+
+
+# ---- auth -----------------------------------------------------------------------------
+@router.post("/auth/login")
+async def login(body: LoginBody, request: Request, domain: Dom) -> dict[str, Any]:
+    """Exchange a handle and password for a bearer token."""
+    address = request.client.host if request.client else "unknown"
+    token, user = await domain.auth.login(body.user, body.password, address)
+    view = await domain.people.get(user.pk, user.handle)
+    return {"token": token, "user": user_object(view)}
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(request: Request, me: Me, domain: Dom) -> Response:
+    """Revoke the token used for this request."""
+    token = token_of(request)
+    assert token is not None
+    await domain.auth.logout(token)
+    return Response(status_code=204)
+
+
+# ---- users and presence ---------------------------------------------------------------
+@router.get("/users")
+async def directory(me: Me, domain: Dom) -> dict[str, Any]:
+    """Everyone, with status."""
+    views = await domain.people.directory(me)
+    return {"users": [user_object(v) for v in views], "total": len(views)}
+
+
+@router.get("/users/{handle}")
+async def get_user(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One user."""
+    return user_object(await domain.people.get(me, handle))
+
+
+@router.get("/users/{handle}/status")
+async def get_status(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One user's status and last_seen."""
+    return status_object(await domain.people.get(me, handle))
+
+
+@router.patch("/users/{handle}")
+async def patch_user(handle: str, body: PatchBody, me: Me, domain: Dom) -> dict[str, Any]:
+    """Set your own dnd, name or hide_last_seen; admins set anyone's status, leave included."""
+    fields = {name: getattr(body, name) for name in body.model_fields_set}
+    view = await domain.people.patch(me, handle, **fields)
+    out = user_object(view)
+    out["updated_by"] = view.updated_by
+    out["updated_at"] = timefmt.v2(view.user.status_updated_at)
+    return out
+
+
+@router.post("/activity", status_code=204)
+async def activity(me: Me, domain: Dom) -> Response:
+    """The user is here (typing, moving): keeps them active."""
+    await domain.people.activity(me)
+    return Response(status_code=204)
+
+
+# ---- messages -------------------------------------------------------------------------
+@router.post("/messages")
+async def send_message(
+    body: MessageBody,
+    me: Me,
+    domain: Dom,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    """Send a DM; with an Idempotency-Key, a retry returns the first answer."""
+    view = await domain.messages.send_dm(me, body.to, body.body, idempotency_key)
+    m = view.message
+    return {"message_id": m.public_id, "status": "delivered", "timestamp": timefmt.v2(m.created_at)}
+
+
+def _since(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return timefmt.parse_date_or_time(value)
+    except ValueError as exc:
+        raise Invalid("InvalidDate", f"since must be a date (2024-03-15) or an RFC 3339 time: {exc}") from None
+
+
+@router.get("/messages")
+async def list_messages(
+    me: Me,
+    domain: Dom,
+    to: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    with_: Annotated[str | None, Query(alias="with")] = None,
+    since: str | None = None,
+    before: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """My DMs to, from or with someone; paged back with `before`."""
+    page = await domain.messages.history(
+        me, to=to, sender=from_, with_=with_, since=_since(since), before=before, limit=limit
+    )
+    shape = sent_item if to is not None else received_item if from_ is not None else message_object
+    return {"messages": [shape(v) for v in page.items], "total": page.total, "next_before": page.next_before}
+
+
+@router.get("/messages/{message_id}")
+async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One message (sender or recipient only)."""
+    return message_object(await domain.messages.get(me, message_id))
+
+
+@router.post("/messages/{message_id}/read")
+async def read_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """Mark a message and everything before it from that sender read."""
+    message = await domain.messages.mark_read(me, message_id)
+    return {"message_id": message.public_id, "status": "read", "read_at": timefmt.v2(message.read_at)}
+
+
+@router.get("/conversations")
+async def conversations(me: Me, domain: Dom) -> dict[str, Any]:
+    """One row per DM partner with the unread count, newest first."""
+    rows = await domain.messages.conversations(me)
+    return {
+        "conversations": [
+            {"with": r.partner, "unread": r.unread, "last_message": message_object(r.last) if r.last else None}
+            for r in rows
+        ]
+    }
+
+
+# ---- calls ----------------------------------------------------------------------------
+@router.post("/calls")
+async def start_call(body: CallBody, me: Me, domain: Dom) -> dict[str, Any]:
+    """Ring someone; no_answer after the ring timeout."""
+    return call_object(await domain.calls.start(me, body.to, body.type))
+
+
+@router.get("/calls")
+async def list_calls(
+    me: Me,
+    domain: Dom,
+    missed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """My calls, or (missed=true) the calls to me nobody answered; newest first."""
+    calls, total = await domain.calls.list(me, missed=missed, limit=limit)
+    return {"calls": [call_object(c) for c in calls], "total": total}
+
+
+@router.get("/calls/{call_id}")
+async def get_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One of my calls."""
+    return call_object(await domain.calls.get(me, call_id))
+
+
+@router.post("/calls/{call_id}/answer")
+async def answer_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """Answer a call ringing for me."""
+    return call_object(await domain.calls.act(me, call_id, "answer"))
+
+
+@router.post("/calls/{call_id}/decline")
+async def decline_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """Decline a call ringing for me."""
+    return call_object(await domain.calls.act(me, call_id, "decline"))
+
+
+@router.post("/calls/{call_id}/end")
+async def end_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """Hang up (a ringing call: cancel it, or decline it when it rings for me)."""
+    return call_object(await domain.calls.act(me, call_id, "end"))

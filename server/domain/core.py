@@ -1,0 +1,126 @@
+"""The domain: every rule of the server, behind one object the dialects call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from server.domain.admin import Admin
+from server.domain.auth import Auth
+from server.domain.calls import Calls
+from server.domain.clock import Clock, SystemClock
+from server.domain.messaging import MessageView, Messaging
+from server.domain.people import People, UserView
+from server.events import Hub, Subscription
+from server.model import Conversation, User
+from server.settings import Settings
+from server.store.base import Store, WriteTx
+from server.store.repo import Repo
+
+log = logging.getLogger("huddle.domain")
+_PRUNE_EVERY_US = 60 * 1_000_000
+_IDEMPOTENCY_KEEP_US = 24 * 3600 * 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Boot:
+    """A snapshot for one viewer and the event id it includes."""
+
+    user: User
+    resume_point: int
+    users: list[UserView]
+    channels: list[Conversation]
+    messages: list[MessageView]
+
+
+class Domain:
+    """Owns the store, the clock, the hub and the services that hold the rules."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.hub = Hub(store, max_streams_per_user=settings.max_streams_per_user)
+        self.auth = Auth(self)
+        self.people = People(self)
+        self.messages = Messaging(self)
+        self.calls = Calls(self)
+        self.admin = Admin(self)
+        self._ticker: asyncio.Task[None] | None = None
+        self._last_prune = 0
+
+    def actor(self, repo: Repo, pk: int) -> User:
+        """The signed-in user making a request."""
+        return self.auth.user_of(repo, pk)
+
+    # ---- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Start relaying events and the periodic checks (calls left ringing end at once)."""
+        await self.hub.start()
+        await self.tick()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        """Stop the periodic checks and the hub."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await self.hub.stop()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_seconds)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("periodic check failed")
+
+    async def tick(self) -> None:
+        """Ring timeouts, away flips, and (once a minute) retention."""
+        await self.store.write(self._tick)
+
+    def _tick(self, tx: WriteTx) -> None:
+        now = self.clock.now()
+        self.calls.expire(tx, now)
+        self.people.flip_away(tx, now)
+        if now - self._last_prune >= _PRUNE_EVERY_US:
+            self._last_prune = now
+            tx.prune_events(now - int(self.settings.event_retention * 1_000_000))
+            tx.prune_idempotency(now - _IDEMPOTENCY_KEEP_US)
+
+    # ---- boot and events ----------------------------------------------------------
+    async def boot(self, viewer_pk: int) -> Boot:
+        """The viewer's snapshot; resume_point is the last event it includes."""
+
+        def run(repo: Repo) -> Boot:
+            resume_point = repo.max_event_id()
+            viewer = self.actor(repo, viewer_pk)
+            users = repo.list_users()
+            views = self.people.views(repo, viewer, users)
+            channels = repo.list_channels()
+            dms = repo.dm_conversations_of(viewer.pk)
+            convs = {c.pk: c for c in (*channels, *dms)}
+            messages = repo.messages_in(list(convs))
+            handles = {u.pk: u.handle for u in users}
+            public = {m.pk: m.public_id for m in messages}
+            out = [
+                MessageView(
+                    m,
+                    handles[m.sender_pk],
+                    handles.get(m.recipient_pk) if m.recipient_pk else None,
+                    convs[m.conversation_pk],
+                    public.get(m.parent_pk) if m.parent_pk else None,
+                )
+                for m in messages
+            ]
+            return Boot(viewer, resume_point, views, channels, out)
+
+        return await self.store.read(run)
+
+    async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
+        """The viewer's event stream after resume_point."""
+        await self.store.read(lambda repo: self.actor(repo, viewer_pk))
+        return await self.hub.subscribe(viewer_pk, resume_point)

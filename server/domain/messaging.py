@@ -1,0 +1,298 @@
+"""Direct messages, read receipts and unread counts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from server.domain import timefmt
+from server.domain.errors import Forbidden, Invalid, NotFound
+from server.model import Conversation, Message, User, Variant
+from server.store.base import WriteTx
+from server.store.repo import Repo
+
+if TYPE_CHECKING:
+    from server.domain.core import Domain
+
+MAX_BODY = 64_000
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message with the handles a dialect needs to render it."""
+
+    message: Message
+    sender: str
+    recipient: str | None
+    conversation: Conversation
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of messages, ascending, with the total and the cursor further back."""
+
+    items: list[MessageView]
+    total: int
+    next_before: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """A DM partner with the unread count and the newest message."""
+
+    partner: str
+    unread: int
+    last: MessageView | None
+
+
+def new_message_id() -> str:
+    """A public message id."""
+    return "msg_" + secrets.token_hex(8)
+
+
+def check_body(body: Any) -> str:
+    """A message body: text, not blank, at most 64,000 characters."""
+    if not isinstance(body, str):
+        raise Invalid("InvalidRequest", "body must be a string")
+    if not body.strip():
+        raise Invalid("EmptyBody", "body must not be empty")
+    if len(body) > MAX_BODY:
+        raise Invalid("BodyTooLong", f"body is {len(body)} characters; the limit is {MAX_BODY}")
+    return body
+
+
+class Messaging:
+    """Sending, reading and listing messages."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.d = domain
+
+    # ---- visibility (one rule for every dialect) ------------------------------------
+    def can_see(self, repo: Repo, viewer: User, message: Message, conversation: Conversation) -> bool:
+        """Whether a viewer may see a message."""
+        if message.deleted or conversation.deleted:
+            return False
+        if conversation.kind in ("dm", "convo"):
+            return viewer.pk in (conversation.user_a, conversation.user_b)
+        return conversation.kind == "channel"
+
+    def view_of(self, repo: Repo, message: Message, conversation: Conversation | None = None) -> MessageView:
+        """Resolve the handles of a message."""
+        conv = conversation or repo.get_conversation(message.conversation_pk)
+        assert conv is not None
+        people = repo.users_by_pk(p for p in (message.sender_pk, message.recipient_pk) if p)
+        parent = repo.get_message_pk(message.parent_pk) if message.parent_pk else None
+        recipient = people[message.recipient_pk].handle if message.recipient_pk else None
+        return MessageView(
+            message, people[message.sender_pk].handle, recipient, conv, parent.public_id if parent else None
+        )
+
+    def sent_event(self, view: MessageView, audience: frozenset[int] | None) -> Variant:
+        """The `message sent` event of a message."""
+        m = view.message
+        data: dict[str, Any] = {
+            "type": "message",
+            "event": "sent",
+            "at": timefmt.precise(m.created_at),
+            "id": m.public_id,
+            "sender": view.sender,
+            "body": m.body,
+            "parent": view.parent_id,
+        }
+        conv = view.conversation
+        if conv.kind == "dm":
+            data["to"] = view.recipient
+        elif conv.kind == "channel":
+            data["channel"] = conv.public_id
+        elif conv.kind == "convo":
+            data["convo"] = conv.pk
+        else:
+            data["stream"] = conv.public_id
+        return Variant(audience, data)
+
+    # ---- DMs ----------------------------------------------------------------------
+    async def send_dm(self, actor_pk: int, to: str, body: Any, idempotency_key: str | None = None) -> MessageView:
+        """Send a DM. With an idempotency key a retry returns the first message and stores nothing."""
+        body = check_body(body)
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY):
+            raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
+        self.d.auth.check_send(actor_pk)
+
+        def run(tx: WriteTx) -> MessageView:
+            if idempotency_key is not None:
+                earlier = tx.get_idempotent(actor_pk, idempotency_key)
+                if earlier is not None:
+                    message = tx.get_message_pk(int(earlier["message_pk"]))
+                    assert message is not None
+                    return self.view_of(tx, message)
+            now = self.d.clock.now()
+            sender = self.d.actor(tx, actor_pk)
+            recipient = self.d.people.find(tx, to)
+            if recipient.pk == sender.pk:
+                raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
+            conv = self.dm(tx, sender.pk, recipient.pk, now)
+            pk = tx.insert_message(
+                public_id=new_message_id(),
+                conversation_pk=conv.pk,
+                sender_pk=sender.pk,
+                recipient_pk=recipient.pk,
+                body=body,
+                created_at=now,
+                deleted=False,
+            )
+            message = tx.get_message_pk(pk)
+            assert message is not None
+            view = MessageView(message, sender.handle, recipient.handle, conv)
+            tx.emit(now, [self.sent_event(view, frozenset({sender.pk, recipient.pk}))])
+            if idempotency_key is not None:
+                tx.put_idempotent(actor_pk, idempotency_key, {"message_pk": pk}, now)
+            self.d.people.touch(tx, sender.pk, now)
+            return view
+
+        return await self.d.store.write(run)
+
+    @staticmethod
+    def dm(tx: WriteTx, a: int, b: int, now: int) -> Conversation:
+        """The DM conversation of two users, created on first use."""
+        conv = tx.get_dm(a, b)
+        if conv is None:
+            low, high = sorted((a, b))
+            tx.insert_conversation(kind="dm", user_a=low, user_b=high, created_at=now, deleted=False)
+            conv = tx.get_dm(a, b)
+            assert conv is not None
+        return conv
+
+    def visible(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+        """A message the viewer may see, or MessageNotFound."""
+        message = repo.get_message(public_id) if isinstance(public_id, str) else None
+        conv = repo.get_conversation(message.conversation_pk) if message else None
+        if message is None or conv is None or not self.can_see(repo, viewer, message, conv):
+            raise NotFound("MessageNotFound", f"no message {public_id!r}")
+        return message, conv
+
+    async def get(self, viewer_pk: int, public_id: str) -> MessageView:
+        """One message the viewer may see."""
+
+        def run(repo: Repo) -> MessageView:
+            viewer = self.d.actor(repo, viewer_pk)
+            message, conv = self.visible(repo, viewer, public_id)
+            return self.view_of(repo, message, conv)
+
+        return await self.d.store.read(run)
+
+    async def history(
+        self,
+        viewer_pk: int,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        with_: str | None = None,
+        since: int | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """The viewer's DMs: to someone, from someone, with someone (both ways), or all."""
+        if sum(x is not None for x in (to, sender, with_)) > 1:
+            raise Invalid("InvalidRequest", "use only one of to, from and with")
+
+        def run(repo: Repo) -> Page:
+            viewer = self.d.actor(repo, viewer_pk)
+            partner_handle = to or sender or with_
+            sender_pk: int | None = None
+            if partner_handle is not None:
+                partner = self.d.people.find(repo, partner_handle)
+                conv = repo.get_dm(viewer.pk, partner.pk)
+                convs = [conv] if conv else []
+                sender_pk = viewer.pk if to is not None else partner.pk if sender is not None else None
+            else:
+                convs = repo.dm_conversations_of(viewer.pk)
+            before_pk: int | None = None
+            if before is not None:
+                anchor, _ = self.visible(repo, viewer, before)
+                before_pk = anchor.pk
+            if not convs:
+                return Page([], 0, None)
+            pks = [c.pk for c in convs]
+            messages, total = repo.dm_messages(
+                conversation_pks=pks, sender_pk=sender_pk, since=since, before_pk=before_pk, limit=limit
+            )
+            by_pk = {c.pk: c for c in convs}
+            people = repo.users_by_pk({m.sender_pk for m in messages} | {m.recipient_pk or 0 for m in messages})
+            items = [
+                MessageView(
+                    m,
+                    people[m.sender_pk].handle,
+                    people[m.recipient_pk].handle if m.recipient_pk in people else None,
+                    by_pk[m.conversation_pk],
+                )
+                for m in messages
+            ]
+            more = bool(messages) and repo.has_older(pks, sender_pk, since, messages[0].pk)
+            return Page(items, total, messages[0].public_id if more else None)
+
+        return await self.d.store.read(run)
+
+    async def mark_read(self, reader_pk: int, public_id: str) -> Message:
+        """Mark a message, and every earlier unread one from the same sender, read. Idempotent."""
+
+        def run(tx: WriteTx) -> Message:
+            now = self.d.clock.now()
+            reader = self.d.actor(tx, reader_pk)
+            message, conv = self.visible(tx, reader, public_id)
+            if message.recipient_pk != reader.pk:
+                raise Forbidden("NotRecipient", "only the recipient can mark a message read")
+            marked = tx.mark_read(conv.pk, reader.pk, message.pk, now)
+            tx.set_read_marker(conv.pk, reader.pk, message.pk, now)
+            if marked:
+                newest = marked[-1]
+                tx.emit(
+                    now,
+                    [
+                        Variant(
+                            frozenset({reader.pk, *(m.sender_pk for m in marked)}),
+                            {
+                                "type": "message",
+                                "event": "read",
+                                "at": timefmt.precise(now),
+                                "id": newest.public_id,
+                                "reader": reader.handle,
+                                "read_at": timefmt.precise(now),
+                            },
+                        )
+                    ],
+                )
+            self.d.people.touch(tx, reader.pk, now)
+            fresh = tx.get_message_pk(message.pk)
+            assert fresh is not None
+            return fresh
+
+        return await self.d.store.write(run)
+
+    async def conversations(self, viewer_pk: int) -> list[ConversationSummary]:
+        """Every DM partner with the unread count and newest message, newest first."""
+
+        def run(repo: Repo) -> list[ConversationSummary]:
+            viewer = self.d.actor(repo, viewer_pk)
+            convs = repo.dm_conversations_of(viewer.pk)
+            unread = repo.unread_dm_counts(viewer.pk)
+            last = repo.last_messages([c.pk for c in convs])
+            partners = repo.users_by_pk((c.user_b if c.user_a == viewer.pk else c.user_a) or 0 for c in convs)
+            handles = {**{u.pk: u.handle for u in partners.values()}, viewer.pk: viewer.handle}
+            out = []
+            for conv in convs:
+                partner_pk = conv.user_b if conv.user_a == viewer.pk else conv.user_a
+                if partner_pk not in partners:
+                    continue
+                newest = last.get(conv.pk)
+                view = None
+                if newest is not None:
+                    recipient = handles.get(newest.recipient_pk or 0)
+                    view = MessageView(newest, handles[newest.sender_pk], recipient, conv)
+                out.append(ConversationSummary(partners[partner_pk].handle, unread.get(conv.pk, 0), view))
+            out.sort(key=lambda s: s.last.message.pk if s.last else 0, reverse=True)
+            return out
+
+        return await self.d.store.read(run)

@@ -1,0 +1,241 @@
+"""The fan-out hub: delivers committed events in id order, replays from the event log.
+
+Every event is committed to the log with the change it describes; the hub only relays
+what is committed. Each event variant is serialised once and the same text goes to every
+subscriber that receives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+
+from server.domain.errors import Gone, RateLimited
+from server.model import Event
+from server.store.base import Store
+
+log = logging.getLogger("huddle.events")
+
+# Frames a subscriber may fall behind before it is cut off (it then resumes).
+QUEUE_LIMIT = 20_000
+REPLAY_CHUNK = 500
+
+
+class Frame:
+    """One event as one receiver gets it, serialised once, shared by every receiver."""
+
+    __slots__ = ("_sse", "_ws", "id", "json")
+
+    def __init__(self, event_id: int | None, data_json: str) -> None:
+        self.id = event_id
+        self.json = data_json
+        self._sse: bytes | None = None
+        self._ws: str | None = None
+
+    @property
+    def sse(self) -> bytes:
+        """The Server-Sent Events form."""
+        if self._sse is None:
+            head = f"id: {self.id}\n" if self.id is not None else ""
+            self._sse = f"{head}data: {self.json}\n\n".encode()
+        return self._sse
+
+    @property
+    def ws(self) -> str:
+        """The WebSocket text frame."""
+        if self._ws is None:
+            if self.id is None:
+                self._ws = self.json
+            else:
+                self._ws = f'{{"id":{self.id},"data":{self.json}}}'
+        return self._ws
+
+
+HEARTBEAT = Frame(None, '{"type":"heartbeat"}')
+
+
+def encode(event: Event, index: int) -> Frame:
+    """Serialise one variant of an event."""
+    return Frame(event.id, json.dumps(event.variants[index].data, separators=(",", ":"), ensure_ascii=False))
+
+
+class Closed(Exception):
+    """The subscription was cut off (it fell too far behind, or the server is stopping)."""
+
+
+class Subscription:
+    """One viewer's stream: the replay after its resume point, then live events."""
+
+    def __init__(self, hub: Hub, viewer_pk: int, resume_point: int, upto: int) -> None:
+        self.hub = hub
+        self.viewer_pk = viewer_pk
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(QUEUE_LIMIT)
+        self._replay_after = resume_point
+        self._upto = upto
+        self._replayed: deque[Frame] = deque()
+        self.last_id = resume_point
+        self.closed = False
+
+    def push(self, frame: Frame) -> None:
+        """Queue a live frame; a subscriber too far behind is cut off."""
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the subscription; its reader sees Closed."""
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.unsubscribe(self)
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+    async def next(self, timeout: float) -> Frame | None:  # noqa: ASYNC109 - a heartbeat deadline, not a cancel
+        """The next frame, or None when nothing came within timeout."""
+        while not self._replayed and self._replay_after < self._upto:
+            await self._fill()
+        if self._replayed:
+            replayed = self._replayed.popleft()
+            self.last_id = replayed.id or self.last_id
+            return replayed
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                frame: Frame | None = await asyncio.wait_for(self.queue.get(), max(0.0, remaining))
+            except TimeoutError:
+                return None
+            if frame is None:
+                raise Closed("subscription closed")
+            if frame.id is not None and frame.id <= self.last_id:
+                continue  # already replayed
+            self.last_id = frame.id or self.last_id
+            return frame
+
+    async def _fill(self) -> None:
+        after, upto = self._replay_after, self._upto
+        events = await self.hub.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK))
+        if not events:
+            self._replay_after = self._upto
+            return
+        for event in events:
+            index = event.for_viewer(self.viewer_pk)
+            if index is not None:
+                self._replayed.append(encode(event, index))
+        self._replay_after = events[-1].id
+
+
+class Hub:
+    """Receives committed events, keeps them in id order, and fans them out."""
+
+    def __init__(self, store: Store, *, max_streams_per_user: int = 0, poll_seconds: float = 1.0) -> None:
+        self.store = store
+        self.max_streams_per_user = max_streams_per_user
+        self.poll_seconds = poll_seconds
+        self.last_id = 0
+        self.subs: set[Subscription] = set()
+        self._per_user: dict[int, int] = {}
+        self._inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Begin relaying commits (ours through on_commit, other processes' by polling the log)."""
+        self._loop = asyncio.get_running_loop()
+        self.last_id = await self.store.read(lambda repo: repo.max_event_id())
+        self.store.on_commit = self._from_writer
+        self._tasks = [asyncio.create_task(self._pump()), asyncio.create_task(self._poll())]
+
+    async def stop(self) -> None:
+        """Stop relaying and close every subscription."""
+        self.store.on_commit = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sub in list(self.subs):
+            sub.close()
+
+    def _from_writer(self, events: list[Event]) -> None:
+        # Called on the writer thread right after a commit.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._inbox.put_nowait, events)
+
+    async def _pump(self) -> None:
+        while True:
+            events = await self._inbox.get()
+            try:
+                await self._deliver(events)
+            except Exception:
+                log.exception("event delivery failed")
+
+    async def _poll(self) -> None:
+        # Events written by another process (huddle-server load, user, ...) reach us here.
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(Exception):
+                newest = await self.store.read(lambda repo: repo.max_event_id())
+                if newest > self.last_id:
+                    self._inbox.put_nowait([])
+
+    async def _deliver(self, events: list[Event]) -> None:
+        fresh = [e for e in events if e.id > self.last_id]
+        if not events or (fresh and fresh[0].id != self.last_id + 1):
+            # A gap: earlier commits (another process's) are in the log; read them first.
+            upto = fresh[0].id - 1 if fresh else None
+            while True:
+                missing = await self._read_after(self.last_id, upto)
+                if not missing:
+                    break
+                for event in missing:
+                    self._fanout(event)
+        for event in fresh:
+            if event.id > self.last_id:
+                self._fanout(event)
+
+    async def _read_after(self, after: int, upto: int | None) -> list[Event]:
+        return await self.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK))
+
+    def _fanout(self, event: Event) -> None:
+        frames: dict[int, Frame] = {}
+        for sub in list(self.subs):
+            index = event.for_viewer(sub.viewer_pk)
+            if index is None:
+                continue
+            frame = frames.get(index)
+            if frame is None:
+                frame = frames[index] = encode(event, index)
+            sub.push(frame)
+        self.last_id = event.id
+
+    async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
+        """Open a stream after resume_point (None: from now); Gone when that point is no longer kept."""
+        if self.max_streams_per_user and self._per_user.get(viewer_pk, 0) >= self.max_streams_per_user:
+            raise RateLimited("TooManyStreams", "too many open event streams for this user", retry_after=5)
+        pruned, newest = await self.store.read(lambda repo: (repo.pruned_through(), repo.max_event_id()))
+        start = newest if resume_point is None else resume_point
+        if start < pruned or start > newest:
+            raise Gone("ResumePointGone", "that resume point is no longer available; boot again")
+        # No await between reading last_id and registering: every event is either replayed
+        # from the log (id <= last_id) or queued live (id > last_id), never lost.
+        sub = Subscription(self, viewer_pk, start, max(self.last_id, start))
+        self.subs.add(sub)
+        self._per_user[viewer_pk] = self._per_user.get(viewer_pk, 0) + 1
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a subscription."""
+        if sub in self.subs:
+            self.subs.discard(sub)
+            left = self._per_user.get(sub.viewer_pk, 1) - 1
+            if left <= 0:
+                self._per_user.pop(sub.viewer_pk, None)
+            else:
+                self._per_user[sub.viewer_pk] = left

@@ -1,0 +1,39 @@
+"""Server settings: what `huddle-server serve` flags set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def default_db_path() -> Path:
+    """The database under the platform data directory."""
+    return Path(user_data_dir("huddle", appauthor=False)) / "huddle.db"
+
+
+@dataclass
+class Settings:
+    """Everything that shapes a running server."""
+
+    db: Path = field(default_factory=default_db_path)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ring_timeout: float = 30.0
+    away_after: float = 300.0
+    heartbeat: int = 30
+    event_retention: float = 604_800.0
+    # Limits (0 = off).
+    send_rate: int = 600  # messages per user per minute
+    login_rate: int = 10  # failed logins per handle, and per address, per minute
+    max_streams_per_user: int = 20
+    max_body_bytes: int = 1024 * 1024
+    # Durability: FULL survives power loss; NORMAL a process crash only.
+    synchronous: str = "FULL"
+    # How often the server checks ring timeouts, away flips and retention.
+    tick_seconds: float = 1.0
+    # How long a token lives without use.
+    token_ttl: float = 30 * 86_400.0
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None

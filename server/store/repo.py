@@ -1,0 +1,601 @@
+"""Queries over one connection, in SQLAlchemy Core (portable across SQL engines).
+
+A `Repo` wraps the connection of one transaction. It knows tables, not rules: the
+domain decides who may do what and calls these methods inside a store transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, or_, select, update
+
+from server.model import Call, Conversation, Event, Message, OooEntry, Team, User, Variant, Workspace
+from server.store import schema as s
+
+
+def _user(row: Row[Any]) -> User:
+    m = row._mapping
+    return User(
+        pk=m["pk"],
+        handle=m["handle"],
+        display_name=m["display_name"],
+        role=m["role"],
+        auto_status=m["auto_status"],
+        status_override=m["status_override"],
+        last_seen=m["last_seen"],
+        hide_last_seen=bool(m["hide_last_seen"]),
+        primary_team_pk=m["primary_team_pk"],
+        status_updated_by=m["status_updated_by"],
+        status_updated_at=m["status_updated_at"],
+        created_at=m["created_at"],
+    )
+
+
+def _team(row: Row[Any]) -> Team:
+    m = row._mapping
+    return Team(m["pk"], m["name"], bool(m["deleted"]), m["creator_pk"], m["created_at"], m["stream_uuid"])
+
+
+def _workspace(row: Row[Any]) -> Workspace:
+    m = row._mapping
+    return Workspace(m["pk"], m["name"], m["state"], m["creator_pk"], m["created_at"], m["stream_uuid"])
+
+
+def _conversation(row: Row[Any]) -> Conversation:
+    m = row._mapping
+    return Conversation(
+        pk=m["pk"],
+        kind=m["kind"],
+        public_id=m["public_id"],
+        user_a=m["user_a"],
+        user_b=m["user_b"],
+        name=m["name"],
+        subject=m["subject"],
+        creator_pk=m["creator_pk"],
+        created_at=m["created_at"],
+        deleted=bool(m["deleted"]),
+    )
+
+
+def _message(row: Row[Any]) -> Message:
+    m = row._mapping
+    return Message(
+        pk=m["pk"],
+        public_id=m["public_id"],
+        conversation_pk=m["conversation_pk"],
+        sender_pk=m["sender_pk"],
+        recipient_pk=m["recipient_pk"],
+        body=m["body"],
+        parent_pk=m["parent_pk"],
+        created_at=m["created_at"],
+        read_at=m["read_at"],
+        deleted=bool(m["deleted"]),
+        attachments=m["attachments"],
+    )
+
+
+def _call(row: Row[Any]) -> Call:
+    m = row._mapping
+    return Call(
+        pk=m["pk"],
+        public_id=m["public_id"],
+        caller_pk=m["caller_pk"],
+        callee_pk=m["callee_pk"],
+        type=m["type"],
+        status=m["status"],
+        started_at=m["started_at"],
+        answered_at=m["answered_at"],
+        ended_at=m["ended_at"],
+    )
+
+
+def _ooo(row: Row[Any]) -> OooEntry:
+    m = row._mapping
+    return OooEntry(
+        pk=m["pk"],
+        user_pk=m["user_pk"],
+        is_active=bool(m["is_active"]),
+        start_date=m["start_date"],
+        end_date=m["end_date"],
+        message=m["message"],
+        created_at=m["created_at"],
+    )
+
+
+def event_from_row(event_id: int, at: int, variants: Any) -> Event:
+    """Build an Event from its stored columns."""
+    if isinstance(variants, str):
+        variants = json.loads(variants)
+    return Event(
+        id=event_id,
+        at=at,
+        variants=tuple(Variant(None if audience is None else frozenset(audience), data) for audience, data in variants),
+    )
+
+
+class Repo:
+    """Table access for one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # ---- users -------------------------------------------------------------------
+    def get_user(self, pk: int) -> User | None:
+        """The user with this pk."""
+        row = self.conn.execute(select(s.users).where(s.users.c.pk == pk)).first()
+        return _user(row) if row else None
+
+    def get_user_by_handle(self, handle: str) -> User | None:
+        """The user with this handle."""
+        row = self.conn.execute(select(s.users).where(s.users.c.handle == handle)).first()
+        return _user(row) if row else None
+
+    def list_users(self) -> list[User]:
+        """Every user, by handle."""
+        return [_user(r) for r in self.conn.execute(select(s.users).order_by(s.users.c.handle))]
+
+    def users_by_pk(self, pks: Iterable[int]) -> dict[int, User]:
+        """The users with these pks."""
+        wanted = list(set(pks))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(select(s.users).where(s.users.c.pk.in_(wanted)))
+        return {u.pk: u for u in map(_user, rows)}
+
+    def count_users(self) -> int:
+        """How many users exist."""
+        return int(self.conn.execute(select(func.count()).select_from(s.users)).scalar_one())
+
+    def password_hash(self, pk: int) -> str | None:
+        """The stored password hash of a user."""
+        return self.conn.execute(select(s.users.c.password_hash).where(s.users.c.pk == pk)).scalar_one_or_none()
+
+    def insert_user(self, **values: Any) -> int:
+        """Insert a user; returns its pk."""
+        return int(self.conn.execute(insert(s.users).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def update_user(self, pk: int, **values: Any) -> None:
+        """Change columns of a user."""
+        self.conn.execute(update(s.users).where(s.users.c.pk == pk).values(**values))
+
+    def users_active_before(self, cutoff: int) -> list[User]:
+        """Users whose automatic status is active but whose last activity is older than cutoff."""
+        rows = self.conn.execute(
+            select(s.users).where(
+                s.users.c.auto_status == "active",
+                or_(s.users.c.last_seen.is_(None), s.users.c.last_seen < cutoff),
+            )
+        )
+        return [_user(r) for r in rows]
+
+    # ---- teams and workspaces ------------------------------------------------------
+    def get_team(self, pk: int) -> Team | None:
+        """The team with this pk."""
+        row = self.conn.execute(select(s.teams).where(s.teams.c.pk == pk)).first()
+        return _team(row) if row else None
+
+    def get_team_by_name(self, name: str) -> Team | None:
+        """The team with this name."""
+        row = self.conn.execute(select(s.teams).where(s.teams.c.name == name)).first()
+        return _team(row) if row else None
+
+    def insert_team(self, **values: Any) -> int:
+        """Insert a team; returns its pk."""
+        return int(self.conn.execute(insert(s.teams).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def get_workspace(self, pk: int) -> Workspace | None:
+        """The workspace with this pk."""
+        row = self.conn.execute(select(s.workspaces).where(s.workspaces.c.pk == pk)).first()
+        return _workspace(row) if row else None
+
+    def get_workspace_by_name(self, name: str) -> Workspace | None:
+        """The workspace with this name."""
+        row = self.conn.execute(select(s.workspaces).where(s.workspaces.c.name == name)).first()
+        return _workspace(row) if row else None
+
+    def insert_workspace(self, **values: Any) -> int:
+        """Insert a workspace; returns its pk."""
+        return int(self.conn.execute(insert(s.workspaces).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def update_workspace(self, pk: int, **values: Any) -> None:
+        """Change columns of a workspace."""
+        self.conn.execute(update(s.workspaces).where(s.workspaces.c.pk == pk).values(**values))
+
+    def add_team_member(self, team_pk: int, user_pk: int) -> bool:
+        """Add a member; False if already one."""
+        exists = self.conn.execute(
+            select(s.team_members.c.user_pk).where(
+                s.team_members.c.team_pk == team_pk, s.team_members.c.user_pk == user_pk
+            )
+        ).first()
+        if exists:
+            return False
+        self.conn.execute(insert(s.team_members).values(team_pk=team_pk, user_pk=user_pk))
+        return True
+
+    def add_workspace_member(self, workspace_pk: int, user_pk: int) -> bool:
+        """Add a member; False if already one."""
+        exists = self.conn.execute(
+            select(s.workspace_members.c.user_pk).where(
+                s.workspace_members.c.workspace_pk == workspace_pk, s.workspace_members.c.user_pk == user_pk
+            )
+        ).first()
+        if exists:
+            return False
+        self.conn.execute(insert(s.workspace_members).values(workspace_pk=workspace_pk, user_pk=user_pk))
+        return True
+
+    def teams_of(self, user_pks: Sequence[int] | None = None) -> dict[int, list[Team]]:
+        """Teams per user (all users when None), by team name."""
+        q = select(s.team_members.c.user_pk, s.teams).join(s.teams, s.teams.c.pk == s.team_members.c.team_pk)
+        if user_pks is not None:
+            q = q.where(s.team_members.c.user_pk.in_(list(user_pks)))
+        out: dict[int, list[Team]] = {}
+        for row in self.conn.execute(q.order_by(s.teams.c.name)):
+            out.setdefault(row._mapping["user_pk"], []).append(_team(row))
+        return out
+
+    def workspaces_of(self, user_pks: Sequence[int] | None = None) -> dict[int, list[Workspace]]:
+        """Workspaces per user (all users when None), by name."""
+        q = select(s.workspace_members.c.user_pk, s.workspaces).join(
+            s.workspaces, s.workspaces.c.pk == s.workspace_members.c.workspace_pk
+        )
+        if user_pks is not None:
+            q = q.where(s.workspace_members.c.user_pk.in_(list(user_pks)))
+        out: dict[int, list[Workspace]] = {}
+        for row in self.conn.execute(q.order_by(s.workspaces.c.name)):
+            out.setdefault(row._mapping["user_pk"], []).append(_workspace(row))
+        return out
+
+    def mates_of(self, user_pk: int) -> set[int]:
+        """Users who share a live team or a workspace with this user (the user included)."""
+        tm = s.team_members
+        other_tm = tm.alias("other_tm")
+        team_mates = (
+            select(other_tm.c.user_pk)
+            .join(tm, tm.c.team_pk == other_tm.c.team_pk)
+            .join(s.teams, s.teams.c.pk == tm.c.team_pk)
+            .where(tm.c.user_pk == user_pk, s.teams.c.deleted.is_(False))
+        )
+        wm = s.workspace_members
+        other_wm = wm.alias("other_wm")
+        ws_mates = (
+            select(other_wm.c.user_pk)
+            .join(wm, wm.c.workspace_pk == other_wm.c.workspace_pk)
+            .join(s.workspaces, s.workspaces.c.pk == wm.c.workspace_pk)
+            .where(wm.c.user_pk == user_pk, s.workspaces.c.state != "deleted")
+        )
+        mates = {r[0] for r in self.conn.execute(team_mates.union(ws_mates))}
+        mates.add(user_pk)
+        return mates
+
+    def admin_pks(self) -> set[int]:
+        """The pks of every admin."""
+        return {r[0] for r in self.conn.execute(select(s.users.c.pk).where(s.users.c.role == "admin"))}
+
+    # ---- conversations ------------------------------------------------------------
+    def get_conversation(self, pk: int) -> Conversation | None:
+        """The conversation with this pk."""
+        row = self.conn.execute(select(s.conversations).where(s.conversations.c.pk == pk)).first()
+        return _conversation(row) if row else None
+
+    def get_dm(self, user_a: int, user_b: int) -> Conversation | None:
+        """The DM between two users, if one exists."""
+        a, b = sorted((user_a, user_b))
+        row = self.conn.execute(
+            select(s.conversations).where(
+                s.conversations.c.kind == "dm", s.conversations.c.user_a == a, s.conversations.c.user_b == b
+            )
+        ).first()
+        return _conversation(row) if row else None
+
+    def insert_conversation(self, **values: Any) -> int:
+        """Insert a conversation; returns its pk."""
+        return int(self.conn.execute(insert(s.conversations).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def get_channel_by_key(self, name_key: str) -> Conversation | None:
+        """The channel whose normalised name is this key."""
+        row = self.conn.execute(
+            select(s.conversations).where(s.conversations.c.kind == "channel", s.conversations.c.name_key == name_key)
+        ).first()
+        return _conversation(row) if row else None
+
+    def list_channels(self) -> list[Conversation]:
+        """Live channels, oldest first."""
+        rows = self.conn.execute(
+            select(s.conversations)
+            .where(s.conversations.c.kind == "channel", s.conversations.c.deleted.is_(False))
+            .order_by(s.conversations.c.pk)
+        )
+        return [_conversation(r) for r in rows]
+
+    def conversations_by_pk(self, pks: Iterable[int]) -> dict[int, Conversation]:
+        """The conversations with these pks."""
+        wanted = list(set(pks))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(select(s.conversations).where(s.conversations.c.pk.in_(wanted)))
+        return {c.pk: c for c in map(_conversation, rows)}
+
+    # ---- messages -----------------------------------------------------------------
+    def insert_message(self, **values: Any) -> int:
+        """Insert a message; returns its pk."""
+        return int(self.conn.execute(insert(s.messages).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def get_message(self, public_id: str) -> Message | None:
+        """The message with this public id."""
+        row = self.conn.execute(select(s.messages).where(s.messages.c.public_id == public_id)).first()
+        return _message(row) if row else None
+
+    def get_message_pk(self, pk: int) -> Message | None:
+        """The message with this pk."""
+        row = self.conn.execute(select(s.messages).where(s.messages.c.pk == pk)).first()
+        return _message(row) if row else None
+
+    def dm_messages(
+        self,
+        *,
+        conversation_pks: Sequence[int],
+        sender_pk: int | None,
+        since: int | None,
+        before_pk: int | None,
+        limit: int,
+    ) -> tuple[list[Message], int]:
+        """The newest `limit` matching messages older than before_pk (ascending) and the total."""
+        m = s.messages
+        where: list[ColumnElement[bool]] = [m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False)]
+        if sender_pk is not None:
+            where.append(m.c.sender_pk == sender_pk)
+        if since is not None:
+            where.append(m.c.created_at >= since)
+        total = int(self.conn.execute(select(func.count()).select_from(m).where(*where)).scalar_one())
+        if before_pk is not None:
+            where.append(m.c.pk < before_pk)
+        rows = self.conn.execute(select(m).where(*where).order_by(m.c.pk.desc()).limit(limit)).all()
+        return [_message(r) for r in reversed(rows)], total
+
+    def has_older(self, conversation_pks: Sequence[int], sender_pk: int | None, since: int | None, pk: int) -> bool:
+        """Whether a matching message older than pk exists."""
+        m = s.messages
+        where: list[ColumnElement[bool]] = [
+            m.c.conversation_pk.in_(list(conversation_pks)),
+            m.c.deleted.is_(False),
+            m.c.pk < pk,
+        ]
+        if sender_pk is not None:
+            where.append(m.c.sender_pk == sender_pk)
+        if since is not None:
+            where.append(m.c.created_at >= since)
+        return self.conn.execute(select(m.c.pk).where(*where).limit(1)).first() is not None
+
+    def dm_conversations_of(self, user_pk: int) -> list[Conversation]:
+        """Every DM the user is part of."""
+        c = s.conversations
+        rows = self.conn.execute(select(c).where(c.c.kind == "dm", or_(c.c.user_a == user_pk, c.c.user_b == user_pk)))
+        return [_conversation(r) for r in rows]
+
+    def mark_read(self, conversation_pk: int, reader_pk: int, upto_pk: int, at: int) -> list[Message]:
+        """Set read_at on the reader's unread messages up to upto_pk; returns those marked."""
+        m = s.messages
+        where = and_(
+            m.c.conversation_pk == conversation_pk,
+            m.c.recipient_pk == reader_pk,
+            m.c.read_at.is_(None),
+            m.c.pk <= upto_pk,
+        )
+        rows = self.conn.execute(select(m).where(where).order_by(m.c.pk)).all()
+        if rows:
+            self.conn.execute(update(m).where(where).values(read_at=at))
+        return [_message(r) for r in rows]
+
+    def set_read_marker(self, conversation_pk: int, reader_pk: int, message_pk: int, at: int) -> bool:
+        """Move the reader's marker forward to message_pk; False when it is already there or past it."""
+        rm = s.read_markers
+        row = self.conn.execute(
+            select(rm.c.message_pk).where(rm.c.conversation_pk == conversation_pk, rm.c.reader_pk == reader_pk)
+        ).first()
+        if row is None:
+            self.conn.execute(
+                insert(rm).values(
+                    conversation_pk=conversation_pk, reader_pk=reader_pk, message_pk=message_pk, read_at=at
+                )
+            )
+            return True
+        if row[0] >= message_pk:
+            return False
+        self.conn.execute(
+            update(rm)
+            .where(rm.c.conversation_pk == conversation_pk, rm.c.reader_pk == reader_pk)
+            .values(message_pk=message_pk, read_at=at)
+        )
+        return True
+
+    def unread_dm_counts(self, user_pk: int) -> dict[int, int]:
+        """Unread DM messages per conversation for a recipient."""
+        m = s.messages
+        rows = self.conn.execute(
+            select(m.c.conversation_pk, func.count())
+            .where(m.c.recipient_pk == user_pk, m.c.read_at.is_(None), m.c.deleted.is_(False))
+            .group_by(m.c.conversation_pk)
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    def last_messages(self, conversation_pks: Sequence[int]) -> dict[int, Message]:
+        """The newest live message of each conversation."""
+        if not conversation_pks:
+            return {}
+        m = s.messages
+        newest = (
+            select(func.max(m.c.pk))
+            .where(m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False))
+            .group_by(m.c.conversation_pk)
+        )
+        rows = self.conn.execute(select(m).where(m.c.pk.in_(newest)))
+        return {msg.conversation_pk: msg for msg in map(_message, rows)}
+
+    def messages_in(self, conversation_pks: Sequence[int]) -> list[Message]:
+        """Every live message of these conversations, oldest first."""
+        if not conversation_pks:
+            return []
+        m = s.messages
+        rows = self.conn.execute(
+            select(m).where(m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False)).order_by(m.c.pk)
+        )
+        return [_message(r) for r in rows]
+
+    # ---- calls --------------------------------------------------------------------
+    def insert_call(self, **values: Any) -> int:
+        """Insert a call; returns its pk."""
+        return int(self.conn.execute(insert(s.calls).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def get_call(self, public_id: str) -> Call | None:
+        """The call with this public id."""
+        row = self.conn.execute(select(s.calls).where(s.calls.c.public_id == public_id)).first()
+        return _call(row) if row else None
+
+    def get_call_pk(self, pk: int) -> Call:
+        """The call with this pk."""
+        return _call(self.conn.execute(select(s.calls).where(s.calls.c.pk == pk)).one())
+
+    def update_call(self, pk: int, **values: Any) -> Call:
+        """Change a call; returns it."""
+        self.conn.execute(update(s.calls).where(s.calls.c.pk == pk).values(**values))
+        return _call(self.conn.execute(select(s.calls).where(s.calls.c.pk == pk)).one())
+
+    def ringing_calls_started_before(self, cutoff: int) -> list[Call]:
+        """Calls still ringing that started before cutoff."""
+        rows = self.conn.execute(
+            select(s.calls).where(s.calls.c.status == "ringing", s.calls.c.started_at <= cutoff).order_by(s.calls.c.pk)
+        )
+        return [_call(r) for r in rows]
+
+    def live_call_between(self, a: int, b: int) -> Call | None:
+        """A ringing or answered call between two users."""
+        c = s.calls
+        row = self.conn.execute(
+            select(c).where(
+                c.c.status.in_(("ringing", "answered")),
+                or_(and_(c.c.caller_pk == a, c.c.callee_pk == b), and_(c.c.caller_pk == b, c.c.callee_pk == a)),
+            )
+        ).first()
+        return _call(row) if row else None
+
+    def calls_of(self, user_pk: int, *, missed_only: bool, limit: int) -> tuple[list[Call], int]:
+        """A user's calls, newest first, and how many match."""
+        c = s.calls
+        if missed_only:
+            where = and_(c.c.callee_pk == user_pk, c.c.status == "no_answer")
+        else:
+            where = or_(c.c.callee_pk == user_pk, c.c.caller_pk == user_pk)
+        total = int(self.conn.execute(select(func.count()).select_from(c).where(where)).scalar_one())
+        rows = self.conn.execute(select(c).where(where).order_by(c.c.pk.desc()).limit(limit))
+        return [_call(r) for r in rows], total
+
+    # ---- out of office ------------------------------------------------------------
+    def ooo_active_at(self, user_pks: Sequence[int] | None, at: int) -> dict[int, OooEntry]:
+        """Per user, the active OOO entry covering `at` (the latest created wins)."""
+        o = s.ooo_entries
+        q = select(o).where(
+            o.c.is_active.is_(True),
+            or_(o.c.start_date.is_(None), o.c.start_date <= at),
+            or_(o.c.end_date.is_(None), o.c.end_date >= at),
+        )
+        if user_pks is not None:
+            q = q.where(o.c.user_pk.in_(list(user_pks)))
+        out: dict[int, OooEntry] = {}
+        for entry in map(_ooo, self.conn.execute(q.order_by(o.c.pk))):
+            out[entry.user_pk] = entry
+        return out
+
+    # ---- tokens -------------------------------------------------------------------
+    def insert_token(self, user_pk: int, token_hash: str, at: int) -> None:
+        """Store a new token's hash."""
+        self.conn.execute(
+            insert(s.tokens).values(user_pk=user_pk, token_hash=token_hash, created_at=at, last_used_at=at)
+        )
+
+    def get_token(self, token_hash: str) -> tuple[int, int, int | None] | None:
+        """(user_pk, last_used_at, revoked_at) of a token hash."""
+        t = s.tokens
+        row = self.conn.execute(
+            select(t.c.user_pk, t.c.last_used_at, t.c.revoked_at).where(t.c.token_hash == token_hash)
+        ).first()
+        return (row[0], row[1], row[2]) if row else None
+
+    def touch_token(self, token_hash: str, at: int) -> None:
+        """Record that a token was used."""
+        self.conn.execute(update(s.tokens).where(s.tokens.c.token_hash == token_hash).values(last_used_at=at))
+
+    def revoke_token(self, token_hash: str, at: int) -> None:
+        """Revoke a token."""
+        self.conn.execute(update(s.tokens).where(s.tokens.c.token_hash == token_hash).values(revoked_at=at))
+
+    def revoke_user_tokens(self, user_pk: int, at: int) -> None:
+        """Revoke every token of a user."""
+        self.conn.execute(
+            update(s.tokens).where(s.tokens.c.user_pk == user_pk, s.tokens.c.revoked_at.is_(None)).values(revoked_at=at)
+        )
+
+    # ---- idempotency --------------------------------------------------------------
+    def get_idempotent(self, user_pk: int, key: str) -> Any | None:
+        """The stored response of an earlier request with this key."""
+        i = s.idempotency
+        return self.conn.execute(
+            select(i.c.response).where(i.c.user_pk == user_pk, i.c.key == key)
+        ).scalar_one_or_none()
+
+    def put_idempotent(self, user_pk: int, key: str, response: Any, at: int) -> None:
+        """Remember the response of a request with this key."""
+        self.conn.execute(insert(s.idempotency).values(user_pk=user_pk, key=key, response=response, created_at=at))
+
+    def prune_idempotency(self, before: int) -> None:
+        """Forget idempotency keys older than `before`."""
+        self.conn.execute(delete(s.idempotency).where(s.idempotency.c.created_at < before))
+
+    # ---- events -------------------------------------------------------------------
+    def insert_event(self, at: int, variants: list[list[Any]]) -> int:
+        """Append an event to the log; returns its id."""
+        return int(self.conn.execute(insert(s.events).values(at=at, variants=variants)).inserted_primary_key[0])  # type: ignore[index]
+
+    def events_after(self, after: int, upto: int | None = None, limit: int = 1000) -> list[Event]:
+        """Events with after < id <= upto, oldest first."""
+        e = s.events
+        q = select(e.c.id, e.c.at, e.c.variants).where(e.c.id > after)
+        if upto is not None:
+            q = q.where(e.c.id <= upto)
+        rows = self.conn.execute(q.order_by(e.c.id).limit(limit))
+        return [event_from_row(r[0], r[1], r[2]) for r in rows]
+
+    def max_event_id(self) -> int:
+        """The newest event id (0 when none was ever written)."""
+        value = self.conn.execute(select(func.max(s.events.c.id))).scalar_one_or_none()
+        if value is None:
+            return self.pruned_through()
+        return int(value)
+
+    def prune_events(self, before_at: int) -> None:
+        """Drop events older than before_at, remembering the newest dropped id."""
+        e = s.events
+        newest_old = self.conn.execute(select(func.max(e.c.id)).where(e.c.at < before_at)).scalar_one_or_none()
+        if newest_old is None:
+            return
+        self.conn.execute(delete(e).where(e.c.id <= newest_old))
+        self.set_meta("pruned_through", str(newest_old))
+
+    def pruned_through(self) -> int:
+        """The newest event id that is no longer retained."""
+        return int(self.get_meta("pruned_through") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table."""
+        return self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar_one_or_none()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table."""
+        if self.get_meta(key) is None:
+            self.conn.execute(insert(s.meta).values(key=key, value=value))
+        else:
+            self.conn.execute(update(s.meta).where(s.meta.c.key == key).values(value=value))

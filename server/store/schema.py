@@ -1,0 +1,209 @@
+"""Tables, in SQLAlchemy Core, and the schema's migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("handle", String(64), nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("role", String(16), nullable=False, default="member"),
+    Column("password_hash", Text, nullable=True),
+    Column("auto_status", String(16), nullable=False, default="away"),
+    Column("status_override", String(32), nullable=True),
+    Column("last_seen", Integer, nullable=True),
+    Column("hide_last_seen", Boolean, nullable=False, default=False),
+    Column("primary_team_pk", Integer, nullable=True),
+    Column("status_updated_by", Integer, nullable=True),
+    Column("status_updated_at", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("creator_pk", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("stream_uuid", String(36), nullable=False, unique=True),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("state", String(16), nullable=False, default="active"),
+    Column("creator_pk", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("stream_uuid", String(36), nullable=False, unique=True),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team_pk", Integer, ForeignKey("teams.pk"), nullable=False),
+    Column("user_pk", Integer, ForeignKey("users.pk"), nullable=False),
+    PrimaryKeyConstraint("team_pk", "user_pk"),
+    Index("ix_team_members_user", "user_pk"),
+)
+
+workspace_members = Table(
+    "workspace_members",
+    metadata,
+    Column("workspace_pk", Integer, ForeignKey("workspaces.pk"), nullable=False),
+    Column("user_pk", Integer, ForeignKey("users.pk"), nullable=False),
+    PrimaryKeyConstraint("workspace_pk", "user_pk"),
+    Index("ix_workspace_members_user", "user_pk"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("public_id", String(64), nullable=True, unique=True),
+    Column("user_a", Integer, nullable=True),
+    Column("user_b", Integer, nullable=True),
+    Column("name", Text, nullable=True),
+    Column("name_key", Text, nullable=True, unique=True),
+    Column("subject", Text, nullable=True),
+    Column("creator_pk", Integer, nullable=True),
+    Column("owner_team_pk", Integer, nullable=True),
+    Column("owner_workspace_pk", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Index("ix_conversations_pair", "kind", "user_a", "user_b"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("public_id", String(40), nullable=False, unique=True),
+    Column("conversation_pk", Integer, ForeignKey("conversations.pk"), nullable=False),
+    Column("sender_pk", Integer, nullable=False),
+    Column("recipient_pk", Integer, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("parent_pk", Integer, nullable=True),
+    Column("attachments", JSON, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("read_at", Integer, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Index("ix_messages_conversation", "conversation_pk", "pk"),
+    Index("ix_messages_recipient_unread", "recipient_pk", "read_at"),
+    Index("ix_messages_sender", "sender_pk", "pk"),
+)
+
+read_markers = Table(
+    "read_markers",
+    metadata,
+    Column("conversation_pk", Integer, nullable=False),
+    Column("reader_pk", Integer, nullable=False),
+    Column("message_pk", Integer, nullable=False),
+    Column("read_at", Integer, nullable=False),
+    PrimaryKeyConstraint("conversation_pk", "reader_pk"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("public_id", String(40), nullable=False, unique=True),
+    Column("caller_pk", Integer, nullable=False),
+    Column("callee_pk", Integer, nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Integer, nullable=False),
+    Column("answered_at", Integer, nullable=True),
+    Column("ended_at", Integer, nullable=True),
+    Index("ix_calls_status", "status"),
+    Index("ix_calls_callee", "callee_pk", "status"),
+    Index("ix_calls_caller", "caller_pk"),
+)
+
+ooo_entries = Table(
+    "ooo_entries",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("user_pk", Integer, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("start_date", Integer, nullable=True),
+    Column("end_date", Integer, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Index("ix_ooo_user", "user_pk"),
+)
+
+audits = Table(
+    "audits",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("user_pk", Integer, nullable=False),
+    Column("audit_type", String(16), nullable=False),
+    Column("at", Integer, nullable=False),
+    Column("context", Text, nullable=False),
+    Index("ix_audits_user", "user_pk", "pk"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("user_pk", Integer, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Integer, nullable=False),
+    Column("last_used_at", Integer, nullable=False),
+    Column("revoked_at", Integer, nullable=True),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("user_pk", Integer, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    PrimaryKeyConstraint("user_pk", "key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Integer, nullable=False),
+    Column("variants", JSON, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    UniqueConstraint("key"),
+)
+
+# The schema version this code writes. Migration N brings a database from N-1 to N.
+SCHEMA_VERSION = 1

@@ -1,0 +1,194 @@
+"""SQLite in WAL mode: one writer thread with group commit, a small pool of readers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from server.model import Event
+from server.store import schema
+from server.store.base import Store, WriteTx
+from server.store.repo import Repo
+
+T = TypeVar("T")
+log = logging.getLogger("huddle.store")
+
+# How many queued write requests share one commit at most.
+MAX_BATCH = 128
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of the server."""
+
+
+@dataclass
+class _Job:
+    fn: Callable[[WriteTx], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+def _make_engine(path: Path, *, begin: str, synchronous: str) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        poolclass=NullPool,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin() below decide when transactions start (pysqlite's own
+        # implicit BEGIN would break SAVEPOINT and the choice of IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class SqliteStore(Store):
+    """The SQLite store. Writes go through one thread that commits queued requests together."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", readers: int = 4) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_engine = _make_engine(self.path, begin="BEGIN IMMEDIATE", synchronous=synchronous)
+        self._reader_engine = _make_engine(self.path, begin="BEGIN", synchronous=synchronous)
+        self._local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="huddle-read")
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._migrate()
+        self._thread = threading.Thread(target=self._writer_loop, name="huddle-writer", daemon=True)
+        self._thread.start()
+
+    # ---- schema -------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._writer_engine.connect() as conn, conn.begin():
+            version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+            if version > schema.SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {version}; this server knows {schema.SCHEMA_VERSION}"
+                )
+            if version == 0:
+                schema.metadata.create_all(conn)
+            # Later versions add their steps here: `if version < 2: ...`.
+            if version != schema.SCHEMA_VERSION:
+                conn.exec_driver_sql(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+
+    # ---- reads --------------------------------------------------------------------
+    def _reader_conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._reader_engine.connect()
+            self._local.conn = conn
+        return conn
+
+    def read_sync(self, fn: Callable[[Repo], T]) -> T:
+        """Run fn in one read transaction in this thread."""
+        conn = self._reader_conn()
+        with conn.begin():
+            return fn(Repo(conn))
+
+    async def read(self, fn: Callable[[Repo], T]) -> T:
+        """Run fn in one read transaction on a reader thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+
+    # ---- writes -------------------------------------------------------------------
+    def write_sync(self, fn: Callable[[WriteTx], T]) -> T:
+        """Queue fn for the writer and wait for its commit."""
+        job = _Job(fn)
+        self._queue.put(job)
+        result: T = job.future.result()
+        return result
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        """Queue fn for the writer; resumes after the commit."""
+        job = _Job(fn)
+        self._queue.put(job)
+        result: T = await asyncio.wrap_future(job.future)
+        return result
+
+    def _writer_loop(self) -> None:
+        conn = self._writer_engine.connect()
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                batch = [job]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit(self, conn: Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        events: list[Event] = []
+        try:
+            with conn.begin():
+                for job in batch:
+                    tx = WriteTx(conn)
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = job.fn(tx)
+                    except Exception as exc:  # the request fails alone; the batch goes on
+                        savepoint.rollback()
+                        outcomes.append((job, None, exc))
+                        continue
+                    savepoint.commit()
+                    events.extend(tx.events)
+                    outcomes.append((job, result, None))
+        except Exception as exc:
+            log.exception("commit failed")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        if events and self.on_commit is not None:
+            try:
+                self.on_commit(events)
+            except Exception:
+                log.exception("event sink failed")
+        for job, result, error in outcomes:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+
+    def close(self) -> None:
+        """Let queued writes finish, then stop the writer and the readers."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+        self._readers.shutdown(wait=True)
+        self._writer_engine.dispose()
+        self._reader_engine.dispose()

@@ -1,0 +1,308 @@
+"""The live event stream: SSE and WebSocket, per-viewer filtering, exact resume, 410, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import LiveServer, manual_clock
+
+Ev = tuple[int, dict[str, Any]]
+TIMEOUT = 10.0
+
+
+class SSE:
+    """A Server-Sent Events reader on httpx."""
+
+    def __init__(self, server: LiveServer, token: str, *, resume_point: int | None = None, last_id: int | None = None):
+        self.server = server
+        self.token = token
+        self.resume_point = resume_point
+        self.last_id = last_id
+        self._client: httpx.AsyncClient | None = None
+        self._response: httpx.Response | None = None
+        self._lines: AsyncIterator[str] | None = None
+
+    async def __aenter__(self) -> SSE:
+        self._client = httpx.AsyncClient(base_url=self.server.url, timeout=TIMEOUT)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        params = {"resume_point": self.resume_point} if self.resume_point is not None else {}
+        request = self._client.build_request("GET", "/api/events", headers=headers, params=params)
+        self._response = await self._client.send(request, stream=True)
+        assert self._response.status_code == 200, await self._response.aread()
+        assert self._response.headers["content-type"].startswith("text/event-stream")
+        self._lines = self._response.aiter_lines()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._response is not None
+        assert self._client is not None
+        await self._response.aclose()
+        await self._client.aclose()
+
+    async def next(self) -> tuple[int | None, dict[str, Any]]:
+        """The next event or heartbeat: (id, data)."""
+        assert self._lines is not None
+        event_id: int | None = None
+        data: dict[str, Any] | None = None
+        while True:
+            line = await asyncio.wait_for(anext(self._lines), TIMEOUT)
+            if line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif line == "" and data is not None:
+                return event_id, data
+
+
+class WS:
+    """A WebSocket reader."""
+
+    def __init__(self, server: LiveServer, token: str, *, resume_point: int | None = None):
+        url = server.url.replace("http", "ws") + "/api/events"
+        if resume_point is not None:
+            url += f"?resume_point={resume_point}"
+        self.url = url
+        self.token = token
+        self.conn: ClientConnection | None = None
+
+    async def __aenter__(self) -> WS:
+        self.conn = await connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"})
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.conn is not None
+        await self.conn.close()
+
+    async def next(self) -> tuple[int | None, dict[str, Any]]:
+        """The next event or heartbeat: (id, data)."""
+        assert self.conn is not None
+        frame = json.loads(await asyncio.wait_for(self.conn.recv(), TIMEOUT))
+        if "id" in frame:
+            return int(frame["id"]), frame["data"]
+        return None, frame
+
+
+async def collect(stream: SSE | WS, until: Callable[[dict[str, Any]], bool]) -> list[Ev]:
+    """Events (no heartbeats) up to and including the first one `until` accepts."""
+    out: list[Ev] = []
+    while True:
+        event_id, data = await stream.next()
+        if event_id is None:
+            assert data == {"type": "heartbeat"}
+            continue
+        out.append((event_id, data))
+        if until(data):
+            return out
+
+
+def kinds(events: list[Ev]) -> list[str]:
+    return [f"{d['type']} {d['event']}" for _, d in events]
+
+
+def is_no_answer(data: dict[str, Any]) -> bool:
+    return bool(data.get("type") == "call" and data.get("event") == "no_answer")
+
+
+async def in_thread(fn: Callable[[], Any]) -> Any:
+    return await asyncio.to_thread(fn)
+
+
+def story_actions(server: LiveServer, alex: httpx.Client, jin: httpx.Client) -> dict[str, Any]:
+    """DM, read, everyone idles away, a call nobody answers."""
+    sent = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "you there?"}).json()
+    assert jin.post(f"/api/v2/messages/{sent['message_id']}/read").status_code == 200
+    server.clock.advance(301)  # type: ignore[union-attr]
+    server.call(server.domain.tick())
+    call = alex.post("/api/v2/calls", json={"to": "jin.park", "type": "audio"}).json()
+    server.clock.advance(31)  # type: ignore[union-attr]
+    server.call(server.domain.tick())
+    return {"message_id": sent["message_id"], "call_id": call["call_id"]}
+
+
+def expected(signed_in: int) -> list[str]:
+    """What a party of the DM and the call sees when `signed_in` users idle away meanwhile."""
+    return [
+        "message sent",
+        "message read",
+        *["presence changed"] * signed_in,  # everyone idles away
+        "call ringing",
+        "presence changed",  # calling is activity: alex is back
+        "call no_answer",
+    ]
+
+
+async def test_sse_and_websocket_receive_the_same_story_in_order(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(clock=manual_clock("2024-03-15T15:00:00Z"))
+    alex, jin, sam = server.client("alex.kim"), server.client("jin.park"), server.client("sam.ortiz")
+    tokens = {n: c.headers["Authorization"].split()[1] for n, c in (("alex", alex), ("jin", jin), ("sam", sam))}
+    point = alex.get("/api/boot").json()["resume_point"]
+
+    async with (
+        SSE(server, tokens["alex"], resume_point=point) as a,
+        WS(server, tokens["jin"], resume_point=point) as j,
+        SSE(server, tokens["sam"], resume_point=point) as s,
+    ):
+        ids = await in_thread(lambda: story_actions(server, alex, jin))
+        got_a = await collect(a, is_no_answer)
+        got_j = await collect(j, is_no_answer)
+        # Sam sees presence only: three flips to away, and alex back.
+        got_s: list[Ev] = []
+        while len(got_s) < 4:
+            got_s += await collect(s, lambda d: d["type"] == "presence")
+
+    assert kinds(got_a) == expected(signed_in=3)
+    assert got_a == got_j  # same ids, same data, SSE and WebSocket alike
+    event_ids = [i for i, _ in got_a]
+    assert event_ids == sorted(event_ids)
+    assert len(set(event_ids)) == len(event_ids)
+    sent = got_a[0][1]
+    assert (sent["id"], sent["sender"], sent["to"], sent["body"]) == (
+        ids["message_id"],
+        "alex.kim",
+        "jin.park",
+        "you there?",
+    )
+    assert got_a[1][1]["reader"] == "jin.park"
+    assert {d["user"] for _, d in got_a[2:5]} == {"alex.kim", "jin.park", "sam.ortiz"}
+    assert all(d["status"] == "away" for _, d in got_a[2:5])
+    assert got_a[-1][1]["call_id"] == ids["call_id"]
+    assert got_a[-1][1]["duration_seconds"] == 0
+    # The third user receives none of the DM's or the call's events.
+    assert kinds(got_s) == ["presence changed"] * 4
+    assert not any(d["type"] in ("message", "call") for _, d in got_s)
+
+
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+async def test_resume_gets_exactly_what_was_missed(make_server: Callable[..., LiveServer], transport: str) -> None:
+    server = make_server(clock=manual_clock("2024-03-15T15:00:00Z"))
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    token = alex.headers["Authorization"].split()[1]
+    point = alex.get("/api/boot").json()["resume_point"]
+
+    def open_stream(after: int, *, header: bool = False) -> SSE | WS:
+        if transport == "sse":
+            return SSE(server, token, last_id=after) if header else SSE(server, token, resume_point=after)
+        return WS(server, token, resume_point=after)
+
+    # A reference subscriber that never disconnects.
+    async with open_stream(point) as reference:
+        async with open_stream(point) as first:
+            await in_thread(lambda: alex.post("/api/v2/messages", json={"to": "jin.park", "body": "one"}))
+            seen = await collect(first, lambda d: d["type"] == "message")
+        # Disconnected: things happen meanwhile.
+        await in_thread(lambda: story_actions(server, alex, jin))
+        last = seen[-1][0]
+        # SSE resumes with Last-Event-ID, and it wins over a stale resume_point.
+        async with open_stream(last, header=True) as second:
+            rest = await collect(second, is_no_answer)
+        everything = await collect(reference, is_no_answer)
+
+    assert seen + rest == everything
+    assert len({i for i, _ in seen + rest}) == len(seen + rest)  # no duplicates
+    assert kinds(rest) == expected(signed_in=2)
+
+
+async def test_last_event_id_wins_over_resume_point(server: LiveServer) -> None:
+    alex = server.client("alex.kim")
+    token = alex.headers["Authorization"].split()[1]
+    point = alex.get("/api/boot").json()["resume_point"]
+    first = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "first"}).json()
+    alex.post("/api/v2/messages", json={"to": "jin.park", "body": "second"})
+    async with SSE(server, token, resume_point=point, last_id=point + 1) as stream:
+        got = await collect(stream, lambda d: d.get("body") == "second")
+    assert first["message_id"] not in [d.get("id") for _, d in got]
+    assert [d["body"] for _, d in got if d["type"] == "message"] == ["second"]
+
+
+async def test_too_old_or_future_resume_point_is_410(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(clock=manual_clock("2024-03-15T15:00:00Z"), event_retention=60)
+    alex = server.client("alex.kim")
+    token = alex.headers["Authorization"].split()[1]
+    newest = alex.get("/api/boot").json()["resume_point"]
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        r = await client.get("/api/events", params={"resume_point": newest + 100})
+        assert r.status_code == 410
+        assert r.headers["content-type"].startswith("text/plain")
+        # Everything ages out of the retained log.
+        server.clock.advance(3600)  # type: ignore[union-attr]
+        server.domain._last_prune = 0  # prune on this tick
+        server.call(server.domain.tick())
+        r = await client.get("/api/events", params={"resume_point": 0})
+        assert r.status_code == 410
+        assert "boot again" in r.text
+        r = await client.get("/api/events", params={"resume_point": "abc"})
+        assert r.status_code == 400
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(
+            server.url.replace("http", "ws") + "/api/events?resume_point=0",
+            additional_headers={"Authorization": f"Bearer {token}"},
+        )
+    assert refused.value.response.status_code == 410
+    # A fresh boot gives a point that works.
+    point = alex.get("/api/boot").json()["resume_point"]
+    async with SSE(server, token, resume_point=point) as stream:
+        await in_thread(lambda: alex.post("/api/v2/messages", json={"to": "jin.park", "body": "after"}))
+        got = await collect(stream, lambda d: d["type"] == "message")
+    assert got[-1][1]["body"] == "after"
+
+
+async def test_heartbeats_when_idle(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(heartbeat=6)  # heartbeat after max(1, 6 - 5) = 1 s of silence
+    alex = server.client("alex.kim")
+    token = alex.headers["Authorization"].split()[1]
+    async with SSE(server, token) as sse, WS(server, token) as ws:
+        assert await sse.next() == (None, {"type": "heartbeat"})
+        assert await ws.next() == (None, {"type": "heartbeat"})
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+async def test_websocket_with_bad_credentials_is_refused_in_the_handshake(
+    server: LiveServer, headers: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(server.url.replace("http", "ws") + "/api/events", additional_headers=headers)
+    assert refused.value.response.status_code == 401
+
+
+async def test_activity_frame_on_the_websocket_moves_last_seen(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(clock=manual_clock("2024-03-15T15:00:00Z"))
+    jin = server.client("jin.park")
+    alex = server.client("alex.kim")
+    token = jin.headers["Authorization"].split()[1]
+    server.clock.advance(600)  # type: ignore[union-attr]
+    server.call(server.domain.tick())
+    assert alex.get("/api/v2/users/jin.park/status").json()["status"] == "away"
+    async with WS(server, token) as ws:
+        assert ws.conn is not None
+        await ws.conn.send(json.dumps({"type": "activity"}))
+        got = await collect(ws, lambda d: d["type"] == "presence" and d["user"] == "jin.park")
+    assert got[-1][1]["status"] == "active"
+    status = alex.get("/api/v2/users/jin.park/status").json()
+    assert (status["status"], status["last_seen"]) == ("active", "2024-03-15T15:10:00Z")
+
+
+async def test_stream_cap_per_user(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(max_streams_per_user=2)
+    alex = server.client("alex.kim")
+    token = alex.headers["Authorization"].split()[1]
+    async with WS(server, token), WS(server, token):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(
+                server.url.replace("http", "ws") + "/api/events",
+                additional_headers={"Authorization": f"Bearer {token}"},
+            )
+        assert refused.value.response.status_code == 429
+    # Closing frees the slots.
+    await asyncio.sleep(0.2)
+    async with WS(server, token):
+        pass

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 # A token's last use is written at most this often (it only feeds the 30-day expiry).
 _TOUCH_EVERY_US = 3600 * 1_000_000
-# How long a validated token is trusted without asking the database again.
-_CACHE_SECONDS = 30.0
+# How long a validated token is trusted without asking the database again (a revocation
+# made by another process, such as `huddle-server user passwd`, takes effect within this).
+_CACHE_SECONDS = 5.0
 
 
 def hash_password(password: str) -> str:

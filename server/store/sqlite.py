@@ -144,7 +144,13 @@ class SqliteStore(Store):
                         stop = True
                         break
                     batch.append(more)
-                self._commit(conn, batch)
+                try:
+                    self._commit(conn, batch)
+                except Exception:  # the writer must never die
+                    log.exception("writer batch failed")
+                    for j in batch:
+                        if not j.future.done():
+                            j.future.set_exception(RuntimeError("write failed"))
                 if stop:
                     return
         finally:
@@ -156,6 +162,10 @@ class SqliteStore(Store):
         try:
             with conn.begin():
                 for job in batch:
+                    # A request whose caller went away before its turn is skipped (nothing
+                    # was acknowledged); once claimed here it can no longer be cancelled.
+                    if not job.future.set_running_or_notify_cancel():
+                        continue
                     tx = WriteTx(conn)
                     savepoint = conn.begin_nested()
                     try:

@@ -1,0 +1,98 @@
+"""The store: one writer, savepoints per request, events with their change, schema versions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from server.model import Event, Variant
+from server.store import schema
+from server.store.base import WriteTx
+from server.store.sqlite import SchemaTooNew, SqliteStore
+
+
+def add_user(handle: str, *, fail: bool = False) -> object:
+    def run(tx: WriteTx) -> int:
+        pk = tx.insert_user(
+            handle=handle, display_name=handle, role="member", auto_status="away", hide_last_seen=False, created_at=1
+        )
+        tx.emit(1, [Variant(None, {"type": "user", "event": "created", "id": handle})])
+        if fail:
+            raise ValueError("refused")
+        return pk
+
+    return run
+
+
+def test_a_failing_request_rolls_back_alone_with_its_event(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db")
+    committed: list[Event] = []
+    store.on_commit = committed.extend
+    gate = threading.Event()
+    # Hold the writer so the next three requests are committed as one batch.
+    blocker = threading.Thread(target=lambda: store.write_sync(lambda tx: gate.wait(5)))
+    blocker.start()
+    results: dict[str, object] = {}
+
+    def submit(name: str, fail: bool) -> None:
+        try:
+            results[name] = store.write_sync(add_user(name, fail=fail))  # type: ignore[arg-type]
+        except ValueError as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=submit, args=(n, n == "b")) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in [blocker, *threads]:
+        t.join(5)
+    assert isinstance(results["b"], ValueError)
+    assert sorted(u.handle for u in store.read_sync(lambda r: r.list_users())) == ["a", "c"]
+    stored = store.read_sync(lambda r: r.events_after(0))
+    assert sorted(e.variants[0].data["id"] for e in stored) == ["a", "c"]
+    assert [e.id for e in committed] == [e.id for e in stored]
+    store.close()
+
+
+async def test_a_cancelled_write_does_not_kill_the_writer(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db")
+    gate = threading.Event()
+    slow = asyncio.create_task(store.write(lambda tx: gate.wait(5)))
+    queued = asyncio.create_task(store.write(add_user("never")))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    queued.cancel()
+    gate.set()
+    await asyncio.sleep(0.05)
+    # The writer is alive and serves the next request.
+    assert await asyncio.wait_for(store.write(add_user("after")), 5)  # type: ignore[arg-type]
+    handles = [u.handle for u in store.read_sync(lambda r: r.list_users())]
+    assert handles == ["after"]  # the request cancelled before its turn never ran
+    store.close()
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    SqliteStore(db).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaTooNew):
+        SqliteStore(db)
+
+
+def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db")
+    ids = [store.write_sync(lambda tx: tx.emit(10, [Variant(None, {"n": 1})]).id) for _ in range(3)]
+    store.write_sync(lambda tx: tx.prune_events(before_at=11))
+    assert store.read_sync(lambda r: (r.pruned_through(), r.max_event_id())) == (ids[-1], ids[-1])
+    new = store.write_sync(lambda tx: tx.emit(20, [Variant(None, {"n": 2})]).id)
+    assert new == ids[-1] + 1
+    store.close()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from server import __version__
-from server.dialects import pilcrow, v2
+from server.dialects import huddle, pilcrow, v2
 from server.dialects.common import BodyLimit, install_error_handlers
 from server.domain.clock import Clock
 from server.domain.core import Domain
@@ -41,4 +41,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(v2.router)
     app.include_router(pilcrow.router)
+    app.include_router(huddle.router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +20,10 @@ from server.domain.errors import DomainError
 
 log = logging.getLogger("huddle.http")
 
+# A JSON escape of a UTF-16 surrogate; only bodies holding one get the full check below.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# How much of a refused body is read (and dropped) so the client sees the 413 cleanly.
+DRAIN_LIMIT = 64 * 1024 * 1024
 CONVOS_RESULT = {400: 1, 404: 2, 401: 4, 403: 4, 413: 1, 409: 1, 429: 1, 500: 7}
 HUDDLE_PREFIXES = ("/presence", "/users", "/teams", "/workspaces")
 
@@ -60,6 +66,7 @@ def error_response(dialect: str, status: int, code: str, message: str, *, retry_
     """An error in a dialect's own shape."""
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if dialect == "huddle":
+        code = "AccessTokenInvalid" if status == 401 else code
         body: Any = {"statusCode": status, "errorCode": code, "errorMessages": [message]}
         return JSONResponse(body, status, headers=headers)
     if dialect == "convos":
@@ -126,8 +133,21 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_crash)
 
 
+def _has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON body decodes to text that is not valid Unicode (an unpaired surrogate)."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return False
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except ValueError:
+        return False  # not JSON: the dialect reports that itself
+    return False
+
+
 class BodyLimit:
-    """Refuse request bodies over the cap with 413, reading no more than cap + 1 bytes."""
+    """Refuse bodies over the cap with 413 (reading no more than cap + 1 bytes), and text that is not Unicode."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -156,6 +176,12 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if _has_lone_surrogate(body):
+            dialect = dialect_of(scope["method"], scope["path"])
+            why = "the body holds text that is not valid Unicode (an unpaired surrogate)"
+            status = 422 if dialect == "pilcrow" else 400
+            await error_response(dialect, status, "InvalidRequest", why)(scope, receive, send)
+            return
         sent = False
 
         async def replay() -> Message:
@@ -171,5 +197,14 @@ class BodyLimit:
         dialect = dialect_of(scope["method"], scope["path"])
         limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes % 1024 == 0 else f"{self.max_bytes} bytes"
         response = error_response(dialect, 413, "PayloadTooLarge", f"the request body is over {limit}")
-        response.headers["Connection"] = "close"
         await response(scope, receive, send)
+        # Read and drop what the client is still sending (never kept), so it gets the answer
+        # instead of a reset connection; past DRAIN_LIMIT the connection is simply closed.
+        drained = 0
+        while drained < DRAIN_LIMIT:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return

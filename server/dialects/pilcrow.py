@@ -127,7 +127,8 @@ async def events_ws(websocket: WebSocket) -> None:
         sub = await domain.subscribe(me, point)
     except DomainError as exc:
         # Refused during the handshake: a plain HTTP answer, never an accepted socket.
-        await websocket.send_denial_response(PlainTextResponse(exc.message, exc.status))
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        await websocket.send_denial_response(PlainTextResponse(exc.message, exc.status, headers=headers))
         return
     try:
         await websocket.accept()

@@ -69,7 +69,7 @@ def status_object(view: UserView) -> dict[str, Any]:
     }
     if view.updated_by is not None:
         out["updated_by"] = view.updated_by
-        out["updated_at"] = timefmt.v2(u.status_updated_at)
+        out["updated_at"] = timefmt.v2(view.updated_at)
     return out
 
 
@@ -175,11 +175,7 @@ async def get_status(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
 async def patch_user(handle: str, body: PatchBody, me: Me, domain: Dom) -> dict[str, Any]:
     """Set your own dnd, name or hide_last_seen; admins set anyone's status, leave included."""
     fields = {name: getattr(body, name) for name in body.model_fields_set}
-    view = await domain.people.patch(me, handle, **fields)
-    out = user_object(view)
-    out["updated_by"] = view.updated_by
-    out["updated_at"] = timefmt.v2(view.user.status_updated_at)
-    return out
+    return user_object(await domain.people.patch(me, handle, **fields))
 
 
 @router.post("/activity", status_code=204)

@@ -175,7 +175,8 @@ class Admin:
                     entry.get("handle", ""),
                     display_name=entry.get("display_name"),
                     password=entry.get("password"),
-                    admin=bool(entry.get("admin", False)),
+                    # No `admin` key leaves the role as it is (a new user is a member).
+                    admin=None if entry.get("admin") is None else bool(entry["admin"]),
                     team=entry.get("team"),
                 )
                 changed["users"] += did

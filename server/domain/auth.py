@@ -150,8 +150,15 @@ class Auth:
     async def logout(self, token: str) -> None:
         """Revoke a token."""
         digest = token_hash(token)
+        user_pk = await self.authenticate(token)
         self._cache.pop(digest, None)
-        await self.d.store.write(lambda tx: tx.revoke_token(digest, self.d.clock.now()))
+
+        def run(tx: WriteTx) -> None:
+            now = self.d.clock.now()
+            tx.revoke_token(digest, now)
+            self.d.people.touch(tx, user_pk, now)
+
+        await self.d.store.write(run)
 
     def forget_user(self, user_pk: int) -> None:
         """Drop cached tokens of a user (after a password change)."""

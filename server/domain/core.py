@@ -11,7 +11,9 @@ from server.domain.admin import Admin
 from server.domain.auth import Auth
 from server.domain.calls import Calls
 from server.domain.clock import Clock, SystemClock
+from server.domain.groups import Groups
 from server.domain.messaging import MessageView, Messaging
+from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
 from server.events import Hub, Subscription
 from server.model import Conversation, User
@@ -48,6 +50,8 @@ class Domain:
         self.messages = Messaging(self)
         self.calls = Calls(self)
         self.admin = Admin(self)
+        self.ooo = Ooo(self)
+        self.groups = Groups(self)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
 
@@ -86,6 +90,11 @@ class Domain:
         now = self.clock.now()
         self.calls.expire(tx, now)
         self.people.flip_away(tx, now)
+        checked = tx.get_meta("ooo_checked_at")
+        if checked is not None and int(checked) < now:
+            self.ooo.announce_boundaries(tx, int(checked), now)
+        if checked is None or int(checked) < now:
+            tx.set_meta("ooo_checked_at", str(now))
         if now - self._last_prune >= _PRUNE_EVERY_US:
             self._last_prune = now
             tx.prune_events(now - int(self.settings.event_retention * 1_000_000))

@@ -49,6 +49,7 @@ class UserView:
     teams: tuple[Team, ...]
     workspaces: tuple[Workspace, ...]
     updated_by: str | None
+    updated_at: int | None
     is_self: bool
 
 
@@ -104,6 +105,7 @@ class People:
                     teams=user_teams,
                     workspaces=tuple(spaces.get(u.pk, ())),
                     updated_by=updater.handle if updater and u.status_override else None,
+                    updated_at=u.status_updated_at if updater and u.status_override else None,
                     is_self=u.pk == viewer.pk,
                 )
             )
@@ -126,6 +128,15 @@ class People:
         def run(repo: Repo) -> UserView:
             viewer = self.d.actor(repo, viewer_pk)
             return self.view(repo, viewer, self.find(repo, handle))
+
+        return await self.d.store.read(run)
+
+    async def get_ref(self, viewer_pk: int, ref: str) -> UserView:
+        """One user by pk or handle, as the viewer may see them."""
+
+        def run(repo: Repo) -> UserView:
+            viewer = self.d.actor(repo, viewer_pk)
+            return self.view(repo, viewer, self.d.ooo.user(repo, ref))
 
         return await self.d.store.read(run)
 
@@ -180,18 +191,19 @@ class People:
                 values["hide_last_seen"] = hide_last_seen
             if not values:
                 raise Invalid("InvalidRequest", "nothing to change: send display_name, status or hide_last_seen")
-            values["status_updated_by"] = actor.pk
-            values["status_updated_at"] = now
+            if "status_override" in values:
+                # Who set a sticky status, and when, is shown while it lasts.
+                values["status_updated_by"] = actor.pk
+                values["status_updated_at"] = now
             tx.update_user(target.pk, **values)
-            if is_self:
-                self.touch(tx, actor_pk, now, announce=False)
+            announced = self.touch(tx, actor_pk, now) and is_self
             updated = tx.get_user(target.pk)
             assert updated is not None
-            if self._visible(updated) != self._visible(target):
+            if not announced and self._visible(updated) != self._visible(target):
                 self.announce(tx, updated, now)
             view = self.view(tx, actor, updated)
             # The PATCH answer always names who changed the user and when.
-            return replace(view, updated_by=actor.handle)
+            return replace(view, updated_by=actor.handle, updated_at=now)
 
         return await self.d.store.write(run)
 
@@ -205,19 +217,23 @@ class People:
         self.latest_activity[actor_pk] = now
         await self.d.store.write(lambda tx: self.touch(tx, actor_pk, now))
 
-    def touch(self, tx: WriteTx, user_pk: int, now: int, *, announce: bool = True) -> None:
-        """Record activity inside a write: persist last_seen at most every 30 s, flip away -> active."""
+    def touch(self, tx: WriteTx, user_pk: int, now: int) -> bool:
+        """Record activity inside a write: persist last_seen at most every 30 s, flip away -> active.
+
+        Returns whether a `presence changed` event was emitted.
+        """
         self.latest_activity[user_pk] = max(now, self.latest_activity.get(user_pk, 0))
         user = tx.get_user(user_pk)
         if user is None:
-            return
+            return False
         stale = user.last_seen is None or now - user.last_seen >= LAST_SEEN_EVERY_US
         if user.auto_status == "active" and not stale:
-            return
+            return False
         tx.update_user(user_pk, last_seen=now, auto_status="active")
         updated = tx.get_user(user_pk)
         assert updated is not None
         self.announce(tx, updated, now)
+        return True
 
     def flip_away(self, tx: WriteTx, now: int) -> int:
         """Turn users without activity for away_after to away; returns how many."""

@@ -510,6 +510,120 @@ class Repo:
             out[entry.user_pk] = entry
         return out
 
+    def insert_ooo(self, **values: Any) -> OooEntry:
+        """Insert an OOO entry."""
+        pk = int(self.conn.execute(insert(s.ooo_entries).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        return self.get_ooo(pk)  # type: ignore[return-value]
+
+    def get_ooo(self, pk: int) -> OooEntry | None:
+        """The OOO entry with this pk."""
+        row = self.conn.execute(select(s.ooo_entries).where(s.ooo_entries.c.pk == pk)).first()
+        return _ooo(row) if row else None
+
+    def update_ooo(self, pk: int, **values: Any) -> OooEntry:
+        """Change an OOO entry."""
+        self.conn.execute(update(s.ooo_entries).where(s.ooo_entries.c.pk == pk).values(**values))
+        return self.get_ooo(pk)  # type: ignore[return-value]
+
+    def delete_ooo(self, pk: int) -> None:
+        """Remove an OOO entry."""
+        self.conn.execute(delete(s.ooo_entries).where(s.ooo_entries.c.pk == pk))
+
+    def ooo_overlapping(
+        self, user_pks: Sequence[int], start: int | None, end: int | None, *, skip: int, limit: int
+    ) -> tuple[list[OooEntry], int]:
+        """Entries of these users overlapping [start, end] (open ends match all), oldest first, and the total."""
+        o = s.ooo_entries
+        where: list[ColumnElement[bool]] = [o.c.user_pk.in_(list(user_pks))]
+        if end is not None:
+            where.append(or_(o.c.start_date.is_(None), o.c.start_date <= end))
+        if start is not None:
+            where.append(or_(o.c.end_date.is_(None), o.c.end_date >= start))
+        total = int(self.conn.execute(select(func.count()).select_from(o).where(*where)).scalar_one())
+        rows = self.conn.execute(select(o).where(*where).order_by(o.c.user_pk, o.c.pk).offset(skip).limit(limit))
+        return [_ooo(r) for r in rows], total
+
+    def ooo_owners_with_boundary(self, after: int, upto: int) -> set[int]:
+        """Owners of active entries that started or ended within (after, upto]."""
+        o = s.ooo_entries
+        rows = self.conn.execute(
+            select(o.c.user_pk).where(
+                o.c.is_active.is_(True),
+                or_(
+                    and_(o.c.start_date > after, o.c.start_date <= upto),
+                    and_(o.c.end_date >= after, o.c.end_date < upto),
+                ),
+            )
+        )
+        return {r[0] for r in rows}
+
+    def insert_audit(self, user_pk: int, audit_type: str, at: int, context: str) -> None:
+        """Record an audit entry."""
+        self.conn.execute(insert(s.audits).values(user_pk=user_pk, audit_type=audit_type, at=at, context=context))
+
+    def audits_of(self, user_pk: int, *, skip: int, limit: int) -> tuple[list[tuple[str, int, str]], int]:
+        """(auditType, at, context) of a user's audits, oldest first, and the total."""
+        a = s.audits
+        total = int(self.conn.execute(select(func.count()).select_from(a).where(a.c.user_pk == user_pk)).scalar_one())
+        rows = self.conn.execute(
+            select(a.c.audit_type, a.c.at, a.c.context)
+            .where(a.c.user_pk == user_pk)
+            .order_by(a.c.pk)
+            .offset(skip)
+            .limit(limit)
+        )
+        return [(r[0], r[1], r[2]) for r in rows], total
+
+    # ---- team and workspace membership --------------------------------------------
+    def list_teams(self) -> list[Team]:
+        """Every team, by name."""
+        return [_team(r) for r in self.conn.execute(select(s.teams).order_by(s.teams.c.name))]
+
+    def list_workspaces(self) -> list[Workspace]:
+        """Every workspace, by name."""
+        return [_workspace(r) for r in self.conn.execute(select(s.workspaces).order_by(s.workspaces.c.name))]
+
+    def team_member_pks(self, team_pk: int) -> list[int]:
+        """The members of a team."""
+        tm = s.team_members
+        return [
+            r[0] for r in self.conn.execute(select(tm.c.user_pk).where(tm.c.team_pk == team_pk).order_by(tm.c.user_pk))
+        ]
+
+    def workspace_member_pks(self, workspace_pk: int) -> list[int]:
+        """The members of a workspace."""
+        wm = s.workspace_members
+        return [
+            r[0]
+            for r in self.conn.execute(
+                select(wm.c.user_pk).where(wm.c.workspace_pk == workspace_pk).order_by(wm.c.user_pk)
+            )
+        ]
+
+    def remove_team_member(self, team_pk: int, user_pk: int) -> bool:
+        """Remove a member; False if not one."""
+        tm = s.team_members
+        result = self.conn.execute(delete(tm).where(tm.c.team_pk == team_pk, tm.c.user_pk == user_pk))
+        return bool(result.rowcount)
+
+    def remove_workspace_member(self, workspace_pk: int, user_pk: int) -> bool:
+        """Remove a member; False if not one."""
+        wm = s.workspace_members
+        result = self.conn.execute(delete(wm).where(wm.c.workspace_pk == workspace_pk, wm.c.user_pk == user_pk))
+        return bool(result.rowcount)
+
+    def update_team(self, pk: int, **values: Any) -> None:
+        """Change columns of a team."""
+        self.conn.execute(update(s.teams).where(s.teams.c.pk == pk).values(**values))
+
+    def get_stream_owner(self, stream_uuid: str) -> Team | Workspace | None:
+        """The team or workspace owning an activity stream."""
+        row = self.conn.execute(select(s.teams).where(s.teams.c.stream_uuid == stream_uuid)).first()
+        if row:
+            return _team(row)
+        row = self.conn.execute(select(s.workspaces).where(s.workspaces.c.stream_uuid == stream_uuid)).first()
+        return _workspace(row) if row else None
+
     # ---- tokens -------------------------------------------------------------------
     def insert_token(self, user_pk: int, token_hash: str, at: int) -> None:
         """Store a new token's hash."""

@@ -155,3 +155,18 @@ def test_login_rate_limit_per_handle(make_server: Callable[..., LiveServer]) -> 
     r = httpx.post(url, json={"user": "jin.park", "password": "jin-pass"})
     assert r.status_code == 429
     assert "Retry-After" in r.headers
+
+
+def test_updated_by_names_who_set_the_sticky_status(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(clock=manual_clock("2024-03-18T09:30:00Z"))
+    hr, jin, alex = server.client("hr.admin"), server.client("jin.park"), server.client("alex.kim")
+    hr.patch("/api/v2/users/jin.park", json={"status": "medical_leave"})
+    server.clock.advance(60)  # type: ignore[union-attr]
+    # Jin renaming himself is not a status change: the leave still names the admin.
+    renamed = jin.patch("/api/v2/users/jin.park", json={"display_name": "Jin P."}).json()
+    assert (renamed["updated_by"], renamed["updated_at"]) == ("jin.park", "2024-03-18T09:31:00Z")
+    status = alex.get("/api/v2/users/jin.park/status").json()
+    assert (status["status"], status["display_name"]) == ("medical_leave", "Jin P.")
+    assert (status["updated_by"], status["updated_at"]) == ("hr.admin", "2024-03-18T09:30:00Z")
+    # Changing someone else is activity of the admin's own.
+    assert alex.get("/api/v2/users/hr.admin/status").json()["last_seen"] == "2024-03-18T09:30:00Z"

@@ -1,0 +1,312 @@
+"""The Huddle presence dialect (seed 001): out-of-office entries, audits, teams and workspaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlparse
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from server.dialects.common import domain_of, token_of
+from server.domain import timefmt
+from server.domain.core import Domain
+from server.domain.errors import Invalid
+from server.domain.groups import Group
+from server.domain.ooo import Listing
+from server.model import OooEntry, Team, User, Workspace
+
+router = APIRouter(tags=["huddle presence"])
+
+
+async def current_user(request: Request) -> int:
+    """The pk of the signed-in caller."""
+    return await domain_of(request).auth.authenticate(token_of(request))
+
+
+Me = Annotated[int, Depends(current_user)]
+Dom = Annotated[Domain, Depends(domain_of)]
+Skip = Annotated[int, Query(ge=0)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+JsonObject = Annotated[dict[str, Any], Body()]
+
+
+def link(rel: str, href: str) -> dict[str, str]:
+    """One `links` element."""
+    return {"rel": rel, "href": href}
+
+
+def entity(owner: User, entry: OooEntry, *rels: str) -> dict[str, Any]:
+    """A presence entity with the links named by rels (self, user, presence)."""
+    hrefs = {"self": f"/presence/{owner.pk}/{entry.pk}", "user": f"/users/{owner.pk}"}
+    hrefs["presence"] = hrefs["self"]
+    return {
+        "links": [link(rel, hrefs[rel]) for rel in rels],
+        "id": entry.pk,
+        "isActive": entry.is_active,
+        "startDate": timefmt.offset(entry.start_date),
+        "endDate": timefmt.offset(entry.end_date),
+        "message": entry.message,
+    }
+
+
+def page_links(base: str, listing: Listing) -> list[dict[str, str]]:
+    """first / previous / next for a paged result."""
+
+    def at(skip: int) -> str:
+        return f"{base}?{urlencode({'skip': skip, 'pagesize': listing.pagesize})}"
+
+    out = [link("first", at(0))]
+    if listing.skip > 0:
+        out.append(link("previous", at(max(0, listing.skip - listing.pagesize))))
+    if listing.skip + listing.pagesize < listing.total:
+        out.append(link("next", at(listing.skip + listing.pagesize)))
+    return out
+
+
+def entities(listing: Listing, owners: dict[int, User]) -> list[dict[str, Any]]:
+    """Entities of a query, each with user and presence links."""
+    return [entity(owners[e.user_pk], e, "user", "presence") for e in listing.items]
+
+
+def _links_of(body: dict[str, Any], rel: str) -> list[str]:
+    """The ids named by `links` of one rel: the last path segment of each href."""
+    links = body.get("links", [])
+    if not isinstance(links, list) or not all(isinstance(x, dict) for x in links):
+        raise Invalid("InvalidRequest", "links must be a list of {rel, href} objects")
+    out = []
+    for item in links:
+        if item.get("rel") != rel:
+            continue
+        href = item.get("href")
+        if not isinstance(href, str) or not href.strip():
+            raise Invalid("InvalidRequest", f"a {rel} link needs an href")
+        out.append(urlparse(href.strip()).path.rstrip("/").rsplit("/", 1)[-1])
+    return out
+
+
+# ---- presence entities ---------------------------------------------------------------
+@router.post("/presence/create", status_code=201)
+async def create(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
+    """Turn OOO on: a new entry; earlier ones are kept."""
+    owner, entry = await domain.ooo.create(me, body)
+    location = f"/presence/{owner.pk}/{entry.pk}"
+    return JSONResponse(entity(owner, entry, "self", "user"), 201, headers={"Content-Location": location})
+
+
+@router.post("/presence")
+async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+    """Entries of the users named in `links` that overlap the date range."""
+    listing, owners = await domain.ooo.query(
+        me,
+        users=_links_of(body, "user"),
+        start=body.get("startDate"),
+        end=body.get("endDate"),
+        skip=skip,
+        pagesize=pagesize,
+    )
+    return {
+        "links": [link("self", "/presence"), *page_links("/presence", listing)],
+        "presenceEntities": entities(listing, owners),
+    }
+
+
+@router.post("/presence/teams/{team_id}")
+async def by_team(
+    team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+) -> dict[str, Any]:
+    """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
+    listing, owners = await domain.ooo.query(
+        me,
+        team=team_id,
+        users=_links_of(body, "user"),
+        start=body.get("startDate"),
+        end=body.get("endDate"),
+        skip=skip,
+        pagesize=pagesize,
+    )
+    base = f"/presence/teams/{team_id}"
+    return {
+        "links": [link("self", f"/teams/{team_id}"), *page_links(base, listing)],
+        "presenceEntities": entities(listing, owners),
+    }
+
+
+@router.post("/presence/workspace/{workspace_id}")
+async def by_workspace(
+    workspace_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+) -> dict[str, Any]:
+    """Entries of a workspace's members (narrowed by `user` links) that overlap the date range."""
+    listing, owners = await domain.ooo.query(
+        me,
+        workspace=workspace_id,
+        users=_links_of(body, "user"),
+        start=body.get("startDate"),
+        end=body.get("endDate"),
+        skip=skip,
+        pagesize=pagesize,
+    )
+    base = f"/presence/workspace/{workspace_id}"
+    return {
+        "links": [link("self", f"/workspaces/{workspace_id}"), *page_links(base, listing)],
+        "presenceEntities": entities(listing, owners),
+    }
+
+
+@router.get("/presence/{user_id}/audits")
+async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+    """What the user did to their entries: create, update, delete."""
+    owner, listing = await domain.ooo.audits(me, user_id, skip, pagesize)
+    base = f"/presence/{owner.pk}/audits"
+    return {
+        "links": [link("self", base), link("parent", f"/users/{owner.pk}"), *page_links(base, listing)],
+        "audits": [
+            {"auditType": kind, "timeStamp": timefmt.offset(at), "context": context}
+            for kind, at, context in listing.items
+        ],
+    }
+
+
+@router.get("/presence/{user_id}")
+async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+    """Your own entries."""
+    owner, listing = await domain.ooo.of_user(me, user_id, skip, pagesize)
+    base = f"/presence/{owner.pk}"
+    return {
+        "links": [link("self", base), *page_links(base, listing)],
+        "presenceEntities": [entity(owner, e, "user", "presence") for e in listing.items],
+    }
+
+
+@router.get("/presence/{user_id}/{presence_id}")
+async def get_entry(user_id: str, presence_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One entry (owner, admins, team and workspace mates)."""
+    owner, entry = await domain.ooo.get(me, user_id, presence_id)
+    return entity(owner, entry, "self", "user")
+
+
+@router.put("/presence/{user_id}/{presence_id}")
+async def update(user_id: str, presence_id: str, body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
+    """Change one of your entries."""
+    owner, entry = await domain.ooo.update(me, user_id, presence_id, body)
+    location = f"/presence/{owner.pk}/{entry.pk}"
+    return JSONResponse(entity(owner, entry, "self", "user", "presence"), headers={"Content-Location": location})
+
+
+@router.delete("/presence/{user_id}/{presence_id}", status_code=204)
+async def delete(user_id: str, presence_id: str, me: Me, domain: Dom) -> Response:
+    """Remove one of your entries."""
+    await domain.ooo.delete(me, user_id, presence_id)
+    return Response(status_code=204)
+
+
+# Empty ids in the path get the reference's *NotProvided codes, not a bare 404.
+@router.get("/presence/", include_in_schema=False)
+@router.get("/presence//audits", include_in_schema=False)
+@router.delete("/presence//{presence_id}", include_in_schema=False)
+@router.put("/presence//{presence_id}", include_in_schema=False)
+async def no_user(me: Me) -> Response:
+    """No user id given."""
+    raise Invalid("UserNotProvided", "no user id was given")
+
+
+@router.delete("/presence/{user_id}/", include_in_schema=False)
+@router.put("/presence/{user_id}/", include_in_schema=False)
+async def no_presence(user_id: str, me: Me) -> Response:
+    """No presence id given."""
+    raise Invalid("PresenceNotProvided", "no presence id was given")
+
+
+@router.post("/presence/teams/", include_in_schema=False)
+async def no_team(me: Me) -> Response:
+    """No team id given."""
+    raise Invalid("TeamNotProvided", "no team id was given")
+
+
+@router.post("/presence/workspace/", include_in_schema=False)
+async def no_workspace(me: Me) -> Response:
+    """No workspace id given."""
+    raise Invalid("WorkspaceNotProvided", "no workspace id was given")
+
+
+# ---- the resources links point at ----------------------------------------------------
+@router.get("/users/{user_id}")
+async def get_user(user_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """A user, as the caller may see them."""
+    view = await domain.people.get_ref(me, user_id)
+    u = view.user
+    return {
+        "links": [link("self", f"/users/{u.pk}"), link("presence", f"/presence/{u.pk}")],
+        "id": u.pk,
+        "user": u.handle,
+        "displayName": u.display_name,
+        "status": u.status,
+        "lastSeen": timefmt.offset(view.last_seen),
+        "teams": [{"id": t.pk, "name": t.name, "href": f"/teams/{t.pk}"} for t in view.teams if not t.deleted],
+        "workspaces": [
+            {"id": w.pk, "name": w.name, "href": f"/workspaces/{w.pk}"} for w in view.workspaces if w.state != "deleted"
+        ],
+    }
+
+
+def group_object(group: Group) -> dict[str, Any]:
+    """A team or workspace with its members."""
+    record = group.record
+    plural = "teams" if group.kind == "team" else "workspaces"
+    out: dict[str, Any] = {
+        "links": [link("self", f"/{plural}/{record.pk}")],
+        "id": record.pk,
+        "name": record.name,
+    }
+    if isinstance(record, Team):
+        out["deleted"] = record.deleted
+    else:
+        out["state"] = record.state
+    out["members"] = [
+        {"id": u.pk, "user": u.handle, "displayName": u.display_name, "links": [link("user", f"/users/{u.pk}")]}
+        for u in group.members
+    ]
+    return out
+
+
+def summary(record: Team | Workspace) -> dict[str, Any]:
+    """A team or workspace in a list."""
+    plural = "teams" if isinstance(record, Team) else "workspaces"
+    return {"id": record.pk, "name": record.name, "links": [link("self", f"/{plural}/{record.pk}")]}
+
+
+def _kind_routes(kind: str, plural: str) -> None:
+    """GET list/one for everyone allowed; POST, PATCH, member PUT/DELETE for admins."""
+
+    @router.get(f"/{plural}", name=f"list_{plural}")
+    async def list_groups(me: Me, domain: Dom) -> dict[str, Any]:
+        records: list[Team | Workspace] = await domain.groups.list_for(me, kind)
+        return {"links": [link("self", f"/{plural}")], plural: [summary(r) for r in records]}
+
+    @router.get(f"/{plural}/{{group_id}}", name=f"get_{kind}")
+    async def get_group(group_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+        return group_object(await domain.groups.get(me, kind, group_id))
+
+    @router.post(f"/{plural}", status_code=201, name=f"create_{kind}")
+    async def create_group(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
+        group = await domain.groups.create(me, kind, body)
+        location = f"/{plural}/{group.record.pk}"
+        return JSONResponse(group_object(group), 201, headers={"Content-Location": location})
+
+    @router.patch(f"/{plural}/{{group_id}}", name=f"patch_{kind}")
+    async def patch_group(group_id: str, body: JsonObject, me: Me, domain: Dom) -> dict[str, Any]:
+        return group_object(await domain.groups.patch(me, kind, group_id, body))
+
+    @router.put(f"/{plural}/{{group_id}}/members/{{user_id}}", status_code=204, name=f"add_{kind}_member")
+    async def add_member(group_id: str, user_id: str, me: Me, domain: Dom) -> Response:
+        await domain.groups.membership(me, kind, group_id, user_id, add=True)
+        return Response(status_code=204)
+
+    @router.delete(f"/{plural}/{{group_id}}/members/{{user_id}}", status_code=204, name=f"remove_{kind}_member")
+    async def remove_member(group_id: str, user_id: str, me: Me, domain: Dom) -> Response:
+        await domain.groups.membership(me, kind, group_id, user_id, add=False)
+        return Response(status_code=204)
+
+
+_kind_routes("team", "teams")
+_kind_routes("workspace", "workspaces")

@@ -1,0 +1,523 @@
+"""The Huddle presence dialect (seed 001): every operation, every error row, teams, workspaces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.settings import Settings
+from tests.conftest import LiveServer, load_team, manual_clock
+from tests.server.test_events import SSE, collect
+
+ENTRY_KEYS = {"links", "id", "isActive", "startDate", "endDate", "message"}
+
+
+@dataclass
+class World:
+    """A server with OOO entries, a deleted team and workspaces in every state."""
+
+    server: LiveServer
+    clients: dict[str, httpx.Client]
+    ids: dict[str, int]
+
+    def fmt(self, text: str) -> str:
+        return text.format(**self.ids)
+
+
+def pk(client: httpx.Client, handle: str) -> int:
+    return int(client.get(f"/api/v2/users/{handle}").json()["id"])
+
+
+def build_world(server: LiveServer) -> World:
+    """Sign everyone in; add a deleted team, workspaces in every state, and one OOO entry of Alex's."""
+    clients = {
+        h.split(".")[0]: server.client(h) for h in ("alex.kim", "jin.park", "maya.chen", "sam.ortiz", "hr.admin")
+    }
+    hr = clients["hr"]
+    people = (("alex", "kim"), ("jin", "park"), ("maya", "chen"), ("sam", "ortiz"))
+    ids = {name: pk(hr, f"{name}.{last}") for name, last in people}
+    teams = {t["name"]: t["id"] for t in hr.get("/teams").json()["teams"]}
+    ids["team"] = teams["infrastructure"]
+    old = hr.post("/teams", json={"name": "old-team", "members": ["alex.kim"]}).json()
+    assert hr.patch(f"/teams/{old['id']}", json={"deleted": True}).status_code == 200
+    ids["deleted_team"] = old["id"]
+    spaces = {w["name"]: w["id"] for w in hr.get("/workspaces").json()["workspaces"]}
+    ids["space"] = spaces["platform"]
+    for state in ("archived", "locked", "deleted"):
+        made = hr.post("/workspaces", json={"name": f"ws-{state}", "members": ["alex.kim"], "state": state})
+        assert made.status_code == 201, made.text
+        ids[f"{state}_space"] = made.json()["id"]
+    entry = clients["alex"].post(
+        "/presence/create",
+        json={
+            "isActive": True,
+            "startDate": "2024-04-15T00:00:00+00:00",
+            "endDate": "2024-04-19T17:00:00+00:00",
+            "message": "back friday",
+        },
+    )
+    assert entry.status_code == 201, entry.text
+    ids["entry"] = entry.json()["id"]
+    return World(server, clients, ids)
+
+
+@pytest.fixture
+def world(make_server: Callable[..., LiveServer]) -> World:
+    """A fresh world for tests that change it."""
+    return build_world(make_server(clock=manual_clock("2024-04-15T09:00:00Z")))
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for the error rows, which must change nothing (each row checks that)."""
+    db: Path = tmp_path_factory.mktemp("huddle") / "huddle.db"
+    load_team(db)
+    server = LiveServer(Settings(db=db, tick_seconds=0.05), manual_clock("2024-04-15T09:00:00Z")).start()
+    yield build_world(server)
+    server.stop()
+
+
+# ---- every error row of the reference's tables -----------------------------------------
+GOOD_RANGE = {"startDate": "2024-04-01T00:00:00+00:00", "endDate": "2024-04-30T00:00:00+00:00"}
+ROWS: list[tuple[str, str, str, str, Any, int, str]] = [
+    # (operation, caller, method, path, body, status, errorCode)
+    ("audits", "alex", "GET", "/presence//audits", None, 400, "UserNotProvided"),
+    ("audits", "bad", "GET", "/presence/{alex}/audits", None, 401, "AccessTokenInvalid"),
+    ("audits", "alex", "GET", "/presence/99999/audits", None, 404, "UserNotFound"),
+    ("create", "alex", "POST", "/presence/create", {"isActive": True, "startDate": "friday"}, 400, "DateInvalid"),
+    (
+        "create",
+        "alex",
+        "POST",
+        "/presence/create",
+        {"isActive": True, "endDate": "2024-02-30T00:00:00+00:00"},
+        400,
+        "DateInvalid",
+    ),
+    (
+        "create",
+        "alex",
+        "POST",
+        "/presence/create",
+        {"isActive": True, "startDate": "2024-04-20T00:00:00+00:00", "endDate": "2024-04-19T00:00:00+00:00"},
+        400,
+        "DateRangeInvalid",
+    ),
+    (
+        "create",
+        "alex",
+        "POST",
+        "/presence/create",
+        {"isActive": True, "message": "x" * 281},
+        400,
+        "MessageLengthLimitExceeded",
+    ),
+    ("create", "bad", "POST", "/presence/create", {"isActive": True}, 401, "AccessTokenInvalid"),
+    ("by user", "alex", "GET", "/presence/%20", None, 400, "UserNotProvided"),
+    ("by user", "none", "GET", "/presence/{alex}", None, 401, "AccessTokenInvalid"),
+    ("by user", "alex", "GET", "/presence/99999", None, 404, "UserNotFound"),
+    ("by users", "alex", "POST", "/presence", {"links": []}, 400, "UserNotProvided"),
+    (
+        "by users",
+        "alex",
+        "POST",
+        "/presence",
+        {"startDate": "nope", "links": [{"rel": "user", "href": "/users/{jin}"}]},
+        400,
+        "DateInvalid",
+    ),
+    (
+        "by users",
+        "alex",
+        "POST",
+        "/presence",
+        {
+            "startDate": "2024-05-01T00:00:00+00:00",
+            "endDate": "2024-04-01T00:00:00+00:00",
+            "links": [{"rel": "user", "href": "/users/{jin}"}],
+        },
+        400,
+        "DateRangeInvalid",
+    ),
+    (
+        "by users",
+        "bad",
+        "POST",
+        "/presence",
+        {"links": [{"rel": "user", "href": "/users/{jin}"}]},
+        401,
+        "AccessTokenInvalid",
+    ),
+    (
+        "by users",
+        "alex",
+        "POST",
+        "/presence",
+        {"links": [{"rel": "user", "href": "/users/99999"}]},
+        404,
+        "UserNotFound",
+    ),
+    ("by team", "alex", "POST", "/presence/teams/%20", GOOD_RANGE, 400, "TeamNotProvided"),
+    ("by team", "alex", "POST", "/presence/teams/", GOOD_RANGE, 400, "TeamNotProvided"),
+    ("by team", "alex", "POST", "/presence/teams/{team}", {"startDate": "soon"}, 400, "DateInvalid"),
+    (
+        "by team",
+        "alex",
+        "POST",
+        "/presence/teams/{team}",
+        {"startDate": "2024-05-01T00:00:00+00:00", "endDate": "2024-04-01T00:00:00+00:00"},
+        400,
+        "DateRangeInvalid",
+    ),
+    ("by team", "bad", "POST", "/presence/teams/{team}", GOOD_RANGE, 401, "AccessTokenInvalid"),
+    (
+        "by team",
+        "alex",
+        "POST",
+        "/presence/teams/{team}",
+        {"links": [{"rel": "user", "href": "/users/{sam}"}]},
+        403,
+        "InsufficientPermissions",
+    ),
+    ("by team", "sam", "POST", "/presence/teams/{team}", GOOD_RANGE, 403, "TeamMembershipRequired"),
+    ("by team", "alex", "POST", "/presence/teams/{deleted_team}", GOOD_RANGE, 403, "TeamDeleted"),
+    ("by team", "alex", "POST", "/presence/teams/99999", GOOD_RANGE, 404, "TeamNotFound"),
+    ("by workspace", "alex", "POST", "/presence/workspace/", GOOD_RANGE, 400, "WorkspaceNotProvided"),
+    ("by workspace", "alex", "POST", "/presence/workspace/{space}", {"endDate": "tomorrow"}, 400, "DateInvalid"),
+    (
+        "by workspace",
+        "alex",
+        "POST",
+        "/presence/workspace/{space}",
+        {"startDate": "2024-05-01T00:00:00+00:00", "endDate": "2024-04-01T00:00:00+00:00"},
+        400,
+        "DateRangeInvalid",
+    ),
+    ("by workspace", "bad", "POST", "/presence/workspace/{space}", GOOD_RANGE, 401, "AccessTokenInvalid"),
+    (
+        "by workspace",
+        "alex",
+        "POST",
+        "/presence/workspace/{space}",
+        {"links": [{"rel": "user", "href": "/users/{jin}"}]},
+        403,
+        "InsufficientPermissions",
+    ),
+    ("by workspace", "jin", "POST", "/presence/workspace/{space}", GOOD_RANGE, 403, "WorkspaceMembershipRequired"),
+    ("by workspace", "alex", "POST", "/presence/workspace/{archived_space}", GOOD_RANGE, 403, "WorkspaceArchived"),
+    ("by workspace", "alex", "POST", "/presence/workspace/{locked_space}", GOOD_RANGE, 403, "WorkspaceLocked"),
+    ("by workspace", "alex", "POST", "/presence/workspace/{deleted_space}", GOOD_RANGE, 403, "WorkspaceDeleted"),
+    ("by workspace", "alex", "POST", "/presence/workspace/99999", GOOD_RANGE, 404, "WorkspaceNotFound"),
+    (
+        "update",
+        "alex",
+        "PUT",
+        "/presence/{alex}/{entry}",
+        {"isActive": True, "startDate": "2024-13-01T00:00:00+00:00"},
+        400,
+        "PresenceDateInvalid",
+    ),
+    (
+        "update",
+        "alex",
+        "PUT",
+        "/presence/{alex}/{entry}",
+        {"startDate": "2024-05-01T00:00:00+00:00", "endDate": "2024-04-01T00:00:00+00:00"},
+        400,
+        "PresenceDateInvalid",
+    ),
+    ("update", "bad", "PUT", "/presence/{alex}/{entry}", {"isActive": False}, 401, "AccessTokenInvalid"),
+    ("update", "jin", "PUT", "/presence/{alex}/{entry}", {"isActive": False}, 403, "InsufficientPermission"),
+    ("update", "alex", "PUT", "/presence/99999/{entry}", {"isActive": False}, 404, "UserNotFound"),
+    ("update", "alex", "PUT", "/presence/{alex}/99999", {"isActive": False}, 404, "PresenceNotFound"),
+    ("delete", "alex", "DELETE", "/presence//{entry}", None, 400, "UserNotProvided"),
+    ("delete", "alex", "DELETE", "/presence/{alex}/", None, 400, "PresenceNotProvided"),
+    ("delete", "bad", "DELETE", "/presence/{alex}/{entry}", None, 401, "AccessTokenInvalid"),
+    ("delete", "hr", "DELETE", "/presence/{alex}/{entry}", None, 403, "InsufficientPermission"),
+    ("delete", "alex", "DELETE", "/presence/99999/{entry}", None, 404, "UserNotFound"),
+    ("delete", "jin", "DELETE", "/presence/{jin}/{entry}", None, 404, "PresenceNotFound"),
+]
+
+
+def call(world: World, caller: str, method: str, path: str, body: Any) -> httpx.Response:
+    if caller in ("bad", "none"):
+        headers = {"Authorization": "Bearer nope"} if caller == "bad" else {}
+        client = httpx.Client(base_url=world.server.url, headers=headers)
+    else:
+        client = world.clients[caller]
+    if body is not None:
+        body = (
+            {**body, "links": [{**ln, "href": world.fmt(ln["href"])} for ln in body.get("links", [])]}
+            if "links" in body
+            else body
+        )
+    return client.request(method, world.fmt(path), json=body)
+
+
+@pytest.mark.parametrize(
+    ("operation", "caller", "method", "path", "body", "status", "code"),
+    ROWS,
+    ids=[f"{r[0]}-{r[6]}-{i}" for i, r in enumerate(ROWS)],
+)
+def test_error_rows(
+    shared_world: World, operation: str, caller: str, method: str, path: str, body: Any, status: int, code: str
+) -> None:
+    world = shared_world
+    r = call(world, caller, method, path, body)
+    assert r.status_code == status, r.text
+    payload = r.json()
+    assert set(payload) == {"statusCode", "errorCode", "errorMessages"}
+    assert (payload["statusCode"], payload["errorCode"]) == (status, code)
+    assert payload["errorMessages"]
+    assert all(isinstance(m, str) and m for m in payload["errorMessages"])
+    # Nothing was changed by a refused request.
+    entry = world.clients["alex"].get(world.fmt("/presence/{alex}/{entry}")).json()
+    assert (entry["isActive"], entry["message"]) == (True, "back friday")
+
+
+# ---- the operations ---------------------------------------------------------------------
+def resolves(world: World, client: httpx.Client, links: list[dict[str, str]]) -> None:
+    """Every href answers 200 for the caller."""
+    for ln in links:
+        if ln["rel"] in ("first", "previous", "next"):
+            continue
+        assert client.get(ln["href"]).status_code == 200, ln
+
+
+def test_create(world: World) -> None:
+    alex = world.clients["alex"]
+    r = alex.post(
+        "/presence/create",
+        json={
+            "isActive": True,
+            "startDate": "2024-05-01T09:00:00+02:00",
+            "endDate": "2024-05-03T18:00:00-05:00",
+            "message": "conference",
+        },
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert set(body) == ENTRY_KEYS
+    assert [ln["rel"] for ln in body["links"]] == ["self", "user"]
+    assert r.headers["Content-Location"] == f"/presence/{world.ids['alex']}/{body['id']}"
+    # Any offset in; UTC out, in the reference's form.
+    assert (body["startDate"], body["endDate"]) == ("2024-05-01T07:00:00+00:00", "2024-05-03T23:00:00+00:00")
+    resolves(world, alex, body["links"])
+    # The earlier entry was not replaced.
+    listing = alex.get(f"/presence/{world.ids['alex']}").json()
+    assert [e["message"] for e in listing["presenceEntities"]] == ["back friday", "conference"]
+
+
+def test_by_user_pages_with_links(world: World) -> None:
+    alex = world.clients["alex"]
+    for i in range(3):
+        alex.post("/presence/create", json={"isActive": False, "message": f"m{i}"})
+    first = alex.get(f"/presence/{world.ids['alex']}", params={"pagesize": 2}).json()
+    assert [e["message"] for e in first["presenceEntities"]] == ["back friday", "m0"]
+    rels = {ln["rel"]: ln["href"] for ln in first["links"]}
+    assert set(rels) == {"self", "first", "next"}
+    second = alex.get(rels["next"]).json()
+    assert [e["message"] for e in second["presenceEntities"]] == ["m1", "m2"]
+    assert {ln["rel"] for ln in second["links"]} == {"self", "first", "previous"}
+    for e in first["presenceEntities"]:
+        assert [ln["rel"] for ln in e["links"]] == ["user", "presence"]
+        resolves(world, alex, e["links"])
+    # By handle too.
+    assert alex.get("/presence/alex.kim").json()["presenceEntities"][0]["id"] == world.ids["entry"]
+    # Others' entries are not listed for you.
+    assert world.clients["jin"].get(f"/presence/{world.ids['alex']}").status_code == 404
+
+
+def test_by_users_team_workspace_and_date_overlap(world: World) -> None:
+    jin, maya, sam = world.clients["jin"], world.clients["maya"], world.clients["sam"]
+    jin.post("/presence/create", json={"isActive": True, "message": "open-ended"})
+    jin.post(
+        "/presence/create",
+        json={
+            "isActive": True,
+            "startDate": "2024-06-01T00:00:00+00:00",
+            "endDate": "2024-06-10T00:00:00+00:00",
+            "message": "june",
+        },
+    )
+    links = [{"rel": "user", "href": f"/users/{world.ids['alex']}"}, {"rel": "user", "href": "/users/jin.park"}]
+    april = {"startDate": "2024-04-18T00:00:00+00:00", "endDate": "2024-04-25T00:00:00+00:00"}
+    got = maya.post("/presence", json={**april, "links": links}).json()
+    assert [e["message"] for e in got["presenceEntities"]] == ["back friday", "open-ended"]
+    assert got["links"][0] == {"rel": "self", "href": "/presence"}
+    for e in got["presenceEntities"]:
+        resolves(world, maya, e["links"])
+    everything = maya.post("/presence", json={"links": links}).json()
+    assert len(everything["presenceEntities"]) == 3
+    # Sam shares no team or workspace with them: their OOO is not his to see.
+    assert sam.post("/presence", json={"links": links}).json()["presenceEntities"] == []
+
+    team = maya.post(f"/presence/teams/{world.ids['team']}", json=april).json()
+    assert [e["message"] for e in team["presenceEntities"]] == ["back friday", "open-ended"]
+    assert team["links"][0] == {"rel": "self", "href": f"/teams/{world.ids['team']}"}
+    resolves(world, maya, team["links"][:1])
+    narrowed = maya.post(
+        f"/presence/teams/{world.ids['team']}", json={"links": [{"rel": "user", "href": "/users/jin.park"}]}
+    ).json()
+    assert [e["message"] for e in narrowed["presenceEntities"]] == ["open-ended", "june"]
+
+    space = maya.post(f"/presence/workspace/{world.ids['space']}", json=april).json()
+    assert [e["message"] for e in space["presenceEntities"]] == ["back friday"]
+    assert space["links"][0] == {"rel": "self", "href": f"/workspaces/{world.ids['space']}"}
+    resolves(world, maya, space["links"][:1])
+
+
+def test_update_and_delete_with_audits(world: World) -> None:
+    alex = world.clients["alex"]
+    path = world.fmt("/presence/{alex}/{entry}")
+    r = alex.put(path, json={"isActive": False, "message": "cancelled trip"})
+    assert r.status_code == 200
+    assert r.headers["Content-Location"] == path
+    body = r.json()
+    assert set(body) == ENTRY_KEYS
+    assert [ln["rel"] for ln in body["links"]] == ["self", "user", "presence"]
+    assert (body["isActive"], body["message"], body["startDate"]) == (
+        False,
+        "cancelled trip",
+        "2024-04-15T00:00:00+00:00",
+    )
+    resolves(world, alex, body["links"])
+    r = alex.delete(path)
+    assert (r.status_code, r.content) == (204, b"")
+    assert alex.get(path).json()["errorCode"] == "PresenceNotFound"
+    audits = alex.get(world.fmt("/presence/{alex}/audits")).json()
+    assert [a["auditType"] for a in audits["audits"]] == ["create", "update", "delete"]
+    entry = world.ids["entry"]
+    assert audits["audits"][0]["context"] == f"{{'id':{entry}}}"
+    assert audits["audits"][1]["context"] == f"{{'id':{entry},'message':'cancelled trip'}}"
+    assert audits["audits"][0]["timeStamp"] == "2024-04-15T09:00:00+00:00"
+    rels = {ln["rel"]: ln["href"] for ln in audits["links"]}
+    assert rels["parent"] == f"/users/{world.ids['alex']}"
+    resolves(world, alex, audits["links"])
+    # Nobody else reads your audit trail (an admin may).
+    assert world.clients["jin"].get(world.fmt("/presence/{alex}/audits")).status_code == 404
+    assert world.clients["hr"].get(world.fmt("/presence/{alex}/audits")).status_code == 200
+
+
+def test_message_limit_counts_characters_not_bytes(world: World) -> None:
+    alex = world.clients["alex"]
+    ok = alex.post("/presence/create", json={"isActive": True, "message": "🏖" * 280})
+    assert ok.status_code == 201
+    assert len(ok.json()["message"]) == 280
+    too_long = alex.post("/presence/create", json={"isActive": True, "message": "🏖" * 281})
+    assert (too_long.status_code, too_long.json()["errorCode"]) == (400, "MessageLengthLimitExceeded")
+
+
+def test_only_the_owner_reads_or_changes_entries(world: World) -> None:
+    jin, sam, maya = world.clients["jin"], world.clients["sam"], world.clients["maya"]
+    path = world.fmt("/presence/{alex}/{entry}")
+    assert jin.put(path, json={"message": "hacked"}).json()["errorCode"] == "InsufficientPermission"
+    assert jin.delete(path).json()["errorCode"] == "InsufficientPermission"
+    # Reading one entry: team mates may, outsiders get 404.
+    assert maya.get(path).status_code == 200
+    assert sam.get(path).json()["errorCode"] == "PresenceNotFound"
+    assert world.clients["alex"].get(path).json()["message"] == "back friday"
+
+
+def test_admins_manage_teams_and_workspaces_members_cannot(world: World) -> None:
+    hr, alex = world.clients["hr"], world.clients["alex"]
+    refused = alex.post("/teams", json={"name": "mine"})
+    assert (refused.status_code, refused.json()["errorCode"]) == (403, "InsufficientPermissions")
+    assert alex.patch(f"/teams/{world.ids['team']}", json={"name": "x"}).status_code == 403
+    assert alex.put(f"/teams/{world.ids['team']}/members/sam.ortiz").status_code == 403
+    made = hr.post("/teams", json={"name": "support", "members": ["sam.ortiz"]})
+    assert made.status_code == 201
+    team = made.json()
+    assert made.headers["Content-Location"] == f"/teams/{team['id']}"
+    assert hr.post("/teams", json={"name": "support"}).status_code == 409
+    assert hr.put(f"/teams/{team['id']}/members/jin.park").status_code == 204
+    assert [m["user"] for m in hr.get(f"/teams/{team['id']}").json()["members"]] == ["jin.park", "sam.ortiz"]
+    assert hr.delete(f"/teams/{team['id']}/members/sam.ortiz").status_code == 204
+    assert hr.patch(f"/teams/{team['id']}", json={"name": "help"}).json()["name"] == "help"
+    assert "help" in [t["name"] for t in world.clients["jin"].get("/teams").json()["teams"]]
+    assert world.clients["sam"].get(f"/teams/{team['id']}").json()["errorCode"] == "TeamMembershipRequired"
+    space = hr.post("/workspaces", json={"name": "launch", "members": ["jin.park"]}).json()
+    assert space["state"] == "active"
+    assert hr.patch(f"/workspaces/{space['id']}", json={"state": "locked"}).json()["state"] == "locked"
+    locked = world.clients["jin"].post(f"/presence/workspace/{space['id']}", json={})
+    assert locked.json()["errorCode"] == "WorkspaceLocked"
+
+
+def test_ooo_joins_presence_for_those_allowed(world: World) -> None:
+    alex_pk = world.ids["alex"]
+    mate = world.clients["maya"].get("/api/v2/users/alex.kim/status").json()
+    assert mate["ooo"] == {
+        "id": world.ids["entry"],
+        "message": "back friday",
+        "startDate": "2024-04-15T00:00:00+00:00",
+        "endDate": "2024-04-19T17:00:00+00:00",
+    }
+    assert world.clients["hr"].get("/api/v2/users/alex.kim").json()["ooo"]["message"] == "back friday"
+    assert world.clients["sam"].get("/api/v2/users/alex.kim/status").json()["ooo"] is None
+    boot = {u["id"]: u for u in world.clients["maya"].get("/api/boot").json()["users"]}
+    assert boot["alex.kim"]["ooo"]["message"] == "back friday"
+    boot_sam = {u["id"]: u for u in world.clients["sam"].get("/api/boot").json()["users"]}
+    assert boot_sam["alex.kim"]["ooo"] is None
+    assert world.clients["jin"].get(f"/users/{alex_pk}").json()["user"] == "alex.kim"
+
+
+async def test_ooo_events_reach_owner_mates_and_admins_only(world: World) -> None:
+    server = world.server
+    tokens = {n: c.headers["Authorization"].split()[1] for n, c in world.clients.items()}
+    point = world.clients["alex"].get("/api/boot").json()["resume_point"]
+
+    def alex_presence(d: dict[str, Any]) -> bool:
+        return d["type"] == "presence" and d["user"] == "alex.kim"
+
+    async with (
+        SSE(server, tokens["jin"], resume_point=point) as jin,
+        SSE(server, tokens["hr"], resume_point=point) as hr,
+        SSE(server, tokens["sam"], resume_point=point) as sam,
+    ):
+        # An entry replacing the active one (no dates: open-ended, active now).
+        created = await asyncio.to_thread(
+            lambda: world.clients["alex"].post("/presence/create", json={"isActive": True, "message": "sick"}).json()
+        )
+        got = {"jin": await collect(jin, alex_presence), "hr": await collect(hr, alex_presence)}
+        got_sam = await collect(sam, alex_presence)
+    for events in got.values():
+        ooo = [d for _, d in events if d["type"] == "ooo"]
+        assert [(d["event"], d["user"], d["id"], d["message"]) for d in ooo] == [
+            ("created", "alex.kim", created["id"], "sick")
+        ]
+        assert events[-1][1]["ooo"]["message"] == "sick"
+    # Sam shares nothing with Alex: no ooo event, and the presence change carries no details.
+    assert [d["type"] for _, d in got_sam] == ["presence"]
+    assert got_sam[-1][1]["ooo"] is None
+
+
+def test_an_entry_starting_later_becomes_presence_when_it_starts(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(clock=manual_clock("2024-04-15T09:00:00Z"))
+    alex, maya = server.client("alex.kim"), server.client("maya.chen")
+    r = alex.post(
+        "/presence/create",
+        json={
+            "isActive": True,
+            "startDate": "2024-04-16T00:00:00+00:00",
+            "endDate": "2024-04-17T00:00:00+00:00",
+            "message": "tomorrow",
+        },
+    )
+    assert r.status_code == 201
+    assert maya.get("/api/v2/users/alex.kim/status").json()["ooo"] is None
+    point = maya.get("/api/boot").json()["resume_point"]
+    server.clock.set(server.clock.now() + 15 * 3600 * 1_000_000)  # type: ignore[union-attr]
+    server.call(server.domain.tick())
+    assert maya.get("/api/v2/users/alex.kim/status").json()["ooo"]["message"] == "tomorrow"
+    events = maya.get("/api/boot").json()["resume_point"]
+    assert events > point  # the start was announced as a presence change
+    # The end date is the last moment of the entry; just after it, the entry is over.
+    server.clock.set(server.clock.now() + 24 * 3600 * 1_000_000 + 1_000_000)  # type: ignore[union-attr]
+    server.call(server.domain.tick())
+    assert maya.get("/api/v2/users/alex.kim/status").json()["ooo"] is None

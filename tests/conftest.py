@@ -89,7 +89,7 @@ class LiveServer:
         self.settings = settings
         self.clock = clock
         self.app = create_app(settings, clock=clock)
-        self._sock = socket.socket()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"

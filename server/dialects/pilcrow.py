@@ -71,6 +71,7 @@ async def boot(me: Me, domain: Dom) -> dict[str, Any]:
         "resume_point": snap.resume_point,
         "heartbeat": domain.settings.heartbeat,
         "away_after": int(domain.settings.away_after),
+        "ring_timeout": int(domain.settings.ring_timeout),
         "users": [boot_user(v) for v in snap.users],
         "channels": [{"at": timefmt.precise(c.created_at), "name": c.name, "id": c.public_id} for c in snap.channels],
         "messages": [boot_message(m) for m in snap.messages],

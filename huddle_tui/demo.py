@@ -1,0 +1,339 @@
+"""`huddle demo`: the bundled server on a free localhost port, a demo team that acts on its own,
+and the client signed in as Alex Kim. Everything lives in a temporary directory and goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+ME = "alex.kim"
+PASSWORD = "demo"
+TEAM = """
+[[users]]
+handle = "alex.kim"
+display_name = "Alex Kim"
+password = "demo"
+team = "infrastructure"
+
+[[users]]
+handle = "maya.chen"
+display_name = "Maya Chen"
+password = "demo"
+team = "infrastructure"
+
+[[users]]
+handle = "jin.park"
+display_name = "Jin Park"
+password = "demo"
+team = "infrastructure"
+
+[[users]]
+handle = "sam.ortiz"
+display_name = "Sam Ortiz"
+password = "demo"
+team = "infrastructure"
+
+[[users]]
+handle = "priya.rao"
+display_name = "Priya Rao"
+password = "demo"
+team = "design"
+
+[[users]]
+handle = "hr.admin"
+display_name = "HR Admin"
+password = "demo"
+admin = true
+
+[[teams]]
+name = "infrastructure"
+members = ["alex.kim", "maya.chen", "jin.park", "sam.ortiz"]
+
+[[workspaces]]
+name = "platform"
+members = ["alex.kim", "maya.chen", "jin.park", "sam.ortiz", "priya.rao"]
+
+[[channels]]
+name = "general"
+
+[[channels]]
+name = "random"
+"""
+REPLIES = {
+    "maya.chen": [
+        "on it 👍",
+        "give me five minutes",
+        "haven't heard from jin either. want me to try his phone?",
+        "sounds good",
+        "ha, yes",
+    ],
+    "sam.ortiz": ["yep", "can we talk after standup?", "👀"],
+    "priya.rao": ["looks great!", "I'll take a look this afternoon"],
+}
+log = logging.getLogger("huddle.demo")
+
+
+class DemoServer:
+    """The real server app under uvicorn, in a thread, on a free 127.0.0.1 port."""
+
+    def __init__(self, root: Path, port: int = 0, *, ring_timeout: float = 20, away_after: float = 120) -> None:
+        import uvicorn
+
+        from server.app import create_app
+        from server.cli import main as server_main
+        from server.settings import Settings
+
+        db = root / "huddle.db"
+        team = root / "team.toml"
+        team.write_text(TEAM, "utf-8")
+        with contextlib.redirect_stderr(open(root / "load.log", "w")):
+            if server_main(["load", "--db", str(db), str(team)]) != 0:
+                raise RuntimeError("could not load the demo team")
+        self.settings = Settings(db=db, ring_timeout=ring_timeout, away_after=away_after, heartbeat=15)
+        self.app = create_app(self.settings)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> DemoServer:
+        """Start and wait until it answers."""
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the demo server did not start")
+            time.sleep(0.02)
+        return self
+
+    def token(self, handle: str) -> str:
+        """A bearer token, as `huddle-server token` makes it."""
+        domain = self.app.state.domain
+        user = domain.store.read_sync(lambda repo: repo.get_user_by_handle(handle))
+        return str(domain.auth.issue_sync(user.pk))
+
+    def seed(self) -> None:
+        """The state a demo starts from, written as `load` would: Jin idle for three hours and OOO."""
+        from server.domain.timefmt import parse_rfc3339
+
+        domain = self.app.state.domain
+        now = domain.clock.now()
+        start = now - 86_400_000_000
+        end_day = datetime.now(UTC) + timedelta(days=3)
+        end = parse_rfc3339(end_day.replace(hour=17, minute=0, second=0, microsecond=0).isoformat())
+
+        def run(tx: Any) -> None:
+            jin = tx.get_user_by_handle("jin.park")
+            tx.update_user(jin.pk, last_seen=now - (3 * 3600 + 600) * 1_000_000, auto_status="away")
+            tx.insert_ooo(
+                user_pk=jin.pk,
+                is_active=True,
+                start_date=start,
+                end_date=end,
+                message="back monday, ping maya for infra",
+                created_at=now,
+            )
+            tx.insert_audit(jin.pk, "create", now, "{'id':1}")
+
+        domain.store.write_sync(run)
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class Member:
+    """One simulated teammate: signs in, listens to its events, and acts."""
+
+    def __init__(self, url: str, handle: str, stop: asyncio.Event, token: str = "") -> None:
+        self.url = url
+        self.token = token
+        self.handle = handle
+        self.stop = stop
+        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+        self.reactions: set[asyncio.Task[None]] = set()
+
+    async def sign_in(self) -> None:
+        """Get a token (Jin's without signing in: he is not around)."""
+        if self.token:
+            self.http.headers["Authorization"] = f"Bearer {self.token}"
+            return
+        r = await self.http.post("/api/v2/auth/login", json={"user": self.handle, "password": PASSWORD})
+        r.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """A write; failures are logged, never raised (a demo never crashes the client)."""
+        try:
+            return await self.http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            log.warning("%s: %s failed: %r", self.handle, path, exc)
+            return httpx.Response(599)
+
+    async def say(self, to: str, body: str) -> None:
+        """Send a DM."""
+        await self.post("/api/v2/messages", {"to": to, "body": body})
+
+    async def events(self) -> None:
+        """React to what happens to this member."""
+        ws_url = self.url.replace("http", "ws") + "/api/events"
+        headers = {"Authorization": self.http.headers["Authorization"]}
+        while not self.stop.is_set():
+            try:
+                async with connect(ws_url, additional_headers=headers) as ws:
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        if "data" in frame:
+                            task = asyncio.create_task(self.react(frame["data"]))
+                            self.reactions.add(task)
+                            task.add_done_callback(self.reactions.discard)
+            except Exception as exc:  # reconnect after a pause
+                log.info("%s: stream dropped: %r", self.handle, exc)
+                await asyncio.sleep(2)
+
+    async def react(self, event: dict[str, Any]) -> None:
+        """Read and reply to DMs, answer (or ignore) calls — each member in their own way."""
+        kind = (event.get("type"), event.get("event"))
+        if kind == ("message", "sent") and event.get("to") == self.handle:
+            await self.on_message(event)
+        elif kind == ("call", "ringing") and event.get("to") == self.handle:
+            await self.on_call(event)
+
+    async def on_message(self, event: dict[str, Any]) -> None:
+        """Read after a moment, then maybe reply."""
+        replies = REPLIES.get(self.handle)
+        if self.handle == "jin.park" or replies is None:
+            return  # jin never reads
+        await asyncio.sleep(random.uniform(1.5, 4))
+        await self.post(f"/api/v2/messages/{event['id']}/read")
+        await asyncio.sleep(random.uniform(1.5, 5))
+        await self.say(event["sender"], random.choice(replies))
+
+    async def on_call(self, event: dict[str, Any]) -> None:
+        """Sam answers and hangs up later; Jin never answers; the others decline when busy."""
+        if self.handle == "jin.park":
+            return
+        await asyncio.sleep(3)
+        if self.handle == "sam.ortiz":
+            await self.post(f"/api/v2/calls/{event['call_id']}/answer")
+            await asyncio.sleep(12)
+            await self.post(f"/api/v2/calls/{event['call_id']}/end")
+        else:
+            await self.post(f"/api/v2/calls/{event['call_id']}/decline")
+            await self.say(event["from"], "in a meeting, will call you back")
+
+    async def stay_active(self, every: float) -> None:
+        """Activity pings, as a real client sends while its user works."""
+        while not self.stop.is_set():
+            await self.post("/api/v2/activity")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), every)
+
+
+async def simulate(url: str, stop: asyncio.Event, tokens: dict[str, str]) -> None:
+    """The demo team's life: seeded history, then presence changes, replies and calls."""
+    members = {h: Member(url, h, stop, tokens.get(h, "")) for h in ("maya.chen", "jin.park", "sam.ortiz", "priya.rao")}
+    for member in members.values():
+        await member.sign_in()
+    maya, sam, priya = (members[h] for h in ("maya.chen", "sam.ortiz", "priya.rao"))
+    await maya.say(ME, "morning! standup in 10")
+    await maya.say(ME, "also: the deploy notes are in #general")
+    tasks = [asyncio.create_task(m.events()) for m in members.values()]
+    tasks.append(asyncio.create_task(maya.stay_active(45)))
+    tasks.append(asyncio.create_task(sam_day(sam, stop)))
+    tasks.append(asyncio.create_task(priya_day(priya, stop)))
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def sam_day(sam: Member, stop: asyncio.Event) -> None:
+    """Sam is around, goes dnd for a while, and calls once early on (a missed call if unanswered)."""
+    await sam.post("/api/v2/activity")
+    await asyncio.sleep(25)
+    await sam.post("/api/v2/calls", {"to": ME, "type": "audio"})
+    while not stop.is_set():
+        await asyncio.sleep(60)
+        sam.http.headers.setdefault("Content-Type", "application/json")
+        await sam.http.patch(f"/api/v2/users/{sam.handle}", json={"status": "dnd"})
+        await asyncio.sleep(60)
+        await sam.http.patch(f"/api/v2/users/{sam.handle}", json={"status": None})
+        await sam.post("/api/v2/activity")
+
+
+async def priya_day(priya: Member, stop: asyncio.Event) -> None:
+    """Priya comes and goes, and asks one question."""
+    await asyncio.sleep(8)
+    await priya.post("/api/v2/activity")
+    await asyncio.sleep(12)
+    await priya.say(ME, "did you see the new status page mockups?")
+    while not stop.is_set():
+        await asyncio.sleep(random.uniform(40, 90))
+        await priya.post("/api/v2/activity")
+
+
+class Simulation:
+    """Runs `simulate` on its own thread and loop, so the client's loop is never touched."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url = url
+        self.tokens = tokens
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.stop_event = asyncio.Event()
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(simulate(self.url, self.stop_event, self.tokens))
+
+    def start(self) -> Simulation:
+        """Start the team."""
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the team."""
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(timeout=5)
+
+
+def run_demo(port: int = 0) -> int:
+    """Start everything, run the client, clean up."""
+    from huddle_tui.app import make_app
+    from huddle_tui.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="huddle-demo-") as tmp:
+        root = Path(tmp)
+        logging.basicConfig(filename=root / "demo.log", level=logging.INFO, force=True)
+        server = DemoServer(root, port).start()
+        server.seed()
+        team = Simulation(server.url, {"jin.park": server.token("jin.park")}).start()
+        try:
+            config = Config(server=server.url, user=ME, token=server.token(ME))
+            make_app(config, config_file=None, data=root / "client").run()
+        finally:
+            team.stop()
+            server.stop()
+    return 0

@@ -1,0 +1,150 @@
+"""The live event stream over a WebSocket: reconnect with backoff, resume, dead-link detection.
+
+No Textual here: the app hands in callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+log = logging.getLogger("huddle.events")
+
+OnEvent = Callable[[int | None, dict[str, Any]], object]
+OnState = Callable[[str, str], object]  # (state, detail): live | connecting | reconnecting | stopped
+OnGone = Callable[[], Awaitable[int]]  # re-boot; returns the new resume point
+
+MAX_BACKOFF = 30.0
+
+
+class EventStream:
+    """Keeps one WebSocket event stream alive and resumes it where it left off."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        resume_point: int,
+        heartbeat: int,
+        on_event: OnEvent,
+        on_state: OnState,
+        on_gone: OnGone,
+        on_unauthorized: Callable[[], object] | None = None,
+    ) -> None:
+        self.url = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        self.url += "/api/events"
+        self.token = token
+        self.resume_point = resume_point
+        self.heartbeat = heartbeat
+        self.on_event = on_event
+        self.on_state = on_state
+        self.on_gone = on_gone
+        self.on_unauthorized = on_unauthorized
+        self._conn: ClientConnection | None = None
+        self._wake = asyncio.Event()
+        self.attempts = 0
+
+    @property
+    def deadline(self) -> float:
+        """No frame for this long means the link is dead (heartbeats come at least this often)."""
+        return float(max(1, self.heartbeat - 5)) + 10.0
+
+    def reconnect_now(self) -> None:
+        """Drop the link and try again at once (the laptop woke up, the user asked)."""
+        self._wake.set()
+        if self._conn is not None:
+            task = asyncio.ensure_future(self._conn.close())
+            task.add_done_callback(lambda _: None)
+
+    async def send_activity(self) -> bool:
+        """Tell the server the user is here; False when offline."""
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.send('{"type":"activity"}')
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def run(self) -> None:
+        """Connect, relay events, reconnect forever (until cancelled or unauthorized)."""
+        while True:
+            self.on_state("connecting" if self.attempts == 0 else "reconnecting", "")
+            try:
+                await self._session()
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status == 410:
+                    self.resume_point = await self.on_gone()
+                    self.attempts = 0
+                    continue
+                if status in (401, 403):
+                    self.on_state("stopped", "signed out by the server")
+                    if self.on_unauthorized:
+                        self.on_unauthorized()
+                    return
+                log.info("event stream refused: %s", status)
+            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as exc:
+                log.info("event stream dropped: %r", exc)
+            self._conn = None
+            self.attempts += 1
+            delay = min(MAX_BACKOFF, 0.5 * 2 ** min(self.attempts - 1, 6)) * random.uniform(0.8, 1.2)
+            self.on_state("reconnecting", f"{delay:.0f}")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _session(self) -> None:
+        url = f"{self.url}?resume_point={self.resume_point}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with connect(url, additional_headers=headers, open_timeout=10, ping_interval=20) as conn:
+            self._conn = conn
+            self.attempts = 0
+            self.on_state("live", "")
+            watchdog = asyncio.create_task(self._watch_clock(conn))
+            try:
+                while True:
+                    raw = await asyncio.wait_for(conn.recv(), self.deadline)
+                    self._handle(raw)
+            finally:
+                watchdog.cancel()
+                self._conn = None
+
+    def _handle(self, raw: str | bytes) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            log.warning("event stream sent something that is not JSON")
+            return
+        if not isinstance(frame, dict):
+            return
+        if "id" in frame and isinstance(frame.get("data"), dict):
+            event_id = int(frame["id"])
+            if event_id <= self.resume_point:
+                return  # already seen
+            self.resume_point = event_id
+            self.on_event(event_id, frame["data"])
+        elif frame.get("type") != "heartbeat":
+            self.on_event(None, frame)
+
+    async def _watch_clock(self, conn: ClientConnection) -> None:
+        # A wall-clock jump larger than the monotonic one means the machine slept: the
+        # connection is probably dead even if the socket does not know it yet.
+        wall, mono = time.time(), time.monotonic()
+        while True:
+            await asyncio.sleep(2)
+            new_wall, new_mono = time.time(), time.monotonic()
+            if abs((new_wall - wall) - (new_mono - mono)) > 10:
+                await conn.close()
+                return
+            wall, mono = new_wall, new_mono

@@ -1,0 +1,154 @@
+"""The contact list: teams, presence, OOO markers, unread counts, channels; filter as you type."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from huddle_tui import presence
+from huddle_tui.store import Contact, State
+
+STATE_STYLE = {
+    "active": "$success",
+    "away": "$warning",
+    "dnd": "$error",
+    "leave": "$secondary",
+    "offline": "$text-muted",
+}
+
+
+def contact_row(contact: Contact, now: datetime, width: int) -> Content:
+    """One row: glyph, name, OOO marker, age, unread count."""
+    word = presence.state(contact, now)
+    name_width = max(8, width - 18)
+    name = contact.name if len(contact.name) <= name_width else contact.name[: name_width - 1] + "…"
+    ooo = "✈ OOO" if contact.ooo else ""
+    unread = str(contact.unread) if contact.unread else ""
+    age = "now" if word == "active" else presence.age(contact.last_seen, now)
+    style = STATE_STYLE[word]
+    return Content.assemble(
+        (presence.GLYPHS[word], style),
+        " ",
+        (name.ljust(name_width), "bold" if contact.unread else ""),
+        (f"{ooo:>6}", "$accent"),
+        f"{age:>4} ",
+        (f"{unread:>3}", "bold $accent" if unread else ""),
+    )
+
+
+def channel_row(name: str, unread: int, width: int) -> Content:
+    """One channel row."""
+    return Content.assemble(("#", "$accent"), " ", name.ljust(max(8, width - 7)), f"{unread or '':>3}")
+
+
+class ContactList(OptionList):
+    """Contacts grouped by team, then channels. Posts `ContactList.Chosen` with a chat key."""
+
+    class Chosen(Message):
+        """A contact (handle) or channel (`#id`) was chosen."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, state: State, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state = state
+        self.filter_text = ""
+        self._order: list[str] = []
+        self._dirty: set[str] = set()
+        self._rebuild_needed = True
+
+    def on_mount(self) -> None:
+        """Coalesce floods: rows are redrawn at most ten times a second, ages once a minute."""
+        self.set_interval(0.1, self.flush)
+        self.set_interval(30, self.age_tick)
+
+    def age_tick(self) -> None:
+        """Ages ("3h") move on their own."""
+        self._rebuild_needed = True
+
+    def mark(self, key: str) -> None:
+        """A contact or channel changed."""
+        self._dirty.add(key)
+
+    def rebuild_soon(self) -> None:
+        """The set of rows changed (filter, boot)."""
+        self._rebuild_needed = True
+
+    def layout_keys(self, now: datetime) -> list[str]:
+        """Row ids in display order: `team:<name>` headers, handles, `#channel` ids."""
+        needle = self.filter_text.lower()
+        contacts = [
+            c
+            for c in self.state.contacts.values()
+            if c.handle != self.state.me and (not needle or needle in c.name.lower() or needle in c.handle)
+        ]
+        my_team = self.state.contacts[self.state.me].team if self.state.me in self.state.contacts else None
+        teams = sorted({c.team or "" for c in contacts}, key=lambda t: (t != my_team, t == "", t))
+        keys: list[str] = []
+        for team in teams:
+            members = sorted((c for c in contacts if (c.team or "") == team), key=lambda c: presence.sort_key(c, now))
+            keys.append(f"team:{team}")
+            keys.extend(c.handle for c in members)
+        channels = [c for c in self.state.channels.values() if not needle or needle in c.name.lower()]
+        if channels:
+            keys.append("team:#")
+            keys.extend(f"#{c.id}" for c in sorted(channels, key=lambda c: c.name))
+        return keys
+
+    def _option(self, key: str, now: datetime, width: int) -> Option:
+        if key.startswith("team:"):
+            label = key[5:]
+            title = "CHANNELS" if label == "#" else (label.upper() if label else "PEOPLE")
+            return Option(Content.styled(title, "bold $text-muted"), id=key, disabled=True)
+        if key.startswith("#"):
+            channel = self.state.channels[key[1:]]
+            return Option(channel_row(channel.name, 0, width), id=key)
+        return Option(contact_row(self.state.contacts[key], now, width), id=key)
+
+    def flush(self) -> None:
+        """Apply pending changes: in place when the order holds, else a rebuild keeping the selection."""
+        if not self._dirty and not self._rebuild_needed:
+            return
+        now = datetime.now(UTC)
+        width = max(20, self.scrollable_content_region.width - 1)
+        order = self.layout_keys(now)
+        if order != self._order or self._rebuild_needed:
+            selected = self.selected_key
+            self.clear_options()
+            self.add_options([self._option(k, now, width) for k in order])
+            self._order = order
+            if selected in order:
+                self.highlighted = order.index(selected)
+        else:
+            for key in self._dirty:
+                if key in order and not key.startswith("team:"):
+                    self.replace_option_prompt(key, self._option(key, now, width).prompt)
+        self._dirty.clear()
+        self._rebuild_needed = False
+
+    @property
+    def selected_key(self) -> str | None:
+        """The highlighted contact or channel."""
+        if self.highlighted is None or self.highlighted >= len(self._order):
+            return None
+        return self._order[self.highlighted]
+
+    def row_text(self, key: str) -> str:
+        """What a row shows (for tests and screen readers)."""
+        return str(self.get_option(key).prompt)
+
+    def on_resize(self) -> None:
+        """Names are padded to the width."""
+        self._rebuild_needed = True
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter or click opens the chat."""
+        event.stop()
+        if event.option.id and not event.option.id.startswith("team:"):
+            self.post_message(self.Chosen(event.option.id))

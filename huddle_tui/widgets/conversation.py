@@ -1,0 +1,281 @@
+"""One conversation: presence header, OOO banner, messages with receipts, call lines, composer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Label, Static, TextArea
+
+from huddle_tui import presence
+from huddle_tui.store import CallRecord, ChatMessage, State
+
+
+def first_name(state: State, handle: str) -> str:
+    """How a person is called in lines of text."""
+    if handle == state.me:
+        return "you"
+    contact = state.contacts.get(handle)
+    return (contact.name.split()[0] if contact and contact.name else handle)[:12]
+
+
+def receipt(message: ChatMessage) -> str:
+    """⧗ waiting to send, ✓ delivered, ✓✓ read (with the time)."""
+    if message.pending:
+        return "⧗ sending"
+    if message.read_at is not None:
+        return f"✓✓ {message.read_at.astimezone().strftime('%H:%M')}"
+    return "✓"
+
+
+def call_line(state: State, call: CallRecord) -> str:
+    """A call as a line of the conversation."""
+    other = call.callee if call.caller == state.me else call.caller
+    name = first_name(state, other)
+    who = f"you called {name}" if call.caller == state.me else f"{name} called you"
+    outcome = {
+        "ringing": "ringing…",
+        "answered": "on the call",
+        "no_answer": "missed" if call.callee == state.me else "no answer",
+        "declined": "declined",
+        "cancelled": "cancelled",
+        "ended": f"{call.duration // 60}m {call.duration % 60:02d}s",
+    }.get(call.status, call.status)
+    span = ""
+    if call.status == "no_answer" and call.started_at and call.ended_at:
+        span = f" ({int((call.ended_at - call.started_at).total_seconds())} s)"
+    return f"☎ {who} — {outcome}{span}"
+
+
+class MessageRow(Horizontal):
+    """time + sender | body | receipt."""
+
+    def __init__(self, state: State, message: ChatMessage) -> None:
+        mine = message.sender == state.me
+        super().__init__(classes="message mine" if mine else "message")
+        self.message = message
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        m = self.message
+        yield Label(f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}", classes="meta")
+        yield Static(Content(m.body), classes="body")
+        mine = m.sender == self.state.me
+        yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
+
+    def refresh_receipt(self) -> None:
+        """The receipt moved (delivered -> read, or sent from the outbox)."""
+        if self.message.sender == self.state.me:
+            label = self.query_one(".receipt", Label)
+            label.update(receipt(self.message))
+            label.set_class(self.message.read_at is not None, "read")
+
+
+@dataclass
+class _Item:
+    at: datetime
+    message: ChatMessage | None = None
+    call: CallRecord | None = None
+
+
+class Composer(TextArea):
+    """Enter sends; alt+enter (or ctrl+j) starts a new line."""
+
+    class Submitted(Message):
+        """The user sent what they typed."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text.strip()
+            if text:
+                self.post_message(self.Submitted(self.text.rstrip()))
+                self.clear()
+            return
+        if event.key in ("alt+enter", "ctrl+j"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+
+class Conversation(Vertical):
+    """The open chat. The app calls show/refresh; it posts nothing but Composer.Submitted."""
+
+    def __init__(self, state: State, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state = state
+        self.key: str | None = None
+        self.stale_hours = 4.0
+        self.call_status = ""
+        self._rows: dict[str, MessageRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="chat-header")
+        yield Static("", id="ooo-banner")
+        yield VerticalScroll(id="log")
+        yield Static("", id="stale-hint")
+        composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
+        composer.placeholder = "type a message…  (enter ↵ send · alt+enter newline)"
+        yield composer
+
+    def on_mount(self) -> None:
+        """Presence words age on their own."""
+        self.set_interval(30, self.refresh_header)
+        self.show(None)
+
+    # ---- what is shown ------------------------------------------------------------
+    def show(self, key: str | None) -> None:
+        """Open a chat (None: nothing selected)."""
+        self.key = key
+        self.render_log()
+        self.refresh_header()
+        self.query_one(Composer).disabled = key is None
+
+    def title(self) -> str:
+        """The name of the chat."""
+        if self.key is None:
+            return ""
+        if self.key.startswith("#"):
+            channel = self.state.channels.get(self.key[1:])
+            return f"# {channel.name}" if channel else self.key
+        contact = self.state.contacts.get(self.key)
+        return contact.name if contact else self.key
+
+    def refresh_header(self) -> None:
+        """Header sentence, OOO banner and the stale-teammate hint."""
+        header = self.query_one("#chat-header", Static)
+        banner = self.query_one("#ooo-banner", Static)
+        hint = self.query_one("#stale-hint", Static)
+        now = datetime.now(UTC)
+        contact = self.state.contacts.get(self.key or "")
+        if self.key is None:
+            header.update(Content.styled("Pick someone on the left to talk to.", "$text-muted"))
+            banner.display = hint.display = False
+            return
+        line = Content.styled(self.title(), "bold")
+        if contact is not None:
+            word = presence.state(contact, now)
+            line = Content.assemble(
+                line,
+                " ─ ",
+                (presence.GLYPHS[word] + " ", f"$text-{'success' if word == 'active' else 'muted'}"),
+                presence.sentence(contact, now),
+            )
+            header.set_classes(f"state-{word}")
+        if self.call_status:
+            line = Content.assemble(line, "   ", (self.call_status, "bold $warning"))
+        header.update(line)
+        banner.display = bool(contact and contact.ooo)
+        if contact and contact.ooo:
+            banner.update("✈ " + presence.ooo_until(contact.ooo))
+        hint_text = self.stale_hint(now)
+        hint.display = bool(hint_text)
+        hint.update(hint_text)
+
+    def stale_hint(self, now: datetime) -> str:
+        """⚠ when someone I wrote to has unread messages and has not been seen for a while."""
+        contact = self.state.contacts.get(self.key or "")
+        if contact is None or contact.status == "active":
+            return ""
+        unread = self.state.stale_unread_from_me(contact.handle)
+        if not unread:
+            return ""
+        seen = contact.last_seen
+        if seen is not None and now - seen < timedelta(hours=self.stale_hours):
+            return ""
+        gone = "hasn't been seen yet" if seen is None else f"hasn't been active for {presence.age(seen, now)}"
+        plural = "s" if len(unread) != 1 else ""
+        return f"⚠ {contact.name.split()[0]} {gone} and has {len(unread)} unread message{plural} from you."
+
+    def _items(self) -> list[_Item]:
+        items = [_Item(m.at, message=m) for m in self.state.chats.get(self.key or "", [])]
+        if self.key and not self.key.startswith("#"):
+            for call in self.state.calls.values():
+                if self.key in (call.caller, call.callee) and call.started_at:
+                    items.append(_Item(call.started_at, call=call))
+        items.sort(key=lambda i: i.at)
+        return items
+
+    def render_log(self) -> None:
+        """Rebuild the message log from the state."""
+        log = self.query_one("#log", VerticalScroll)
+        log.remove_children()
+        self._rows = {}
+        widgets: list[Widget] = []
+        if self.key is not None and self.state.history_cursor.get(self.key):
+            widgets.append(Static("↑ scroll up for older messages", classes="older"))
+        day = None
+        for item in self._items():
+            local = item.at.astimezone()
+            if local.date() != day:
+                day = local.date()
+                widgets.append(Static(f"── {local.strftime('%A %-d %B')} ──", classes="day"))
+            if item.message is not None:
+                row = MessageRow(self.state, item.message)
+                self._rows[item.message.id] = row
+                widgets.append(row)
+            elif item.call is not None:
+                classes = "call missed" if item.call.status == "no_answer" else "call"
+                widgets.append(Static(f"{local.strftime('%H:%M')} {call_line(self.state, item.call)}", classes=classes))
+        if widgets:
+            log.mount_all(widgets)
+        log.scroll_end(animate=False)
+
+    def add_message(self, message: ChatMessage) -> None:
+        """A new message in the open chat: append it (keeping the reader's place if scrolled up)."""
+        log = self.query_one("#log", VerticalScroll)
+        at_bottom = log.scroll_y >= log.max_scroll_y - 1
+        chat = self.state.chats.get(self.key or "", [])
+        if not chat or chat[-1].id != message.id or len(chat) < 2 or chat[-2].at.date() != message.at.date():
+            self.render_log()
+        else:
+            row = MessageRow(self.state, message)
+            self._rows[message.id] = row
+            log.mount(row)
+        if at_bottom:
+            log.scroll_end(animate=False)
+        self.refresh_header()
+
+    def refresh_receipts(self) -> None:
+        """Receipts changed in the open chat."""
+        for row in self._rows.values():
+            row.refresh_receipt()
+        self.refresh_header()
+
+    def newest_visible_unread(self) -> str | None:
+        """The newest incoming unread message whose row is on screen now."""
+        log = self.query_one("#log", VerticalScroll)
+        top, height = log.scroll_y, log.scrollable_content_region.height
+        newest = None
+        for message_id, row in self._rows.items():
+            m = row.message
+            if m.sender == self.state.me or m.read_at is not None:
+                continue
+            region = row.virtual_region
+            if region.y < top + height and region.bottom > top:
+                newest = message_id
+        return newest
+
+    def row_texts(self) -> list[str]:
+        """What the log shows, line by line (tests read this as a user would)."""
+        log = self.query_one("#log", VerticalScroll)
+        out = []
+        for child in log.children:
+            if isinstance(child, MessageRow):
+                out.append(" ".join(str(label.render()) for label in child.query(Static)).strip())
+            elif isinstance(child, Static):
+                out.append(str(child.render()))
+        return out

@@ -1,0 +1,51 @@
+"""The top line: who I am, my status, the connection, missed calls, dnd."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+CONNECTION = {
+    "live": ("● live", "$success"),
+    "connecting": ("◌ connecting", "$warning"),
+    "reconnecting": ("◌ reconnecting", "$warning"),
+    "offline": ("○ offline", "$error"),
+    "stopped": ("○ signed out", "$error"),
+}
+
+
+MY_STATUS = {"active": ("●", "$success"), "away": ("◒", "$warning"), "dnd": ("⊘", "$error")}
+
+
+class StatusBar(Static):
+    """Huddle · alex.kim ● active    ● live    ☎ 1 missed    ⊘ dnd: off."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.me = ""
+        self.my_status = ""
+        self.connection = "connecting"
+        self.connection_detail = ""
+        self.missed = 0
+        self.pending = 0
+
+    def show(self) -> None:
+        """Redraw from the attributes."""
+        label, style = CONNECTION.get(self.connection, (self.connection, "$warning"))
+        if self.connection == "reconnecting" and self.connection_detail:
+            label += f" {self.connection_detail}s"
+        dnd = self.my_status == "dnd"
+        glyph, style = MY_STATUS.get(self.my_status, ("☂", "$secondary"))
+        parts: list[Content | tuple[str, str] | str] = [
+            ("Huddle", "bold $accent"),
+            f" · {self.me} ",
+            (f"{glyph} {self.my_status.replace('_', ' ')}", style),
+            "   ",
+            (label, style),
+        ]
+        if self.pending:
+            parts += ["   ", (f"⧗ {self.pending} to send", "$warning")]
+        if self.missed:
+            parts += ["   ", (f"☎ {self.missed} missed", "bold $error")]
+        parts += ["   ", (f"⊘ dnd: {'on' if dnd else 'off'}", "$text-muted")]
+        self.update(Content.assemble(*parts))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from huddle_tui.screens.calls import CallsScreen, IncomingCall
 from huddle_tui.screens.login import LoginScreen
 from huddle_tui.store import ChatMessage, State
 from huddle_tui.widgets.contact_list import ContactList
-from huddle_tui.widgets.conversation import Composer, Conversation
+from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog
 from huddle_tui.widgets.status_bar import StatusBar
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
@@ -51,8 +51,16 @@ class HuddleApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", id="quit-c", show=False, priority=True),
     ]
 
-    def __init__(self, config: Config, *, config_file: Path | None = None, data: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_file: Path | None = None,
+        data: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__()
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.config = config
         self.config_file = config_file  # None: never written (demo, tests)
         self.data = data or data_dir()
@@ -71,28 +79,19 @@ class HuddleApp(App[None]):
 
     # ---- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        # Kept as attributes: App.query_one searches the active screen, which is a modal
+        # (an incoming call, the OOO form) whenever one is open.
+        self.status_bar = StatusBar(id="status")
+        self.filter_input = Input(placeholder="filter: type a name", id="filter")
+        self.contacts = ContactList(self.state, self.clock, id="contacts")
+        self.conversation = Conversation(self.state, self.clock, id="conversation")
+        yield self.status_bar
         with Horizontal(id="main"):
             with Vertical(id="people"):
-                yield Input(placeholder="filter: type a name", id="filter")
-                yield ContactList(self.state, id="contacts")
-            yield Conversation(self.state, id="conversation")
+                yield self.filter_input
+                yield self.contacts
+            yield self.conversation
         yield Footer()
-
-    @property
-    def contacts(self) -> ContactList:
-        """The contact list."""
-        return self.query_one("#contacts", ContactList)
-
-    @property
-    def conversation(self) -> Conversation:
-        """The open conversation."""
-        return self.query_one("#conversation", Conversation)
-
-    @property
-    def status_bar(self) -> StatusBar:
-        """The top line."""
-        return self.query_one("#status", StatusBar)
 
     def on_mount(self) -> None:
         """Sign in if needed, else start."""
@@ -299,7 +298,7 @@ class HuddleApp(App[None]):
             return
         item = self.outbox.add(key, event.text)
         message = ChatMessage(
-            id=f"pending:{item.key}", sender=self.state.me, body=item.body, at=datetime.now(UTC), to=key, pending=True
+            id=f"pending:{item.key}", sender=self.state.me, body=item.body, at=self.clock(), to=key, pending=True
         )
         self.state.chats.setdefault(key, []).append(message)
         self.conversation.add_message(message)
@@ -348,7 +347,7 @@ class HuddleApp(App[None]):
     def open_chat(self, event: ContactList.Chosen) -> None:
         """Show a conversation; load its history if none is known yet."""
         self.conversation.show(event.key)
-        self.query_one(Composer).focus()
+        self.conversation.query_one(Composer).focus()
         if not event.key.startswith("#") and event.key not in self.state.history_cursor:
             self.load_history(event.key)
         self.mark_visible_read()
@@ -391,6 +390,19 @@ class HuddleApp(App[None]):
             # A failure is retried the next time the message is looked at.
             with contextlib.suppress(ApiError):
                 await self.api.mark_read(message_id)
+
+    @on(Conversation.Rendered)
+    def rendered(self, _: Conversation.Rendered) -> None:
+        """New rows are on screen: they may be read now."""
+        self.mark_visible_read()
+
+    @on(MessageLog.Scrolled)
+    def scrolled(self, event: MessageLog.Scrolled) -> None:
+        """Scrolling may reveal unread messages; the top asks for older ones."""
+        self.mark_visible_read()
+        key = self.conversation.key
+        if event.at_top and key and not key.startswith("#") and self.state.history_cursor.get(key):
+            self.load_history(key, older=True)
 
     def on_app_focus(self, _: events.AppFocus) -> None:
         """Back in the terminal: what is on screen is now read."""
@@ -440,7 +452,7 @@ class HuddleApp(App[None]):
         call = self.state.calls.get(self.my_call or "")
         text = ""
         if call is not None and call.started_at is not None:
-            elapsed = (datetime.now(UTC) - call.started_at).total_seconds()
+            elapsed = (self.clock() - call.started_at).total_seconds()
             name = self.state.contacts[call.callee].name if call.callee in self.state.contacts else call.callee
             if call.status == "ringing":
                 text = f"☎ ringing {name}… {max(0, int(self.ring_timeout - elapsed))}s"
@@ -553,7 +565,7 @@ class HuddleApp(App[None]):
 
     def _check_watch(self, handle: str) -> None:
         contact = self.state.contacts.get(handle)
-        if handle in self.watching and contact and presence.state(contact, datetime.now(UTC)) == "active":
+        if handle in self.watching and contact and presence.state(contact, self.clock()) == "active":
             self.watching.discard(handle)
             self.alert("watch", f"● {contact.name} is active now", severity="information", loud=True)
 
@@ -566,7 +578,7 @@ class HuddleApp(App[None]):
 
     def action_filter(self) -> None:
         """Jump to the contact filter."""
-        self.query_one("#filter", Input).focus()
+        self.filter_input.focus()
 
     def action_help(self) -> None:
         """Show every key."""
@@ -652,6 +664,12 @@ class HuddleApp(App[None]):
                 await self.api.activity()
 
 
-def make_app(config: Config, *, config_file: Path | None = None, data: Path | None = None) -> HuddleApp:
+def make_app(
+    config: Config,
+    *,
+    config_file: Path | None = None,
+    data: Path | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> HuddleApp:
     """The one factory the CLI, the tests and the screenshot script use."""
-    return HuddleApp(config, config_file=config_file, data=data)
+    return HuddleApp(config, config_file=config_file, data=data, clock=clock)

@@ -85,12 +85,13 @@ def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 class LiveServer:
     """The real app under uvicorn on a free localhost port, in a thread."""
 
-    def __init__(self, settings: Settings, clock: Clock | None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None, port: int = 0) -> None:
         self.settings = settings
         self.clock = clock
         self.app = create_app(settings, clock=clock)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
@@ -116,6 +117,17 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+    def restarted(self) -> LiveServer:
+        """Stop, and start again on the same port and database (as after a crash or deploy)."""
+        self.stop()
+        return LiveServer(self.settings, self.clock, self.port).start()
+
+    def token(self, handle: str) -> str:
+        """A token as `huddle-server token` prints it: no sign-in, so no activity."""
+        user = self.domain.store.read_sync(lambda repo: repo.get_user_by_handle(handle))
+        assert user is not None
+        return str(self.domain.auth.issue_sync(user.pk))
 
     @property
     def domain(self) -> Domain:

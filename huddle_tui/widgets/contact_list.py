@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from textual.content import Content
@@ -55,9 +56,10 @@ class ContactList(OptionList):
             super().__init__()
             self.key = key
 
-    def __init__(self, state: State, **kwargs: object) -> None:
+    def __init__(self, state: State, clock: Callable[[], datetime] | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.state = state
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.filter_text = ""
         self._order: list[str] = []
         self._dirty: set[str] = set()
@@ -115,7 +117,7 @@ class ContactList(OptionList):
         """Apply pending changes: in place when the order holds, else a rebuild keeping the selection."""
         if not self._dirty and not self._rebuild_needed:
             return
-        now = datetime.now(UTC)
+        now = self.clock()
         width = max(20, self.scrollable_content_region.width - 1)
         order = self.layout_keys(now)
         if order != self._order or self._rebuild_needed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -111,12 +112,33 @@ class Composer(TextArea):
         await super()._on_key(event)
 
 
-class Conversation(Vertical):
-    """The open chat. The app calls show/refresh; it posts nothing but Composer.Submitted."""
+class MessageLog(VerticalScroll):
+    """The scrolling log; reaching the top asks for older messages, any scroll may reveal unread ones."""
 
-    def __init__(self, state: State, **kwargs: object) -> None:
+    class Scrolled(Message):
+        """The reader moved; `at_top` when they reached the oldest row shown."""
+
+        def __init__(self, at_top: bool) -> None:
+            super().__init__()
+            self.at_top = at_top
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Tell the conversation where the reader is."""
+        super().watch_scroll_y(old, new)
+        if new != old:
+            self.post_message(self.Scrolled(new <= 0 and old > 0))
+
+
+class Conversation(Vertical):
+    """The open chat. The app calls show/refresh; it posts Rendered, Composer.Submitted, MessageLog.Scrolled."""
+
+    class Rendered(Message):
+        """Rows were mounted and laid out: what is on screen can be read now."""
+
+    def __init__(self, state: State, clock: Callable[[], datetime] | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.state = state
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.key: str | None = None
         self.stale_hours = 4.0
         self.call_status = ""
@@ -125,7 +147,7 @@ class Conversation(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="chat-header")
         yield Static("", id="ooo-banner")
-        yield VerticalScroll(id="log")
+        yield MessageLog(id="log")
         yield Static("", id="stale-hint")
         composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
         composer.placeholder = "type a message…  (enter ↵ send · alt+enter newline)"
@@ -159,7 +181,7 @@ class Conversation(Vertical):
         header = self.query_one("#chat-header", Static)
         banner = self.query_one("#ooo-banner", Static)
         hint = self.query_one("#stale-hint", Static)
-        now = datetime.now(UTC)
+        now = self.clock()
         contact = self.state.contacts.get(self.key or "")
         if self.key is None:
             header.update(Content.styled("Pick someone on the left to talk to.", "$text-muted"))
@@ -231,7 +253,7 @@ class Conversation(Vertical):
                 classes = "call missed" if item.call.status == "no_answer" else "call"
                 widgets.append(Static(f"{local.strftime('%H:%M')} {call_line(self.state, item.call)}", classes=classes))
         if widgets:
-            log.mount_all(widgets)
+            self._announce(log.mount_all(widgets))
         log.scroll_end(animate=False)
 
     def add_message(self, message: ChatMessage) -> None:
@@ -244,10 +266,17 @@ class Conversation(Vertical):
         else:
             row = MessageRow(self.state, message)
             self._rows[message.id] = row
-            log.mount(row)
+            self._announce(log.mount(row))
         if at_bottom:
             log.scroll_end(animate=False)
         self.refresh_header()
+
+    def _announce(self, mounting: Awaitable[None]) -> None:
+        async def when_mounted() -> None:
+            await mounting
+            self.call_after_refresh(self.post_message, self.Rendered())
+
+        self.run_worker(when_mounted(), group="render")
 
     def refresh_receipts(self) -> None:
         """Receipts changed in the open chat."""

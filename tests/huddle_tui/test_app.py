@@ -1,0 +1,414 @@
+"""The client driven as a person would (Pilot), against a real server on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from huddle_tui.app import HuddleApp, make_app
+from huddle_tui.config import Config
+from huddle_tui.screens.calls import CallsScreen, IncomingCall
+from huddle_tui.screens.login import LoginScreen
+from huddle_tui.screens.ooo import OooScreen
+from huddle_tui.widgets.conversation import Composer
+from tests.conftest import PASSWORDS, LiveServer, manual_clock
+
+SIZE = (120, 36)
+
+
+async def until(pilot: Pilot[Any], cond: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+    """Let the app run until cond() holds (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cond():
+                return
+        except Exception:  # not there yet (a widget not mounted, a key not loaded)
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.05)
+
+
+async def ready(pilot: Pilot[Any], app: HuddleApp) -> None:
+    """Signed in, the stream live and the contact list drawn."""
+    await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live")
+    await until(pilot, lambda: "maya.chen" in rows(app), what="contacts drawn")
+
+
+def client_for(server: LiveServer, handle: str, tmp_path: Path, **config: Any) -> HuddleApp:
+    cfg = Config(server=server.url, user=handle, token=server.token(handle), **config)
+    return make_app(cfg, config_file=tmp_path / "config.toml", data=tmp_path / "data")
+
+
+def api(server: LiveServer, handle: str) -> httpx.Client:
+    """Another person's client, straight over HTTP (a token without sign-in: no activity)."""
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token(handle)}"}, timeout=10)
+
+
+def rows(app: HuddleApp) -> dict[str, str]:
+    contacts = app.contacts
+    return {key: contacts.row_text(key) for key in contacts._order if not key.startswith("team:")}
+
+
+def shown(app: HuddleApp, selector: str) -> str:
+    widget = app.query_one(selector, Static)
+    return str(widget.render()) if widget.display else ""
+
+
+async def open_chat(pilot: Pilot[Any], app: HuddleApp, handle: str) -> None:
+    await until(pilot, lambda: handle in app.contacts._order, what=f"{handle} in the list")
+    app.contacts.highlighted = app.contacts._order.index(handle)
+    app.contacts.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: app.conversation.key == handle)
+
+
+async def test_contacts_show_presence_ooo_and_unread_at_start(server: LiveServer, tmp_path: Path) -> None:
+    maya, jin = api(server, "maya.chen"), api(server, "jin.park")
+    jin.post("/presence/create", json={"isActive": True, "message": "back monday"})
+    maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "one"})
+    maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "two"})
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "maya.chen" in rows(app), what="contacts")
+        table = rows(app)
+        # Maya wrote (activity): active, and her two messages are unread — counted at start-up.
+        assert table["maya.chen"].startswith("● Maya Chen")
+        assert table["maya.chen"].rstrip().endswith("2")
+        assert "✈ OOO" in table["jin.park"]
+        assert table["sam.ortiz"].startswith("○ Sam Ortiz")  # never seen
+        # Unread first, then active, then the rest; grouped by team, channels at the end.
+        order = app.contacts._order
+        assert order.index("maya.chen") < order.index("jin.park") < order.index("sam.ortiz")
+        assert order[0] == "team:infrastructure"
+        assert order[-1].startswith("#")
+        status = str(app.status_bar.render())
+        assert "alex.kim" in status
+        await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live")
+
+
+async def test_presence_updates_live_and_only_that_row(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        before = rows(app)
+        assert before["jin.park"].startswith("○")
+        api(server, "jin.park").post("/api/v2/activity")
+        await until(pilot, lambda: rows(app)["jin.park"].startswith("● Jin Park"), what="jin active")
+        after = rows(app)
+        assert "now" in after["jin.park"]
+        assert {k: v for k, v in after.items() if k != "jin.park"} == {
+            k: v for k, v in before.items() if k != "jin.park"
+        }
+
+
+async def test_chat_receipts_delivered_then_read(server: LiveServer, tmp_path: Path) -> None:
+    maya = api(server, "maya.chen")
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await pilot.press(*"are you around?")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: any("are you around?" in r and r.endswith("✓") for r in app.conversation.row_texts()),
+            what="delivered tick",
+        )
+        sent = maya.get("/api/v2/messages", params={"from": "alex.kim"}).json()["messages"]
+        assert [m["body"] for m in sent] == ["are you around?"]
+        maya.post(f"/api/v2/messages/{sent[0]['message_id']}/read")
+        await until(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()), what="read ticks")
+        row = next(r for r in app.conversation.row_texts() if "are you around?" in r)
+        assert row.split("✓✓")[1].strip().count(":") == 1  # ✓✓ HH:MM
+
+
+async def test_incoming_is_read_only_when_on_screen(server: LiveServer, tmp_path: Path) -> None:
+    maya = api(server, "maya.chen")
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "jin.park")
+        first = maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "ping"}).json()
+        await until(pilot, lambda: rows(app)["maya.chen"].rstrip().endswith("1"), what="unread badge")
+        await pilot.pause(0.5)
+        assert maya.get(f"/api/v2/messages/{first['message_id']}").json()["read_at"] is None
+        await open_chat(pilot, app, "maya.chen")
+        await until(
+            pilot, lambda: maya.get(f"/api/v2/messages/{first['message_id']}").json()["read_at"], what="read on screen"
+        )
+        await until(pilot, lambda: not rows(app)["maya.chen"].rstrip().endswith("1"), what="badge cleared")
+        # A new message arriving in the open chat is read at once too.
+        second = maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "pong"}).json()
+        await until(
+            pilot,
+            lambda: maya.get(f"/api/v2/messages/{second['message_id']}").json()["read_at"],
+            what="new message read in the open chat",
+        )
+
+
+async def test_new_message_elsewhere_alerts(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_chat(pilot, app, "jin.park")
+        api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "lunch?"})
+        await until(pilot, lambda: ("message", "Maya Chen: lunch?") in app.alerts, what="alert")
+        assert any("Maya Chen: lunch?" in str(t.render()) for t in app.screen.query("Toast"))
+
+
+async def test_ooo_banner_and_stale_hint(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    server = make_server(clock=manual_clock(start.isoformat()))
+    jin = api(server, "jin.park")
+    jin.post(
+        "/presence/create",
+        json={
+            "isActive": True,
+            "startDate": "2024-01-01T00:00:00+00:00",
+            "endDate": "2099-04-19T17:00:00+00:00",
+            "message": "back monday",
+        },
+    )
+    alex = api(server, "alex.kim")
+    for body in ("hey", "you ok?", "call me"):
+        alex.post("/api/v2/messages", json={"to": "jin.park", "body": body})
+    server.clock.advance(600)  # type: ignore[union-attr]
+    server.call(server.domain.tick())  # Jin idles away
+    cfg = Config(server=server.url, user="alex.kim", token=server.token("alex.kim"), stale_hours=4)
+    six_hours_later = start + timedelta(hours=6)
+    app = make_app(cfg, config_file=None, data=tmp_path, clock=lambda: six_hours_later)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "jin.park")
+        await until(pilot, lambda: shown(app, "#ooo-banner"), what="banner")
+        assert shown(app, "#ooo-banner") == "✈ Out of office until Sun 19 Apr — back monday"
+        seen_at = start.astimezone().strftime("%H:%M")
+        assert shown(app, "#chat-header") == f"Jin Park ─ ◒ away · seen 6h ago ({seen_at})"
+        assert "✈ OOO" in rows(app)["jin.park"]
+        await until(pilot, lambda: shown(app, "#stale-hint"), what="hint")
+        assert shown(app, "#stale-hint") == "⚠ Jin hasn't been active for 6h and has 3 unread messages from you."
+
+
+async def test_call_nobody_answers_alerts_caller_and_callee(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server(ring_timeout=1)
+    caller = client_for(server, "alex.kim", tmp_path / "a")
+    callee = client_for(server, "jin.park", tmp_path / "j")
+    async with caller.run_test(size=SIZE, notifications=True) as pa, callee.run_test(size=SIZE) as pj:
+        await ready(pa, caller)
+        await ready(pj, callee)
+        await open_chat(pa, caller, "jin.park")
+        await pa.press("ctrl+k")
+        await until(pa, lambda: "☎ ringing Jin Park" in shown(caller, "#chat-header"), what="ringing")
+        await until(pj, lambda: isinstance(callee.screen, IncomingCall), what="incoming prompt")
+        await until(
+            pa, lambda: ("no_answer", "☎ Jin Park didn't answer") in caller.alerts, timeout=15, what="didn't answer"
+        )
+        assert any("didn't answer" in str(t.render()) for t in caller.screen.query("Toast"))
+        await until(pa, lambda: "☎ 1 missed" in str(caller.status_bar.render()))
+        assert any("you called Jin — no answer" in r for r in caller.conversation.row_texts())
+        await until(pj, lambda: ("missed_call", "☎ Missed call from Alex Kim") in callee.alerts, what="missed")
+        await until(pj, lambda: not isinstance(callee.screen, IncomingCall), what="prompt gone")
+        await until(pj, lambda: "☎ 1 missed" in str(callee.status_bar.render()))
+        # Looking at the calls list clears the badge.
+        await pj.press("ctrl+l")
+        await until(pj, lambda: isinstance(callee.screen, CallsScreen))
+        await pj.press("escape")
+        await until(pj, lambda: "missed" not in str(callee.status_bar.render()), what="badge cleared")
+
+
+async def test_calls_missed_while_closed_are_shown_at_start(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server(ring_timeout=0.2)
+    api(server, "jin.park").post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"})
+    await asyncio.sleep(0.5)
+    server.call(server.domain.tick())
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: ("missed_call", "☎ You missed 1 call while you were away") in app.alerts)
+        await until(pilot, lambda: "☎ 1 missed" in str(app.status_bar.render()))
+    # Seen once, not alerted again next time.
+    app2 = client_for(server, "alex.kim", tmp_path)
+    async with app2.run_test(size=SIZE) as pilot:
+        await ready(pilot, app2)
+        await pilot.press("ctrl+l")
+        await pilot.press("escape")
+    app3 = client_for(server, "alex.kim", tmp_path)
+    async with app3.run_test(size=SIZE) as pilot:
+        await ready(pilot, app3)
+        await pilot.pause(0.3)
+        assert not any(kind == "missed_call" for kind, _ in app3.alerts)
+
+
+async def test_answer_an_incoming_call(server: LiveServer, tmp_path: Path) -> None:
+    jin = api(server, "jin.park")
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        call = jin.post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"}).json()
+        await until(pilot, lambda: isinstance(app.screen, IncomingCall))
+        assert "Jin Park is calling" in str(app.screen.query_one("#incoming-title", Static).render())
+        await pilot.press("a")
+        await until(pilot, lambda: jin.get(f"/api/v2/calls/{call['call_id']}").json()["status"] == "answered")
+
+
+async def test_dnd_toggle_and_watch(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    alex = api(server, "alex.kim")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: alex.get("/api/v2/users/alex.kim/status").json()["status"] == "dnd")
+        await until(pilot, lambda: "⊘ dnd: on" in str(app.status_bar.render()), what="dnd shown")
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: alex.get("/api/v2/users/alex.kim/status").json()["status"] != "dnd")
+        await open_chat(pilot, app, "jin.park")
+        await pilot.press("ctrl+w")
+        assert "jin.park" in app.watching
+        api(server, "jin.park").post("/api/v2/activity")
+        await until(pilot, lambda: ("watch", "● Jin Park is active now") in app.alerts, what="watch alert")
+
+
+async def test_filter_as_you_type(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "maya.chen" in rows(app))
+        await pilot.press("ctrl+f", *"may")
+        await until(pilot, lambda: list(rows(app)) == ["maya.chen"], what="filtered")
+
+
+async def test_sign_in_explains_errors_and_saves_token_0600(server: LiveServer, tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    app = make_app(
+        Config(server="http://127.0.0.1:9", user="alex.kim"), config_file=config_file, data=tmp_path / "data"
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        app.screen.query_one("#password", Input).value = "x"
+        await pilot.click("#sign-in")
+        error = app.screen.query_one("#login-error", Static)
+        await until(pilot, lambda: "Cannot reach" in str(error.render()), what="server down explained")
+        app.screen.query_one("#server", Input).value = server.url
+        app.screen.query_one("#password", Input).value = "wrong"
+        await pilot.click("#sign-in")
+        await until(pilot, lambda: "Wrong user or password." in str(error.render()), what="bad password")
+        app.screen.query_one("#password", Input).value = PASSWORDS["alex.kim"]
+        await pilot.click("#sign-in")
+        await until(pilot, lambda: not isinstance(app.screen, LoginScreen), what="signed in")
+        await ready(pilot, app)
+    saved = Config.load(config_file)
+    assert (saved.server, saved.user) == (server.url, "alex.kim")
+    assert len(saved.token) > 20
+    assert stat.S_IMODE(os.stat(config_file).st_mode) == 0o600
+
+
+async def test_ooo_form_creates_and_shows_errors_by_the_field(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, OooScreen))
+        screen = app.screen
+        screen.query_one("#message", Input).value = "x" * 281
+        await pilot.pause()
+        assert str(screen.query_one("#counter", Static).render()) == "281/280"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "280" in str(screen.query_one("#message-error", Static).render()), what="error")
+        screen.query_one("#message", Input).value = "back monday"
+        screen.query_one("#start", Input).value = "2030-04-20"
+        screen.query_one("#end", Input).value = "2030-04-19"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "after" in str(screen.query_one("#end-error", Static).render()), what="range")
+        screen.query_one("#start", Input).value = "2030-04-15"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Saved" in str(screen.query_one("#ooo-status", Static).render()), what="saved")
+    entries = api(server, "alex.kim").get("/presence/alex.kim").json()["presenceEntities"]
+    assert [(e["message"], e["isActive"]) for e in entries] == [("back monday", True)]
+    assert entries[0]["startDate"].startswith("2030-04-1")
+
+
+async def test_reconnect_resumes_and_sends_what_was_typed_offline_once(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server()
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await ready(pilot, app)
+        server.stop()
+        await until(pilot, lambda: "reconnecting" in str(app.status_bar.render()), what="link lost")
+        app.query_one(Composer).focus()
+        await pilot.press(*"sent while offline")
+        await pilot.press("enter")
+        await until(pilot, lambda: any("⧗ sending" in r for r in app.conversation.row_texts()), what="pending")
+        await until(pilot, lambda: "⧗ 1 to send" in str(app.status_bar.render()))
+        # The server comes back; something happens before the client is reconnected.
+        server = server.restarted()
+        try:
+            api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "you there?"})
+            app.reconnect()
+            await until(pilot, lambda: "● live" in str(app.status_bar.render()), timeout=20, what="live again")
+            await until(
+                pilot, lambda: any("you there?" in r for r in app.conversation.row_texts()), what="missed message shown"
+            )
+            await until(pilot, lambda: "to send" not in str(app.status_bar.render()), what="outbox empty")
+            await until(
+                pilot,
+                lambda: any("sent while offline" in r and r.endswith("✓") for r in app.conversation.row_texts()),
+                what="sent",
+            )
+            mine = api(server, "maya.chen").get("/api/v2/messages", params={"from": "alex.kim"}).json()
+            assert [m["body"] for m in mine["messages"]] == ["sent while offline"]  # exactly once
+        finally:
+            server.stop()
+
+
+async def test_history_pages_back_when_scrolled_to_the_top(server: LiveServer, tmp_path: Path) -> None:
+    maya = api(server, "maya.chen")
+    for i in range(70):
+        maya.post("/api/v2/messages", json={"to": "alex.kim", "body": f"message {i}"})
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await until(pilot, lambda: any("message 69" in r for r in app.conversation.row_texts()))
+        server_page = maya.get("/api/v2/messages", params={"with": "alex.kim", "limit": 50}).json()
+        assert server_page["next_before"] is not None
+        log = app.query_one("#log")
+        log.scroll_to(y=5, animate=False)
+        await pilot.pause()
+        log.scroll_home(animate=False)
+        await until(
+            pilot,
+            lambda: (
+                app.state.history_cursor.get("maya.chen") is None
+                or any("message 0" in r for r in app.conversation.row_texts())
+            ),
+            what="older page",
+        )
+
+
+@pytest.mark.parametrize("text", ["server = [", "notify = 'loud'", "stale_hours = 'x'"])
+def test_a_corrupt_config_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    from huddle_tui import cli
+    from huddle_tui.config import config_path
+
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert "Traceback" not in err

@@ -27,9 +27,9 @@ from tests.conftest import PASSWORDS, LiveServer, manual_clock
 SIZE = (120, 36)
 
 
-async def until(pilot: Pilot[Any], cond: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+async def until(pilot: Pilot[Any], cond: Callable[[], Any], within: float = 10.0, what: str = "") -> None:
     """Let the app run until cond() holds (bounded)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         try:
             if cond():
@@ -212,7 +212,7 @@ async def test_call_nobody_answers_alerts_caller_and_callee(
         await until(pa, lambda: "☎ ringing Jin Park" in shown(caller, "#chat-header"), what="ringing")
         await until(pj, lambda: isinstance(callee.screen, IncomingCall), what="incoming prompt")
         await until(
-            pa, lambda: ("no_answer", "☎ Jin Park didn't answer") in caller.alerts, timeout=15, what="didn't answer"
+            pa, lambda: ("no_answer", "☎ Jin Park didn't answer") in caller.alerts, within=15, what="didn't answer"
         )
         assert any("didn't answer" in str(t.render()) for t in caller.screen.query("Toast"))
         await until(pa, lambda: "☎ 1 missed" in str(caller.status_bar.render()))
@@ -358,7 +358,7 @@ async def test_reconnect_resumes_and_sends_what_was_typed_offline_once(
         try:
             api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "you there?"})
             app.reconnect()
-            await until(pilot, lambda: "● live" in str(app.status_bar.render()), timeout=20, what="live again")
+            await until(pilot, lambda: "● live" in str(app.status_bar.render()), within=20, what="live again")
             await until(
                 pilot, lambda: any("you there?" in r for r in app.conversation.row_texts()), what="missed message shown"
             )

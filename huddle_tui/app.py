@@ -347,7 +347,7 @@ class HuddleApp(App[None]):
     def open_chat(self, event: ContactList.Chosen) -> None:
         """Show a conversation; load its history if none is known yet."""
         self.conversation.show(event.key)
-        self.conversation.query_one(Composer).focus()
+        self.conversation.composer.focus()
         if not event.key.startswith("#") and event.key not in self.state.history_cursor:
             self.load_history(event.key)
         self.mark_visible_read()

@@ -72,8 +72,10 @@ class MessageRow(Horizontal):
 
     def refresh_receipt(self) -> None:
         """The receipt moved (delivered -> read, or sent from the outbox)."""
-        if self.message.sender == self.state.me:
-            label = self.query_one(".receipt", Label)
+        if self.message.sender != self.state.me:
+            return
+        # A row not composed yet shows the current receipt when it is.
+        for label in self.query(".receipt").results(Label):
             label.update(receipt(self.message))
             label.set_class(self.message.read_at is not None, "read")
 
@@ -145,13 +147,14 @@ class Conversation(Vertical):
         self._rows: dict[str, MessageRow] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="chat-header")
-        yield Static("", id="ooo-banner")
-        yield MessageLog(id="log")
-        yield Static("", id="stale-hint")
-        composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
-        composer.placeholder = "type a message…  (enter ↵ send · alt+enter newline)"
-        yield composer
+        # Kept as attributes, so late timers and events never look up widgets being torn down.
+        self.header = Static("", id="chat-header")
+        self.banner = Static("", id="ooo-banner")
+        self.log_view = MessageLog(id="log")
+        self.hint = Static("", id="stale-hint")
+        self.composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
+        self.composer.placeholder = "type a message…  (enter ↵ send · alt+enter newline)"
+        yield from (self.header, self.banner, self.log_view, self.hint, self.composer)
 
     def on_mount(self) -> None:
         """Presence words age on their own."""
@@ -164,7 +167,7 @@ class Conversation(Vertical):
         self.key = key
         self.render_log()
         self.refresh_header()
-        self.query_one(Composer).disabled = key is None
+        self.composer.disabled = key is None
 
     def title(self) -> str:
         """The name of the chat."""
@@ -178,9 +181,7 @@ class Conversation(Vertical):
 
     def refresh_header(self) -> None:
         """Header sentence, OOO banner and the stale-teammate hint."""
-        header = self.query_one("#chat-header", Static)
-        banner = self.query_one("#ooo-banner", Static)
-        hint = self.query_one("#stale-hint", Static)
+        header, banner, hint = self.header, self.banner, self.hint
         now = self.clock()
         contact = self.state.contacts.get(self.key or "")
         if self.key is None:
@@ -233,7 +234,7 @@ class Conversation(Vertical):
 
     def render_log(self) -> None:
         """Rebuild the message log from the state."""
-        log = self.query_one("#log", VerticalScroll)
+        log = self.log_view
         log.remove_children()
         self._rows = {}
         widgets: list[Widget] = []
@@ -258,7 +259,7 @@ class Conversation(Vertical):
 
     def add_message(self, message: ChatMessage) -> None:
         """A new message in the open chat: append it (keeping the reader's place if scrolled up)."""
-        log = self.query_one("#log", VerticalScroll)
+        log = self.log_view
         at_bottom = log.scroll_y >= log.max_scroll_y - 1
         chat = self.state.chats.get(self.key or "", [])
         if not chat or chat[-1].id != message.id or len(chat) < 2 or chat[-2].at.date() != message.at.date():
@@ -286,7 +287,7 @@ class Conversation(Vertical):
 
     def newest_visible_unread(self) -> str | None:
         """The newest incoming unread message whose row is on screen now."""
-        log = self.query_one("#log", VerticalScroll)
+        log = self.log_view
         top, height = log.scroll_y, log.scrollable_content_region.height
         newest = None
         for message_id, row in self._rows.items():
@@ -300,7 +301,7 @@ class Conversation(Vertical):
 
     def row_texts(self) -> list[str]:
         """What the log shows, line by line (tests read this as a user would)."""
-        log = self.query_one("#log", VerticalScroll)
+        log = self.log_view
         out = []
         for child in log.children:
             if isinstance(child, MessageRow):

@@ -96,6 +96,9 @@ class HuddleApp(App[None]):
     def on_mount(self) -> None:
         """Sign in if needed, else start."""
         self.conversation.stale_hours = self.config.stale_hours
+        if self.is_headless:  # tests, snapshots and screenshots: no blinking cursors
+            self.filter_input.cursor_blink = False
+            self.conversation.composer.cursor_blink = False
         self.set_interval(1.0, self._tick_call)
         if self.config.token:
             self.start_session()

@@ -1,0 +1,105 @@
+"""Regenerate screenshots/ from the real app against a real server: SVG, and PNG when Chromium is here.
+
+.venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.scenes import SIZE, Scene, open_chat, wait  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+
+async def shoot(scene: Scene) -> list[Path]:
+    """Four screens: the main screen, the OOO banner, the unanswered-call alert, the OOO form."""
+    shots = []
+    app = scene.client(stale_hours=2)  # the hint shows after 2 h of silence
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await wait(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()))
+        shots.append(Path(app.save_screenshot("main.svg", str(OUT))))
+        await open_chat(pilot, app, "jin.park")
+        await wait(pilot, lambda: app.conversation.banner.display and app.conversation.hint.display)
+        shots.append(Path(app.save_screenshot("ooo-banner.svg", str(OUT))))
+        await pilot.press("ctrl+k")
+        await wait(pilot, lambda: "ringing" in str(app.conversation.header.render()))
+        scene.at("2024-03-15T18:24:31Z")  # nobody answered within the ring timeout
+        await wait(pilot, lambda: any(kind == "no_answer" for kind, _ in app.alerts))
+        shots.append(Path(app.save_screenshot("call-no-answer.svg", str(OUT))))
+        await pilot.press("ctrl+o")
+        await wait(pilot, lambda: app.screen.id != "_default" and app.screen.query("#ooo-list"))
+        screen = app.screen
+        screen.query_one("#start").value = "2024-03-25"  # type: ignore[attr-defined]
+        screen.query_one("#end").value = "2024-03-29"  # type: ignore[attr-defined]
+        screen.query_one("#message").value = "at the offsite, slow to answer"  # type: ignore[attr-defined]
+        await pilot.pause(0.3)
+        shots.append(Path(app.save_screenshot("ooo-form.svg", str(OUT))))
+    return shots
+
+
+def to_png(svg: Path) -> Path | None:
+    """Render an SVG to PNG with headless Chromium, if it is installed."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return None
+    png = svg.with_suffix(".png")
+    html = svg.with_suffix(".html")
+    html.write_text(
+        f"<html><body style='margin:0;background:#0c0c0c'><img src='{svg.name}' style='width:1460px'></body></html>"
+    )
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                browser,
+                *flags,
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                "--window-size=1460,930",
+                html.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    html.unlink()
+    return png
+
+
+def main() -> int:
+    """Shoot, convert, report."""
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scene = Scene(Path(tmp))
+        try:
+            scene.story()
+            shots = asyncio.run(shoot(scene))
+        finally:
+            scene.stop()
+    for svg in shots:
+        png = to_png(svg)
+        print(svg.relative_to(ROOT), "and", png.relative_to(ROOT) if png else "(no Chromium: no PNG)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

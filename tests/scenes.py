@@ -1,0 +1,122 @@
+"""Deterministic scenes of the real app against a real server, for snapshots and screenshots.
+
+The server runs on a manual clock on the day of the story; the client's clock is fixed too,
+and times are shown in UTC, so every run draws the same screen.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from huddle_tui.app import HuddleApp, make_app
+from huddle_tui.config import Config
+from server.domain.clock import ManualClock
+from server.domain.timefmt import parse_rfc3339
+from server.settings import Settings
+from tests.conftest import LiveServer, load_team
+
+SIZE = (120, 36)
+NOW = "2024-03-15T18:24:00Z"
+
+
+def utc() -> None:
+    """Local time is UTC for scenes."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+class Scene:
+    """A server with the story's evening in it, and clients for its people."""
+
+    def __init__(self, root: Path) -> None:
+        utc()
+        db = root / "scene.db"
+        load_team(db)
+        self.clock = ManualClock(parse_rfc3339("2024-03-15T14:47:03Z"))
+        self.server = LiveServer(Settings(db=db, tick_seconds=0.05, ring_timeout=30), self.clock).start()
+        self.root = root
+
+    def at(self, iso: str) -> None:
+        """Move the server to a moment of the story and let its timers run."""
+        self.clock.set(parse_rfc3339(iso))
+        self.server.call(self.server.domain.tick())
+
+    def http(self, handle: str) -> httpx.Client:
+        """Someone acting over HTTP (a token without sign-in)."""
+        token = self.server.token(handle)
+        return httpx.Client(base_url=self.server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    def story(self) -> None:
+        """Jin's last activity, the OOO entry, the unread messages, Maya's replies, the call."""
+        alex, jin, maya, sam = (self.http(h) for h in ("alex.kim", "jin.park", "maya.chen", "sam.ortiz"))
+        jin.post(
+            "/presence/create",
+            json={
+                "isActive": True,
+                "startDate": "2024-03-15T00:00:00+00:00",
+                "endDate": "2024-04-19T17:00:00+00:00",
+                "message": "back monday, ping maya for infra",
+            },
+        )
+        self.at("2024-03-15T15:01:44Z")
+        alex.post("/api/v2/messages", json={"to": "jin.park", "body": "hey, you coming to standup?"})
+        self.at("2024-03-15T15:34:19Z")
+        alex.post("/api/v2/messages", json={"to": "jin.park", "body": "missed you at standup. everything ok?"})
+        self.at("2024-03-15T17:40:00Z")
+        sam.post("/api/v2/activity")
+        self.at("2024-03-15T18:22:07Z")
+        alex.post("/api/v2/messages", json={"to": "jin.park", "body": "jin seriously are you ok? call me"})
+        asked = alex.post(
+            "/api/v2/messages",
+            json={"to": "maya.chen", "body": "have you heard from jin today? he dropped off after lunch"},
+        ).json()
+        self.at("2024-03-15T18:22:30Z")
+        maya.post(f"/api/v2/messages/{asked['message_id']}/read")
+        maya.post(
+            "/api/v2/messages", json={"to": "alex.kim", "body": "no... that's not like him. did you try calling?"}
+        )
+        maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "i have his emergency contact"})
+        self.at(NOW)
+
+    def client(self, handle: str = "alex.kim", **config: Any) -> HuddleApp:
+        """The real client, signed in, with the scene's clock."""
+        cfg = Config(server=self.server.url, user=handle, token=self.server.token(handle), **config)
+        fixed = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+        return make_app(cfg, config_file=None, data=self.root / f"client-{handle}", clock=lambda: fixed)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.server.stop()
+
+
+async def wait(pilot: Any, cond: Callable[[], Any], within: float = 10.0) -> None:
+    """Let the app run until cond() holds (bounded)."""
+    deadline = time.monotonic() + within
+    while not _holds(cond):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"scene not ready: {cond}")
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+def _holds(cond: Callable[[], Any]) -> bool:
+    try:
+        return bool(cond())
+    except Exception:
+        return False
+
+
+async def open_chat(pilot: Any, app: HuddleApp, handle: str) -> None:
+    """Select a contact and open the chat, as a user does with the keyboard."""
+    await wait(pilot, lambda: handle in app.contacts._order and "● live" in str(app.status_bar.render()))
+    app.contacts.highlighted = app.contacts._order.index(handle)
+    app.contacts.focus()
+    await pilot.press("enter")
+    await wait(pilot, lambda: app.conversation.key == handle and app.conversation.row_texts())

@@ -136,6 +136,14 @@ class Api:
         out: dict[str, Any] = await self.request("POST", f"/api/v2/messages/{message_id}/read")
         return out
 
+    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> dict[str, Any]:
+        """Post to a public channel (pilcrow); the idempotency key makes a retry safe."""
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+        out: dict[str, Any] = await self.request(
+            "POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers
+        )
+        return out
+
     # ---- calls --------------------------------------------------------------------
     async def call(self, to: str, call_type: str = "audio") -> dict[str, Any]:
         """Ring someone."""

@@ -247,6 +247,10 @@ class HuddleApp(App[None]):
             self._call_changed(change.key)
         elif change.kind == "channel":
             self.contacts.rebuild_soon()
+        elif change.kind == "deleted":
+            self.contacts.mark(change.key)
+            if change.key == open_key:
+                self.conversation.render_log()
 
     def _message_arrived(self, key: str, message_id: str, incoming: bool) -> None:
         self.contacts.mark(key)
@@ -254,23 +258,28 @@ class HuddleApp(App[None]):
         message = next((m for m in chat if m.id == message_id), None)
         if message is None:
             return
-        if not incoming:
-            self._drop_pending_twin(key, message)
+        replaced = not incoming and self._drop_pending_twin(key, message)
         if key == self.conversation.key:
-            self.conversation.add_message(message)
+            if replaced:
+                self.conversation.render_log()  # the pending row becomes the real one
+            else:
+                self.conversation.add_message(message)
             self.mark_visible_read()
         if incoming and (key != self.conversation.key or not self.app_focus):
             name = self.state.contacts[key].name if key in self.state.contacts else key
             self.alert("message", f"{name}: {message.body[:80]}", severity="information", loud=True)
 
-    def _drop_pending_twin(self, key: str, sent: ChatMessage) -> None:
+    def _drop_pending_twin(self, key: str, sent: ChatMessage) -> bool:
         """My message came back as an event before the send's answer: the pending copy goes."""
         chat = self.state.chats.get(key, [])
-        twin = next((m for m in chat if m.pending and m.body == sent.body and m.to == sent.to), None)
-        if twin is not None:
-            chat.remove(twin)
-            if key == self.conversation.key:
-                self.conversation.render_log()
+        twin = next(
+            (m for m in chat if m.pending and m.body == sent.body and (m.to, m.channel) == (sent.to, sent.channel)),
+            None,
+        )
+        if twin is None:
+            return False
+        chat.remove(twin)
+        return True
 
     def alert(self, kind: str, text: str, *, severity: str = "warning", loud: bool = False) -> None:
         """A toast; with `loud`, also the bell and a desktop notification (not while dnd)."""
@@ -296,12 +305,16 @@ class HuddleApp(App[None]):
         key = self.conversation.key
         if key is None or self.outbox is None:
             return
-        if key.startswith("#"):
-            self.notify("Sending to channels needs the server's channel API (coming).", severity="warning")
-            return
         item = self.outbox.add(key, event.text)
+        channel = key[1:] if key.startswith("#") else None
         message = ChatMessage(
-            id=f"pending:{item.key}", sender=self.state.me, body=item.body, at=self.clock(), to=key, pending=True
+            id=f"pending:{item.key}",
+            sender=self.state.me,
+            body=item.body,
+            at=self.clock(),
+            to=None if channel else key,
+            channel=channel,
+            pending=True,
         )
         self.state.chats.setdefault(key, []).append(message)
         self.conversation.add_message(message)
@@ -315,7 +328,11 @@ class HuddleApp(App[None]):
             return
         for item in list(self.outbox.items):
             try:
-                answer = await self.api.send(item.to, item.body, item.key)
+                if item.to.startswith("#"):
+                    answer = await self.api.send_channel(item.to[1:], item.body, item.key)
+                    answer["message_id"] = answer["id"]
+                else:
+                    answer = await self.api.send(item.to, item.body, item.key)
             except Offline:
                 self._update_status()
                 return  # try again when the link is back

@@ -218,6 +218,15 @@ class State:
             self.contacts[key].unread = sum(1 for m in chat if m.sender != self.me and m.read_at is None)
         return Change("receipt", key, {"reader": reader})
 
+    def _on_message_deleted(self, d: dict[str, Any]) -> Change:
+        for key, chat in self.chats.items():
+            kept = [m for m in chat if m.id != d["id"]]
+            if len(kept) != len(chat):
+                chat[:] = kept
+                self.recount()
+                return Change("deleted", key)
+        return Change("none")
+
     def _on_channel_created(self, d: dict[str, Any]) -> Change:
         self.channels[d["id"]] = Channel(d["id"], d["name"])
         return Change("channel", d["id"])

@@ -9,8 +9,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
-from starlette.responses import PlainTextResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Header, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, StrictStr
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from server.dialects.common import domain_of, token_of
 from server.domain import timefmt
@@ -166,3 +167,61 @@ async def _read_client(websocket: WebSocket, domain: Domain, me: int, sub: Subsc
                     await domain.people.activity(me)
     finally:
         sub.close()
+
+
+class ChannelBody(BaseModel):
+    """`{"name"}`."""
+
+    model_config = ConfigDict(strict=True)
+    name: StrictStr
+
+
+class SendBody(BaseModel):
+    """`{"body"}`."""
+
+    model_config = ConfigDict(strict=True)
+    body: StrictStr
+
+
+@router.post("/channels", status_code=202)
+async def create_channel(body: ChannelBody, me: Me, domain: Dom) -> JSONResponse:
+    """A new public channel (409 when the name, case-folded and normalised, is taken)."""
+    conv = await domain.channels.create(me, body.name)
+    return JSONResponse({"id": conv.public_id, "name": conv.name}, 202)
+
+
+@router.post("/channels/{channel_id}", status_code=202)
+async def send_to_channel(
+    channel_id: str,
+    body: SendBody,
+    me: Me,
+    domain: Dom,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Post a message to a channel (an Idempotency-Key makes a retry safe)."""
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+        raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
+    view = await domain.channels.send(me, channel_id, body.body, idempotency_key)
+    m = view.message
+    out = {
+        "at": timefmt.precise(m.created_at),
+        "channel": channel_id,
+        "sender": view.sender,
+        "id": m.public_id,
+        "body": m.body,
+    }
+    return JSONResponse(out, 202)
+
+
+@router.delete("/channels/{channel_id}", status_code=202)
+async def delete_channel(channel_id: str, me: Me, domain: Dom) -> Response:
+    """Remove a channel (its creator or an admin)."""
+    await domain.channels.delete(me, channel_id)
+    return Response(status_code=202)
+
+
+@router.delete("/messages/{message_id}", status_code=202)
+async def delete_message(message_id: str, me: Me, domain: Dom) -> Response:
+    """Remove a message (its sender or an admin)."""
+    await domain.channels.delete_message(me, message_id)
+    return Response(status_code=202)

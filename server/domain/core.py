@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from server.domain.admin import Admin
 from server.domain.auth import Auth
 from server.domain.calls import Calls
+from server.domain.channels import Channels
 from server.domain.clock import Clock, SystemClock
 from server.domain.groups import Groups
 from server.domain.messaging import MessageView, Messaging
@@ -52,6 +53,7 @@ class Domain:
         self.admin = Admin(self)
         self.ooo = Ooo(self)
         self.groups = Groups(self)
+        self.channels = Channels(self)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
 

@@ -282,6 +282,19 @@ class Repo:
         row = self.conn.execute(select(s.conversations).where(s.conversations.c.pk == pk)).first()
         return _conversation(row) if row else None
 
+    def get_conversation_by_public_id(self, public_id: str) -> Conversation | None:
+        """The conversation with this public id (channels, streams)."""
+        row = self.conn.execute(select(s.conversations).where(s.conversations.c.public_id == public_id)).first()
+        return _conversation(row) if row else None
+
+    def delete_conversation(self, pk: int) -> None:
+        """Mark a conversation deleted (its name is freed)."""
+        self.conn.execute(update(s.conversations).where(s.conversations.c.pk == pk).values(deleted=True, name_key=None))
+
+    def delete_message(self, pk: int) -> None:
+        """Mark a message deleted."""
+        self.conn.execute(update(s.messages).where(s.messages.c.pk == pk).values(deleted=True))
+
     def get_dm(self, user_a: int, user_b: int) -> Conversation | None:
         """The DM between two users, if one exists."""
         a, b = sorted((user_a, user_b))

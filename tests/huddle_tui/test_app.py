@@ -130,6 +130,7 @@ async def test_chat_receipts_delivered_then_read(server: LiveServer, tmp_path: P
         assert [m["body"] for m in sent] == ["are you around?"]
         maya.post(f"/api/v2/messages/{sent[0]['message_id']}/read")
         await until(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()), what="read ticks")
+        assert sum("are you around?" in r for r in app.conversation.row_texts()) == 1  # shown once
         row = next(r for r in app.conversation.row_texts() if "are you around?" in r)
         assert row.split("✓✓")[1].strip().count(":") == 1  # ✓✓ HH:MM
 
@@ -163,7 +164,9 @@ async def test_new_message_elsewhere_alerts(server: LiveServer, tmp_path: Path) 
         await open_chat(pilot, app, "jin.park")
         api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "lunch?"})
         await until(pilot, lambda: ("message", "Maya Chen: lunch?") in app.alerts, what="alert")
-        assert any("Maya Chen: lunch?" in str(t.render()) for t in app.screen.query("Toast"))
+        await until(
+            pilot, lambda: any("Maya Chen: lunch?" in str(t.render()) for t in app.screen.query("Toast")), what="toast"
+        )
 
 
 async def test_ooo_banner_and_stale_hint(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
@@ -214,9 +217,15 @@ async def test_call_nobody_answers_alerts_caller_and_callee(
         await until(
             pa, lambda: ("no_answer", "☎ Jin Park didn't answer") in caller.alerts, within=15, what="didn't answer"
         )
-        assert any("didn't answer" in str(t.render()) for t in caller.screen.query("Toast"))
+        await until(
+            pa, lambda: any("didn't answer" in str(t.render()) for t in caller.screen.query("Toast")), what="toast"
+        )
         await until(pa, lambda: "☎ 1 missed" in str(caller.status_bar.render()))
-        assert any("you called Jin — no answer" in r for r in caller.conversation.row_texts())
+        await until(
+            pa,
+            lambda: any("you called Jin — no answer" in r for r in caller.conversation.row_texts()),
+            what="call line",
+        )
         await until(pj, lambda: ("missed_call", "☎ Missed call from Alex Kim") in callee.alerts, what="missed")
         await until(pj, lambda: not isinstance(callee.screen, IncomingCall), what="prompt gone")
         await until(pj, lambda: "☎ 1 missed" in str(callee.status_bar.render()))
@@ -412,3 +421,25 @@ def test_a_corrupt_config_is_explained(
     err = capsys.readouterr().err
     assert str(path) in err
     assert "Traceback" not in err
+
+
+async def test_channels_are_readable_and_writable(server: LiveServer, tmp_path: Path) -> None:
+    sam = api(server, "sam.ortiz")
+    general = next(c for c in sam.get("/api/boot").json()["channels"] if c["name"] == "general")
+    sam.post(f"/api/channels/{general['id']}", json={"body": "standup moved to 10"})
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        key = f"#{general['id']}"
+        assert rows(app)[key].startswith("# general")
+        await open_chat(pilot, app, key)
+        await until(pilot, lambda: any("standup moved to 10" in r for r in app.conversation.row_texts()))
+        assert str(app.conversation.header.render()).startswith("# general")
+        await pilot.press(*"thanks sam", "enter")
+        await until(
+            pilot,
+            lambda: any(m["body"] == "thanks sam" for m in sam.get("/api/boot").json()["messages"]),
+            what="posted to the channel",
+        )
+        await until(pilot, lambda: not any("⧗" in r for r in app.conversation.row_texts()), what="sent")
+        assert sum("thanks sam" in r for r in app.conversation.row_texts()) == 1

@@ -1,0 +1,135 @@
+"""Public channels: create, send, delete; deleting messages (sender or admin)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+from server.domain import timefmt
+from server.domain.admin import channel_key
+from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from server.domain.messaging import MessageView, check_body, new_message_id
+from server.model import Conversation, Variant
+from server.store.base import WriteTx
+from server.store.repo import Repo
+
+if TYPE_CHECKING:
+    from server.domain.core import Domain
+
+MAX_NAME = 64
+
+
+def check_channel_name(name: Any) -> str:
+    """A channel name: 1-64 printable characters, no surrounding spaces."""
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("InvalidChannelName", "a channel needs a name")
+    if name != name.strip():
+        raise Invalid("InvalidChannelName", "a channel name cannot start or end with spaces")
+    if len(name) > MAX_NAME:
+        raise Invalid("InvalidChannelName", f"a channel name is at most {MAX_NAME} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise Invalid("InvalidChannelName", "a channel name cannot hold control characters")
+    return name
+
+
+class Channels:
+    """Channel operations; every user may read and write every live channel."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.d = domain
+
+    def channel(self, repo: Repo, public_id: str) -> Conversation:
+        """A live channel, or ChannelNotFound."""
+        conv = repo.get_conversation_by_public_id(public_id) if isinstance(public_id, str) else None
+        if conv is None or conv.kind != "channel" or conv.deleted:
+            raise NotFound("ChannelNotFound", f"no channel {public_id!r}")
+        return conv
+
+    async def create(self, actor_pk: int, name: Any) -> Conversation:
+        """A new channel; names are compared case-folded and normalised."""
+        name = check_channel_name(name)
+
+        def run(tx: WriteTx) -> Conversation:
+            actor = self.d.actor(tx, actor_pk)
+            if tx.get_channel_by_key(channel_key(name)) is not None:
+                raise Conflict("ChannelNameInUse", f"a channel named {name!r} already exists")
+            pk, _ = self.d.admin.ensure_channel(tx, name, creator_pk=actor.pk)
+            self.d.people.touch(tx, actor.pk, self.d.clock.now())
+            conv = tx.get_conversation(pk)
+            assert conv is not None
+            return conv
+
+        return await self.d.store.write(run)
+
+    async def send(self, actor_pk: int, public_id: str, body: Any, idempotency_key: str | None = None) -> MessageView:
+        """Post to a channel: everyone receives it. A retry with the same key returns the first message."""
+        body = check_body(body)
+        self.d.auth.check_send(actor_pk)
+
+        def run(tx: WriteTx) -> MessageView:
+            if idempotency_key is not None:
+                earlier = tx.get_idempotent(actor_pk, idempotency_key)
+                if earlier is not None:
+                    first = tx.get_message_pk(int(earlier["message_pk"]))
+                    assert first is not None
+                    return self.d.messages.view_of(tx, first)
+            now = self.d.clock.now()
+            actor = self.d.actor(tx, actor_pk)
+            conv = self.channel(tx, public_id)
+            pk = tx.insert_message(
+                public_id=new_message_id(),
+                conversation_pk=conv.pk,
+                sender_pk=actor.pk,
+                body=body,
+                created_at=now,
+                deleted=False,
+            )
+            message = tx.get_message_pk(pk)
+            assert message is not None
+            view = MessageView(message, actor.handle, None, conv)
+            tx.emit(now, [self.d.messages.sent_event(view, None)])
+            if idempotency_key is not None:
+                tx.put_idempotent(actor_pk, idempotency_key, {"message_pk": pk}, now)
+            self.d.people.touch(tx, actor.pk, now)
+            return view
+
+        return await self.d.store.write(run)
+
+    async def delete(self, actor_pk: int, public_id: str) -> None:
+        """Remove a channel (its creator or an admin)."""
+
+        def run(tx: WriteTx) -> None:
+            now = self.d.clock.now()
+            actor = self.d.actor(tx, actor_pk)
+            conv = self.channel(tx, public_id)
+            if not actor.is_admin and conv.creator_pk != actor.pk:
+                raise Forbidden("Forbidden", "only the channel's creator or an admin can delete it")
+            tx.delete_conversation(conv.pk)
+            data = {
+                "type": "channel",
+                "event": "deleted",
+                "at": timefmt.precise(now),
+                "id": conv.public_id,
+                "name": conv.name,
+            }
+            tx.emit(now, [Variant(None, data)])
+            self.d.people.touch(tx, actor.pk, now)
+
+        await self.d.store.write(run)
+
+    async def delete_message(self, actor_pk: int, public_id: str) -> None:
+        """Remove a message (its sender or an admin); those who could see it are told."""
+
+        def run(tx: WriteTx) -> None:
+            now = self.d.clock.now()
+            actor = self.d.actor(tx, actor_pk)
+            message, conv = self.d.messages.visible(tx, actor, public_id)
+            if not actor.is_admin and message.sender_pk != actor.pk:
+                raise Forbidden("Forbidden", "only the sender or an admin can delete a message")
+            tx.delete_message(message.pk)
+            audience = None if conv.kind == "channel" else frozenset(p for p in (conv.user_a, conv.user_b) if p)
+            data = {"type": "message", "event": "deleted", "at": timefmt.precise(now), "id": message.public_id}
+            tx.emit(now, [Variant(audience, data)])
+            self.d.people.touch(tx, actor.pk, now)
+
+        await self.d.store.write(run)

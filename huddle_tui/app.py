@@ -71,6 +71,8 @@ class HuddleApp(App[None]):
         self.notifier = Notifier(config.notify, self._write_terminal)
         self.alerts: list[tuple[str, str]] = []  # (kind, text) of every alert raised
         self.watching: set[str] = set()
+        self.hidden_last_seen = False
+        self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
         self.ring_timeout = 30
         self.my_call: str | None = None
         self._last_activity = 0.0
@@ -634,21 +636,39 @@ class HuddleApp(App[None]):
         yield SystemCommand("Do not disturb", "Toggle dnd: alerts go quiet", self.action_toggle_dnd)
         yield SystemCommand("My out of office", "Create, edit and delete your OOO entries", self.action_ooo)
         yield SystemCommand("Watch", "Tell me when the selected person is active", self.action_watch)
-        yield SystemCommand("Hide my last seen", "Others no longer see when you were last active", self.hide_last_seen)
+        yield SystemCommand(
+            "Hide or show my last seen",
+            "Toggle whether others see when you were last active",
+            self.toggle_hide_last_seen,
+        )
+        yield SystemCommand("How others see me", "Your presence as your teammates see it", self.how_others_see_me)
         yield SystemCommand("Reconnect", "Reconnect the event stream now", self.reconnect)
         yield SystemCommand("Sign out", "Revoke this session's token", self.action_sign_out)
 
     @work(group="presence", exit_on_error=False)
-    async def hide_last_seen(self) -> None:
-        """Hide (or show again) my last_seen."""
+    async def toggle_hide_last_seen(self) -> None:
+        """Hide my last_seen from others, or show it again."""
         if self.api is None:
             return
         try:
-            me = await self.api.patch_me(self.state.me, hide_last_seen=True)
+            me = await self.api.request("GET", f"/api/v2/users/{self.state.me}")
+            hidden = not bool(me.get("hide_last_seen"))
+            await self.api.patch_me(self.state.me, hide_last_seen=hidden)
         except ApiError as exc:
             self.notify(exc.message, severity="error")
             return
-        self.notify(f"Your last seen is hidden from others (you see {me.get('last_seen')}).")
+        self.hidden_last_seen = hidden
+        self.notify("Your last seen is now hidden from others." if hidden else "Others can see your last seen again.")
+
+    def how_others_see_me(self) -> None:
+        """What teammates see of me: status, and last seen unless hidden."""
+        me = self.state.contacts.get(self.state.me)
+        if me is None:
+            return
+        word = presence.state(me, self.clock())
+        seen = "last seen hidden" if self.hidden_last_seen else presence.sentence(me, self.clock())
+        ooo = f" · {presence.ooo_until(me.ooo)}" if me.ooo else ""
+        self.notify(f"Others see you as {presence.GLYPHS[word]} {word} · {seen}{ooo}", title="How others see you")
 
     def reconnect(self) -> None:
         """Drop and re-open the event stream."""
@@ -677,6 +697,7 @@ class HuddleApp(App[None]):
 
     @work(group="activity", exit_on_error=False)
     async def _ping(self) -> None:
+        self.pings += 1
         if self.stream is not None and await self.stream.send_activity():
             return
         if self.api is not None:

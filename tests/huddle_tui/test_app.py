@@ -443,3 +443,92 @@ async def test_channels_are_readable_and_writable(server: LiveServer, tmp_path: 
         )
         await until(pilot, lambda: not any("⧗" in r for r in app.conversation.row_texts()), what="sent")
         assert sum("thanks sam" in r for r in app.conversation.row_texts()) == 1
+
+
+async def test_a_pruned_resume_point_means_a_fresh_boot(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    server = make_server(clock=manual_clock(datetime.now(UTC).replace(microsecond=0).isoformat()), event_retention=60)
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await ready(pilot, app)
+        server = server.restarted()
+        try:
+            api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "after the gap"})
+            server.clock.advance(3600)  # type: ignore[union-attr]
+            server.domain._last_prune = 0
+            server.call(server.domain.tick())  # everything the client had not seen is pruned
+            app.reconnect()
+            await until(
+                pilot,
+                lambda: any("after the gap" in r for r in app.conversation.row_texts()),
+                within=20,
+                what="re-booted and shown",
+            )
+            await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live again")
+        finally:
+            server.stop()
+
+
+async def test_a_flood_of_presence_events_updates_the_right_rows(server: LiveServer, tmp_path: Path) -> None:
+    from huddle_tui.messages import StreamEvent
+
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        people = ["maya.chen", "jin.park", "sam.ortiz", "hr.admin"]
+        for i in range(500):
+            status = "active" if i % 2 else "dnd"
+            app.post_message(
+                StreamEvent(
+                    None,
+                    {
+                        "type": "presence",
+                        "event": "changed",
+                        "user": people[i % 4],
+                        "status": status,
+                        "last_seen": None,
+                        "ooo": None,
+                    },
+                )
+            )
+        # The last event of each person wins; rows catch up within a few frames.
+        await until(
+            pilot,
+            lambda: rows(app)["hr.admin"].startswith("● HR Admin") and rows(app)["maya.chen"].startswith("⊘ Maya Chen"),
+            what="rows caught up",
+        )
+
+
+async def test_ooo_form_edits_and_deletes(server: LiveServer, tmp_path: Path) -> None:
+    mine = api(server, "alex.kim")
+    created = mine.post("/presence/create", json={"isActive": True, "message": "at the offsite"}).json()
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, OooScreen))
+        screen = app.screen
+        listing = screen.query_one("#ooo-list")
+        await until(pilot, lambda: listing.option_count == 1 and not listing.get_option_at_index(0).disabled)
+        listing.focus()
+        listing.highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.query_one("#message", Input).value == "at the offsite", what="loaded")
+        screen.query_one("#message", Input).value = "offsite, back thursday"
+        await pilot.press("ctrl+s")
+        await until(
+            pilot,
+            lambda: mine.get(f"/presence/alex.kim/{created['id']}").json().get("message") == "offsite, back thursday",
+            what="updated",
+        )
+        await until(
+            pilot,
+            lambda: listing.option_count == 1 and "back thursday" in str(listing.get_option_at_index(0).prompt),
+            what="list refreshed",
+        )
+        listing.highlighted = 0
+        listing.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: not screen.query_one("#delete").disabled)
+        await pilot.click("#delete")
+        await until(pilot, lambda: mine.get(f"/presence/alex.kim/{created['id']}").status_code == 404, what="deleted")

@@ -111,25 +111,32 @@ async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesi
     }
 
 
-@router.post("/presence/teams/{team_id}")
-async def by_team(
-    team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+async def _group_query(
+    domain: Domain, me: int, kind: str, group_id: str, body: dict[str, Any], skip: int, pagesize: int
 ) -> dict[str, Any]:
-    """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
+    scope = {"team": group_id} if kind == "team" else {"workspace": group_id}
     listing, owners = await domain.ooo.query(
         me,
-        team=team_id,
         users=_links_of(body, "user"),
         start=body.get("startDate"),
         end=body.get("endDate"),
         skip=skip,
         pagesize=pagesize,
+        **scope,
     )
-    base = f"/presence/teams/{team_id}"
+    plural, path = ("teams", "teams") if kind == "team" else ("workspaces", "workspace")
     return {
-        "links": [link("self", f"/teams/{team_id}"), *page_links(base, listing)],
+        "links": [link("self", f"/{plural}/{group_id}"), *page_links(f"/presence/{path}/{group_id}", listing)],
         "presenceEntities": entities(listing, owners),
     }
+
+
+@router.post("/presence/teams/{team_id}")
+async def by_team(
+    team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+) -> dict[str, Any]:
+    """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
+    return await _group_query(domain, me, "team", team_id, body, skip, pagesize)
 
 
 @router.post("/presence/workspace/{workspace_id}")
@@ -137,20 +144,7 @@ async def by_workspace(
     workspace_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
     """Entries of a workspace's members (narrowed by `user` links) that overlap the date range."""
-    listing, owners = await domain.ooo.query(
-        me,
-        workspace=workspace_id,
-        users=_links_of(body, "user"),
-        start=body.get("startDate"),
-        end=body.get("endDate"),
-        skip=skip,
-        pagesize=pagesize,
-    )
-    base = f"/presence/workspace/{workspace_id}"
-    return {
-        "links": [link("self", f"/workspaces/{workspace_id}"), *page_links(base, listing)],
-        "presenceEntities": entities(listing, owners),
-    }
+    return await _group_query(domain, me, "workspace", workspace_id, body, skip, pagesize)
 
 
 @router.get("/presence/{user_id}/audits")

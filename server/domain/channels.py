@@ -67,12 +67,9 @@ class Channels:
         self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            if idempotency_key is not None:
-                earlier = tx.get_idempotent(actor_pk, idempotency_key)
-                if earlier is not None:
-                    first = tx.get_message_pk(int(earlier["message_pk"]))
-                    assert first is not None
-                    return self.d.messages.view_of(tx, first)
+            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key)
+            if earlier is not None:
+                return earlier
             now = self.d.clock.now()
             actor = self.d.actor(tx, actor_pk)
             conv = self.channel(tx, public_id)
@@ -88,8 +85,7 @@ class Channels:
             assert message is not None
             view = MessageView(message, actor.handle, None, conv)
             tx.emit(now, [self.d.messages.sent_event(view, None)])
-            if idempotency_key is not None:
-                tx.put_idempotent(actor_pk, idempotency_key, {"message_pk": pk}, now)
+            self.d.messages.remember(tx, actor_pk, idempotency_key, pk, now)
             self.d.people.touch(tx, actor.pk, now)
             return view
 

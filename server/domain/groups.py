@@ -49,24 +49,36 @@ class Groups:
         self.d = domain
 
     # ---- access (the reference's codes) ----------------------------------------------
-    def team_for(self, repo: Repo, actor: User, ref: Any) -> Team:
-        """A team the actor may query: TeamNotFound, TeamMembershipRequired, TeamDeleted."""
+    def _team(self, repo: Repo, actor: User, ref: Any) -> tuple[Team, list[int]]:
+        """A team and its members; TeamNotFound, or TeamMembershipRequired for outsiders (not admins)."""
         team = repo.get_team(_ref(ref, "TeamNotProvided", "TeamNotFound"))
         if team is None:
             raise NotFound("TeamNotFound", f"no team {ref!r}")
-        if not actor.is_admin and actor.pk not in repo.team_member_pks(team.pk):
+        members = repo.team_member_pks(team.pk)
+        if not actor.is_admin and actor.pk not in members:
             raise Forbidden("TeamMembershipRequired", "you are not a member of this team")
+        return team, members
+
+    def _workspace(self, repo: Repo, actor: User, ref: Any) -> tuple[Workspace, list[int]]:
+        """A workspace and its members; WorkspaceNotFound, or WorkspaceMembershipRequired for outsiders."""
+        space = repo.get_workspace(_ref(ref, "WorkspaceNotProvided", "WorkspaceNotFound"))
+        if space is None:
+            raise NotFound("WorkspaceNotFound", f"no workspace {ref!r}")
+        members = repo.workspace_member_pks(space.pk)
+        if not actor.is_admin and actor.pk not in members:
+            raise Forbidden("WorkspaceMembershipRequired", "you are not a member of this workspace")
+        return space, members
+
+    def team_for(self, repo: Repo, actor: User, ref: Any) -> Team:
+        """A team the actor may query: not found, membership, then TeamDeleted."""
+        team, _ = self._team(repo, actor, ref)
         if team.deleted:
             raise Forbidden("TeamDeleted", "this team is deleted")
         return team
 
     def workspace_for(self, repo: Repo, actor: User, ref: Any) -> Workspace:
         """A workspace the actor may query: not found, membership, then its state."""
-        space = repo.get_workspace(_ref(ref, "WorkspaceNotProvided", "WorkspaceNotFound"))
-        if space is None:
-            raise NotFound("WorkspaceNotFound", f"no workspace {ref!r}")
-        if not actor.is_admin and actor.pk not in repo.workspace_member_pks(space.pk):
-            raise Forbidden("WorkspaceMembershipRequired", "you are not a member of this workspace")
+        space, _ = self._workspace(repo, actor, ref)
         if space.state in _STATE_CODES:
             raise Forbidden(_STATE_CODES[space.state], f"this workspace is {space.state}")
         return space
@@ -109,22 +121,7 @@ class Groups:
         return await self.d.store.read(run)
 
     def _group(self, repo: Repo, actor: User, kind: str, ref: Any) -> Group:
-        if kind == "team":
-            team = repo.get_team(_ref(ref, "TeamNotProvided", "TeamNotFound"))
-            if team is None:
-                raise NotFound("TeamNotFound", f"no team {ref!r}")
-            pks = repo.team_member_pks(team.pk)
-            if not actor.is_admin and actor.pk not in pks:
-                raise Forbidden("TeamMembershipRequired", "you are not a member of this team")
-            record: Team | Workspace = team
-        else:
-            space = repo.get_workspace(_ref(ref, "WorkspaceNotProvided", "WorkspaceNotFound"))
-            if space is None:
-                raise NotFound("WorkspaceNotFound", f"no workspace {ref!r}")
-            pks = repo.workspace_member_pks(space.pk)
-            if not actor.is_admin and actor.pk not in pks:
-                raise Forbidden("WorkspaceMembershipRequired", "you are not a member of this workspace")
-            record = space
+        record, pks = self._team(repo, actor, ref) if kind == "team" else self._workspace(repo, actor, ref)
         users = repo.users_by_pk(pks)
         return Group(kind, record, [users[pk] for pk in pks if pk in users])
 

@@ -122,12 +122,9 @@ class Messaging:
         self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            if idempotency_key is not None:
-                earlier = tx.get_idempotent(actor_pk, idempotency_key)
-                if earlier is not None:
-                    message = tx.get_message_pk(int(earlier["message_pk"]))
-                    assert message is not None
-                    return self.view_of(tx, message)
+            earlier = self.replay(tx, actor_pk, idempotency_key)
+            if earlier is not None:
+                return earlier
             now = self.d.clock.now()
             sender = self.d.actor(tx, actor_pk)
             recipient = self.d.people.find(tx, to)
@@ -147,12 +144,28 @@ class Messaging:
             assert message is not None
             view = MessageView(message, sender.handle, recipient.handle, conv)
             tx.emit(now, [self.sent_event(view, frozenset({sender.pk, recipient.pk}))])
-            if idempotency_key is not None:
-                tx.put_idempotent(actor_pk, idempotency_key, {"message_pk": pk}, now)
+            self.remember(tx, actor_pk, idempotency_key, pk, now)
             self.d.people.touch(tx, sender.pk, now)
             return view
 
         return await self.d.store.write(run)
+
+    def replay(self, tx: WriteTx, actor_pk: int, key: str | None) -> MessageView | None:
+        """The message an earlier request with this Idempotency-Key created, if any."""
+        if key is None:
+            return None
+        earlier = tx.get_idempotent(actor_pk, key)
+        if earlier is None:
+            return None
+        message = tx.get_message_pk(int(earlier["message_pk"]))
+        assert message is not None
+        return self.view_of(tx, message)
+
+    @staticmethod
+    def remember(tx: WriteTx, actor_pk: int, key: str | None, message_pk: int, now: int) -> None:
+        """Keep what a request with an Idempotency-Key created, for its retries."""
+        if key is not None:
+            tx.put_idempotent(actor_pk, key, {"message_pk": message_pk}, now)
 
     @staticmethod
     def dm(tx: WriteTx, a: int, b: int, now: int) -> Conversation:

@@ -86,6 +86,15 @@ class Ooo:
             raise NotFound("PresenceNotFound", f"no presence {ref!r} for this user")
         return entry
 
+    def _own_entry(self, repo: Repo, actor_pk: int, user_ref: str, entry_ref: str, verb: str) -> tuple[User, OooEntry]:
+        """The user, their entry, and that the caller is that user (UserNotFound, PresenceNotFound, 403)."""
+        actor = self.d.actor(repo, actor_pk)
+        owner = self.user(repo, user_ref)
+        entry = self.entry(repo, owner, entry_ref)
+        if actor.pk != owner.pk:
+            raise Forbidden("InsufficientPermission", f"only the owner can {verb} an out-of-office entry")
+        return owner, entry
+
     # ---- events -------------------------------------------------------------------
     def _changed(self, tx: WriteTx, owner: User, entry: OooEntry, event: str, before: OooEntry | None) -> None:
         now = self.d.clock.now()
@@ -136,11 +145,7 @@ class Ooo:
 
         def run(tx: WriteTx) -> tuple[User, OooEntry]:
             now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
-            owner = self.user(tx, user_ref)
-            entry = self.entry(tx, owner, entry_ref)
-            if actor.pk != owner.pk:
-                raise Forbidden("InsufficientPermission", "only the owner can update an out-of-office entry")
+            owner, entry = self._own_entry(tx, actor_pk, user_ref, entry_ref, "update")
             values: dict[str, Any] = {}
             if "isActive" in body:
                 if not isinstance(body["isActive"], bool):
@@ -167,11 +172,7 @@ class Ooo:
 
         def run(tx: WriteTx) -> None:
             now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
-            owner = self.user(tx, user_ref)
-            entry = self.entry(tx, owner, entry_ref)
-            if actor.pk != owner.pk:
-                raise Forbidden("InsufficientPermission", "only the owner can delete an out-of-office entry")
+            owner, entry = self._own_entry(tx, actor_pk, user_ref, entry_ref, "delete")
             before = tx.ooo_active_at([owner.pk], now).get(owner.pk)
             tx.delete_ooo(entry.pk)
             tx.insert_audit(owner.pk, "delete", now, f"{{'id':{entry.pk}}}")

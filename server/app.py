@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from server import __version__
-from server.dialects import huddle, pilcrow, v2
+from server.dialects import convos, esn, huddle, pilcrow, v2
 from server.dialects.common import BodyLimit, install_error_handlers
 from server.domain.clock import Clock
 from server.domain.core import Domain
@@ -38,8 +38,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(convos.ConvoPaths)
     install_error_handlers(app)
     app.include_router(v2.router)
     app.include_router(pilcrow.router)
     app.include_router(huddle.router)
+    app.include_router(convos.router)
+    app.include_router(esn.router)
     return app

@@ -58,6 +58,11 @@ def boot_message(view: MessageView) -> dict[str, Any]:
     elif kind == "dm":
         out["to"] = view.recipient
         out["read_at"] = timefmt.precise(m.read_at)
+    elif kind == "convo":
+        out["convo"] = view.conversation.pk
+        out["to"] = view.recipient
+    else:
+        out["stream"] = view.conversation.public_id
     out["body"] = m.body
     out["parent"] = view.parent_id
     return out

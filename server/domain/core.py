@@ -12,10 +12,12 @@ from server.domain.auth import Auth
 from server.domain.calls import Calls
 from server.domain.channels import Channels
 from server.domain.clock import Clock, SystemClock
+from server.domain.convos import Convos
 from server.domain.groups import Groups
 from server.domain.messaging import MessageView, Messaging
 from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
+from server.domain.streams import Streams
 from server.events import Hub, Subscription
 from server.model import Conversation, User
 from server.settings import Settings
@@ -54,6 +56,8 @@ class Domain:
         self.ooo = Ooo(self)
         self.groups = Groups(self)
         self.channels = Channels(self)
+        self.convos = Convos(self)
+        self.streams = Streams(self)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
 
@@ -113,7 +117,8 @@ class Domain:
             views = self.people.views(repo, viewer, users)
             channels = repo.list_channels()
             dms = repo.dm_conversations_of(viewer.pk)
-            convs = {c.pk: c for c in (*channels, *dms)}
+            others = [*self.convos.conversations_of(repo, viewer), *self.streams.readable(repo, viewer)]
+            convs = {c.pk: c for c in (*channels, *dms, *others)}
             messages = repo.messages_in(list(convs))
             handles = {u.pk: u.handle for u in users}
             public = {m.pk: m.public_id for m in messages}

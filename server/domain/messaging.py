@@ -77,6 +77,8 @@ class Messaging:
             return False
         if conversation.kind in ("dm", "convo"):
             return viewer.pk in (conversation.user_a, conversation.user_b)
+        if conversation.kind == "stream":
+            return self.d.streams.can_read(repo, viewer, conversation)
         return conversation.kind == "channel"
 
     def view_of(self, repo: Repo, message: Message, conversation: Conversation | None = None) -> MessageView:

@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, inser
 
 from server.model import Call, Conversation, Event, Message, OooEntry, Team, User, Variant, Workspace
 from server.store import schema as s
+from server.store.convo_queries import ConvoQueries
+from server.store.stream_queries import StreamQueries
 
 
 def _user(row: Row[Any]) -> User:
@@ -116,8 +118,8 @@ def event_from_row(event_id: int, at: int, variants: Any) -> Event:
     )
 
 
-class Repo:
-    """Table access for one transaction."""
+class Repo(ConvoQueries, StreamQueries):
+    """Table access for one transaction (dialect-specific queries come from the mixins)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -205,5 +205,16 @@ meta = Table(
     UniqueConstraint("key"),
 )
 
+invites = Table(
+    "invites",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("public_id", String(40), nullable=False, unique=True),
+    Column("issuer_pk", Integer, nullable=False),
+    Column("issued_at", Integer, nullable=False),
+    Column("used_at", Integer, nullable=True),
+    Column("used_by", Integer, nullable=True),
+)
+
 # The schema version this code writes. Migration N brings a database from N-1 to N.
 SCHEMA_VERSION = 1

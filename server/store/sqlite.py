@@ -86,8 +86,8 @@ class SqliteStore(Store):
                 raise SchemaTooNew(
                     f"{self.path} has schema version {version}; this server knows {schema.SCHEMA_VERSION}"
                 )
-            if version == 0:
-                schema.metadata.create_all(conn)
+            # New tables need no version step: create_all only adds the ones that are missing.
+            schema.metadata.create_all(conn)
             # Later versions add their steps here: `if version < 2: ...`.
             if version != schema.SCHEMA_VERSION:
                 conn.exec_driver_sql(f"PRAGMA user_version={schema.SCHEMA_VERSION}")

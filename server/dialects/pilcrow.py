@@ -230,3 +230,78 @@ async def delete_message(message_id: str, me: Me, domain: Dom) -> Response:
     """Remove a message (its sender or an admin)."""
     await domain.channels.delete_message(me, message_id)
     return Response(status_code=202)
+
+
+# ---- setup, sign-in, invitations -----------------------------------------------------------
+class Credentials(BaseModel):
+    """`{"name", "password"}`."""
+
+    model_config = ConfigDict(strict=True)
+    name: StrictStr
+    password: StrictStr
+
+
+def with_identity(response: Response, request: Request, token: str) -> Response:
+    """Set the `identity` cookie (accepted wherever a bearer token is)."""
+    response.set_cookie(
+        "identity",
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=30 * 86_400,
+    )
+    return response
+
+
+def who(user: Any) -> dict[str, str]:
+    """pilcrow's user: id and name are the handle."""
+    return {"id": user.handle, "name": user.handle}
+
+
+@router.post("/setup", status_code=204)
+async def setup(body: Credentials, request: Request, domain: Dom) -> Response:
+    """Create the first user of an empty server (409 once anyone exists)."""
+    _user, token = await domain.accounts.setup(body.name, body.password)
+    return with_identity(Response(status_code=204), request, token)
+
+
+@router.post("/auth/login")
+async def login(body: Credentials, request: Request, domain: Dom) -> Response:
+    """Sign in; the identity cookie carries the session."""
+    address = request.client.host if request.client else "unknown"
+    token, user = await domain.auth.login(body.name, body.password, address)
+    return with_identity(JSONResponse(who(user)), request, token)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(request: Request, me: Me, domain: Dom) -> Response:
+    """Revoke the session and clear the cookie."""
+    token = token_of(request)
+    assert token is not None
+    await domain.auth.logout(token)
+    response = Response(status_code=204)
+    response.delete_cookie("identity", path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/invite")
+async def invite(me: Me, domain: Dom) -> dict[str, Any]:
+    """An invitation anyone may accept once within 24 hours."""
+    invite_id, issuer, issued_at = await domain.accounts.invite(me)
+    return {"id": invite_id, "issuer": issuer.handle, "issued_at": timefmt.precise(issued_at)}
+
+
+@router.get("/invite/{invite_id}")
+async def get_invite(invite_id: str, domain: Dom) -> dict[str, Any]:
+    """Who invites you (404 when unknown, used or expired). No sign-in needed."""
+    issuer, issued_at = await domain.accounts.get_invite(invite_id)
+    return {"id": invite_id, "issuer": who(issuer), "issued_at": timefmt.precise(issued_at)}
+
+
+@router.post("/invite/{invite_id}")
+async def accept_invite(invite_id: str, body: Credentials, request: Request, domain: Dom) -> Response:
+    """Accept an invitation: a new user, signed in."""
+    user, token = await domain.accounts.accept(invite_id, body.name, body.password)
+    return with_identity(JSONResponse(who(user)), request, token)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from server.domain.accounts import Accounts
 from server.domain.admin import Admin
 from server.domain.auth import Auth
 from server.domain.calls import Calls
@@ -53,6 +54,7 @@ class Domain:
         self.messages = Messaging(self)
         self.calls = Calls(self)
         self.admin = Admin(self)
+        self.accounts = Accounts(self)
         self.ooo = Ooo(self)
         self.groups = Groups(self)
         self.channels = Channels(self)

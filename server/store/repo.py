@@ -668,6 +668,24 @@ class Repo(ConvoQueries, StreamQueries):
             update(s.tokens).where(s.tokens.c.user_pk == user_pk, s.tokens.c.revoked_at.is_(None)).values(revoked_at=at)
         )
 
+    # ---- invitations --------------------------------------------------------------
+    def insert_invite(self, public_id: str, issuer_pk: int, at: int) -> None:
+        """Record an invitation."""
+        self.conn.execute(insert(s.invites).values(public_id=public_id, issuer_pk=issuer_pk, issued_at=at))
+
+    def get_invite(self, public_id: str) -> tuple[int, int, int | None] | None:
+        """(issuer_pk, issued_at, used_at) of an invitation."""
+        i = s.invites
+        row = self.conn.execute(
+            select(i.c.issuer_pk, i.c.issued_at, i.c.used_at).where(i.c.public_id == public_id)
+        ).first()
+        return (row[0], row[1], row[2]) if row else None
+
+    def use_invite(self, public_id: str, user_pk: int, at: int) -> None:
+        """Mark an invitation accepted."""
+        i = s.invites
+        self.conn.execute(update(i).where(i.c.public_id == public_id).values(used_at=at, used_by=user_pk))
+
     # ---- idempotency --------------------------------------------------------------
     def get_idempotent(self, user_pk: int, key: str) -> Any | None:
         """The stored response of an earlier request with this key."""

@@ -1,0 +1,107 @@
+"""First-run setup and invitations (pilcrow's way of creating users)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from server.domain.errors import Conflict, Invalid, NotFound
+from server.domain.people import valid_handle
+from server.model import User
+from server.store.base import WriteTx
+
+if TYPE_CHECKING:
+    from server.domain.core import Domain
+
+INVITE_LIFETIME_US = 24 * 3600 * 1_000_000
+
+
+def check_name(name: Any) -> str:
+    """A pilcrow name is a handle: say what is wrong with it."""
+    if not isinstance(name, str) or not name:
+        raise Invalid("InvalidName", "a name is required")
+    if not valid_handle(name):
+        raise Invalid(
+            "InvalidName",
+            f"{name!r} is not a valid name: use 1-64 lowercase letters, digits, dots, dashes or underscores",
+        )
+    return name
+
+
+def check_password(password: Any) -> str:
+    """Any non-empty password (the KDF does the rest)."""
+    if not isinstance(password, str) or not password:
+        raise Invalid("InvalidPassword", "a password is required")
+    if len(password) > 1024:
+        raise Invalid("InvalidPassword", "a password is at most 1024 characters")
+    return password
+
+
+class Accounts:
+    """Setup once, then invitations that are accepted once within 24 hours."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.d = domain
+
+    async def setup(self, name: Any, password: Any) -> tuple[User, str]:
+        """Create the first user (an admin) and sign them in; Conflict once anyone exists."""
+        name, password = check_name(name), check_password(password)
+
+        def run(tx: WriteTx) -> tuple[User, str]:
+            if tx.count_users() > 0:
+                raise Conflict("SetupDone", "this server is already set up; sign in instead")
+            pk, _ = self.d.admin.ensure_user(tx, name, password=password, admin=True)
+            return self._signed_in(tx, pk)
+
+        return await self.d.store.write(run)
+
+    def _signed_in(self, tx: WriteTx, pk: int) -> tuple[User, str]:
+        token = self.d.auth.issue(tx, pk)
+        self.d.people.touch(tx, pk, self.d.clock.now())
+        user = tx.get_user(pk)
+        assert user is not None
+        return user, token
+
+    async def invite(self, issuer_pk: int) -> tuple[str, User, int]:
+        """A new invitation: (id, issuer, issued_at)."""
+
+        def run(tx: WriteTx) -> tuple[str, User, int]:
+            now = self.d.clock.now()
+            issuer = self.d.actor(tx, issuer_pk)
+            public_id = "inv_" + secrets.token_urlsafe(12)
+            tx.insert_invite(public_id, issuer.pk, now)
+            self.d.people.touch(tx, issuer.pk, now)
+            return public_id, issuer, now
+
+        return await self.d.store.write(run)
+
+    def _open_invite(self, tx: Any, public_id: str) -> tuple[int, int]:
+        found = tx.get_invite(public_id) if isinstance(public_id, str) else None
+        if found is None or found[2] is not None or self.d.clock.now() - found[1] > INVITE_LIFETIME_US:
+            raise NotFound("InviteNotFound", "this invitation does not exist, was used, or expired")
+        return found[0], found[1]
+
+    async def get_invite(self, public_id: str) -> tuple[User, int]:
+        """Who issued an open invitation, and when."""
+
+        def run(repo: Any) -> tuple[User, int]:
+            issuer_pk, issued_at = self._open_invite(repo, public_id)
+            issuer = repo.get_user(issuer_pk)
+            assert issuer is not None
+            return issuer, issued_at
+
+        return await self.d.store.read(run)
+
+    async def accept(self, public_id: str, name: Any, password: Any) -> tuple[User, str]:
+        """Become a user through an invitation (once); signed in at once."""
+        name, password = check_name(name), check_password(password)
+
+        def run(tx: WriteTx) -> tuple[User, str]:
+            self._open_invite(tx, public_id)
+            if tx.get_user_by_handle(name) is not None:
+                raise Conflict("NameInUse", f"the name {name!r} is taken")
+            pk, _ = self.d.admin.ensure_user(tx, name, password=password, admin=False)
+            tx.use_invite(public_id, pk, self.d.clock.now())
+            return self._signed_in(tx, pk)
+
+        return await self.d.store.write(run)

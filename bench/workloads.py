@@ -155,37 +155,38 @@ async def _fanout(
 
 async def w2(root: Path, ks: list[int], rounds: int) -> dict[str, Any]:
     """W2: one channel message to K subscribers; time until all have it."""
-    out: dict[str, Any] = {}
-    for k in ks:
-        server = start_huddle(root / f"w2-{k}", users=k + 1)
-        relay = start_relay()
-        try:
-            channel = server.channels[0]
-            async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
-                http.headers["Authorization"] = f"Bearer {server.tokens['u0000']}"
-                handles = iter(sorted(server.tokens)[1:])
-                ours = await _fanout(
-                    lambda: huddle_ws(server, next(handles)),
-                    huddle_marker,
-                    lambda body: http.post(f"/api/channels/{channel}", json={"body": body}),
-                    k,
-                    rounds,
-                    "w2",
-                )
-            async with httpx.AsyncClient(base_url=relay.url, timeout=TIMEOUT) as http:
-                floor = await _fanout(
-                    lambda: relay_ws(relay),
-                    relay_marker,
-                    lambda body: http.post("/send", json={"body": body}),
-                    k,
-                    rounds,
-                    "w2",
-                )
-        finally:
-            server.stop()
-            relay.stop()
-        out[str(k)] = {"huddle": ours, "floor": floor, "ratio_p99": round(ours["p99_ms"] / floor["p99_ms"], 2)}
-    return out
+    return {str(k): await _w2_one(root, k, rounds) for k in ks}
+
+
+async def _w2_one(root: Path, k: int, rounds: int) -> dict[str, Any]:
+    server = start_huddle(root / f"w2-{k}", users=k + 1)
+    relay = start_relay()
+    try:
+        channel = server.channels[0]
+        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+            http.headers["Authorization"] = f"Bearer {server.tokens['u0000']}"
+            handles = iter(sorted(server.tokens)[1:])
+            ours = await _fanout(
+                lambda: huddle_ws(server, next(handles)),
+                huddle_marker,
+                lambda body: http.post(f"/api/channels/{channel}", json={"body": body}),
+                k,
+                rounds,
+                "w2",
+            )
+        async with httpx.AsyncClient(base_url=relay.url, timeout=TIMEOUT) as http:
+            floor = await _fanout(
+                lambda: relay_ws(relay),
+                relay_marker,
+                lambda body: http.post("/send", json={"body": body}),
+                k,
+                rounds,
+                "w2",
+            )
+    finally:
+        server.stop()
+        relay.stop()
+    return {"huddle": ours, "floor": floor, "ratio_p99": round(ours["p99_ms"] / floor["p99_ms"], 2)}
 
 
 async def w3(root: Path, n: int) -> dict[str, Any]:
@@ -212,35 +213,32 @@ async def w3(root: Path, n: int) -> dict[str, Any]:
 
 async def w4(root: Path, concurrency: list[int], seconds: float) -> dict[str, Any]:
     """W4: C concurrent senders for T seconds; acknowledged messages/s and errors."""
-    out: dict[str, Any] = {}
-    for c in concurrency:
-        server = start_huddle(root / f"w4-{c}", users=2 * c)
-        try:
-            handles = sorted(server.tokens)
-            acked = errors = 0
-            deadline = time.perf_counter() + seconds
+    return {str(c): await _w4_one(root, c, seconds) for c in concurrency}
 
-            async def sender(i: int) -> None:
-                nonlocal acked, errors
-                me, to = handles[2 * i], handles[2 * i + 1]
-                async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
-                    http.headers["Authorization"] = f"Bearer {server.tokens[me]}"
-                    n = 0
-                    while time.perf_counter() < deadline:
-                        r = await http.post("/api/v2/messages", json={"to": to, "body": f"{me}-{n}"})
-                        n += 1
-                        if r.status_code == 200:
-                            acked += 1
-                        else:
-                            errors += 1
 
-            start = time.perf_counter()
-            await asyncio.gather(*(sender(i) for i in range(c)))
-            elapsed = time.perf_counter() - start
-        finally:
-            server.stop()
-        out[str(c)] = {"acked_per_s": round(acked / elapsed, 1), "acked": acked, "errors": errors}
-    return out
+async def _w4_one(root: Path, c: int, seconds: float) -> dict[str, Any]:
+    server = start_huddle(root / f"w4-{c}", users=2 * c)
+    handles = sorted(server.tokens)
+    counts = {"acked": 0, "errors": 0}
+    deadline = time.perf_counter() + seconds
+
+    async def sender(i: int) -> None:
+        me, to = handles[2 * i], handles[2 * i + 1]
+        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+            http.headers["Authorization"] = f"Bearer {server.tokens[me]}"
+            n = 0
+            while time.perf_counter() < deadline:
+                r = await http.post("/api/v2/messages", json={"to": to, "body": f"{me}-{n}"})
+                n += 1
+                counts["acked" if r.status_code == 200 else "errors"] += 1
+
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(sender(i) for i in range(c)))
+        elapsed = time.perf_counter() - start
+    finally:
+        server.stop()
+    return {"acked_per_s": round(counts["acked"] / elapsed, 1), **counts}
 
 
 async def w5(root: Path, users: int, channels: int, messages: int, rounds: int) -> dict[str, Any]:

@@ -133,8 +133,9 @@ class Messaging:
             if recipient.pk == sender.pk:
                 raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
             conv = self.dm(tx, sender.pk, recipient.pk, now)
+            public_id = new_message_id()
             pk = tx.insert_message(
-                public_id=new_message_id(),
+                public_id=public_id,
                 conversation_pk=conv.pk,
                 sender_pk=sender.pk,
                 recipient_pk=recipient.pk,
@@ -142,12 +143,11 @@ class Messaging:
                 created_at=now,
                 deleted=False,
             )
-            message = tx.get_message_pk(pk)
-            assert message is not None
+            message = Message(pk, public_id, conv.pk, sender.pk, recipient.pk, body, None, now, None, False)
             view = MessageView(message, sender.handle, recipient.handle, conv)
             tx.emit(now, [self.sent_event(view, frozenset({sender.pk, recipient.pk}))])
             self.remember(tx, actor_pk, idempotency_key, pk, now)
-            self.d.people.touch(tx, sender.pk, now)
+            self.d.people.touch(tx, sender.pk, now, user=sender)
             return view
 
         return await self.d.store.write(run)

@@ -217,13 +217,14 @@ class People:
         self.latest_activity[actor_pk] = now
         await self.d.store.write(lambda tx: self.touch(tx, actor_pk, now))
 
-    def touch(self, tx: WriteTx, user_pk: int, now: int) -> bool:
+    def touch(self, tx: WriteTx, user_pk: int, now: int, *, user: User | None = None) -> bool:
         """Record activity inside a write: persist last_seen at most every 30 s, flip away -> active.
 
+        `user`, when the caller already read it in this transaction, saves a read.
         Returns whether a `presence changed` event was emitted.
         """
         self.latest_activity[user_pk] = max(now, self.latest_activity.get(user_pk, 0))
-        user = tx.get_user(user_pk)
+        user = user or tx.get_user(user_pk)
         if user is None:
             return False
         stale = user.last_seen is None or now - user.last_seen >= LAST_SEEN_EVERY_US

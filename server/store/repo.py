@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 
 from server.model import Call, Conversation, Event, Message, OooEntry, Team, User, Variant, Workspace
 from server.store import schema as s
@@ -107,6 +107,74 @@ def _ooo(row: Row[Any]) -> OooEntry:
     )
 
 
+# Statements of the hot paths (every send, every request), built once: building a Core
+# expression costs ~3x running it (bench/README.md, "W4").
+_USER_BY_PK = select(s.users).where(s.users.c.pk == bindparam("pk"))
+_USER_BY_HANDLE = select(s.users).where(s.users.c.handle == bindparam("handle"))
+_USERS_BY_PKS = select(s.users).where(s.users.c.pk.in_(bindparam("pks", expanding=True)))
+_DM = select(s.conversations).where(
+    s.conversations.c.kind == "dm",
+    s.conversations.c.user_a == bindparam("a"),
+    s.conversations.c.user_b == bindparam("b"),
+)
+_CONVERSATION = select(s.conversations).where(s.conversations.c.pk == bindparam("pk"))
+_INSERT_MESSAGE = insert(s.messages)
+_MESSAGE_BY_PK = select(s.messages).where(s.messages.c.pk == bindparam("pk"))
+_MESSAGE_BY_ID = select(s.messages).where(s.messages.c.public_id == bindparam("public_id"))
+_INSERT_EVENT = insert(s.events)
+_TOKEN = select(s.tokens.c.user_pk, s.tokens.c.last_used_at, s.tokens.c.revoked_at).where(
+    s.tokens.c.token_hash == bindparam("token_hash")
+)
+_IDEMPOTENT = select(s.idempotency.c.response).where(
+    s.idempotency.c.user_pk == bindparam("user_pk"), s.idempotency.c.key == bindparam("key")
+)
+_INSERT_IDEMPOTENT = insert(s.idempotency)
+
+
+def _mates_statement() -> Any:
+    tm, other_tm = s.team_members, s.team_members.alias("other_tm")
+    team_mates = (
+        select(other_tm.c.user_pk)
+        .join(tm, tm.c.team_pk == other_tm.c.team_pk)
+        .join(s.teams, s.teams.c.pk == tm.c.team_pk)
+        .where(tm.c.user_pk == bindparam("user_pk"), s.teams.c.deleted.is_(False))
+    )
+    wm, other_wm = s.workspace_members, s.workspace_members.alias("other_wm")
+    ws_mates = (
+        select(other_wm.c.user_pk)
+        .join(wm, wm.c.workspace_pk == other_wm.c.workspace_pk)
+        .join(s.workspaces, s.workspaces.c.pk == wm.c.workspace_pk)
+        .where(wm.c.user_pk == bindparam("user_pk"), s.workspaces.c.state != "deleted")
+    )
+    return team_mates.union(ws_mates)
+
+
+_MATES = _mates_statement()
+_TEAMS_OF = (
+    select(s.team_members.c.user_pk, s.teams)
+    .join(s.teams, s.teams.c.pk == s.team_members.c.team_pk)
+    .order_by(s.teams.c.name)
+)
+_TEAMS_OF_PKS = _TEAMS_OF.where(s.team_members.c.user_pk.in_(bindparam("pks", expanding=True)))
+_SPACES_OF = (
+    select(s.workspace_members.c.user_pk, s.workspaces)
+    .join(s.workspaces, s.workspaces.c.pk == s.workspace_members.c.workspace_pk)
+    .order_by(s.workspaces.c.name)
+)
+_SPACES_OF_PKS = _SPACES_OF.where(s.workspace_members.c.user_pk.in_(bindparam("pks", expanding=True)))
+_OOO_AT = (
+    select(s.ooo_entries)
+    .where(
+        s.ooo_entries.c.is_active.is_(True),
+        or_(s.ooo_entries.c.start_date.is_(None), s.ooo_entries.c.start_date <= bindparam("at")),
+        or_(s.ooo_entries.c.end_date.is_(None), s.ooo_entries.c.end_date >= bindparam("at")),
+    )
+    .order_by(s.ooo_entries.c.pk)
+)
+_OOO_AT_PKS = _OOO_AT.where(s.ooo_entries.c.user_pk.in_(bindparam("pks", expanding=True)))
+_ADMINS = select(s.users.c.pk).where(s.users.c.role == "admin")
+
+
 def event_from_row(event_id: int, at: int, variants: Any) -> Event:
     """Build an Event from its stored columns."""
     if isinstance(variants, str):
@@ -127,12 +195,12 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- users -------------------------------------------------------------------
     def get_user(self, pk: int) -> User | None:
         """The user with this pk."""
-        row = self.conn.execute(select(s.users).where(s.users.c.pk == pk)).first()
+        row = self.conn.execute(_USER_BY_PK, {"pk": pk}).first()
         return _user(row) if row else None
 
     def get_user_by_handle(self, handle: str) -> User | None:
         """The user with this handle."""
-        row = self.conn.execute(select(s.users).where(s.users.c.handle == handle)).first()
+        row = self.conn.execute(_USER_BY_HANDLE, {"handle": handle}).first()
         return _user(row) if row else None
 
     def list_users(self) -> list[User]:
@@ -144,7 +212,7 @@ class Repo(ConvoQueries, StreamQueries):
         wanted = list(set(pks))
         if not wanted:
             return {}
-        rows = self.conn.execute(select(s.users).where(s.users.c.pk.in_(wanted)))
+        rows = self.conn.execute(_USERS_BY_PKS, {"pks": wanted})
         return {u.pk: u for u in map(_user, rows)}
 
     def count_users(self) -> int:
@@ -232,56 +300,40 @@ class Repo(ConvoQueries, StreamQueries):
 
     def teams_of(self, user_pks: Sequence[int] | None = None) -> dict[int, list[Team]]:
         """Teams per user (all users when None), by team name."""
-        q = select(s.team_members.c.user_pk, s.teams).join(s.teams, s.teams.c.pk == s.team_members.c.team_pk)
-        if user_pks is not None:
-            q = q.where(s.team_members.c.user_pk.in_(list(user_pks)))
+        if user_pks is None:
+            rows = self.conn.execute(_TEAMS_OF)
+        else:
+            rows = self.conn.execute(_TEAMS_OF_PKS, {"pks": list(user_pks)})
         out: dict[int, list[Team]] = {}
-        for row in self.conn.execute(q.order_by(s.teams.c.name)):
+        for row in rows:
             out.setdefault(row._mapping["user_pk"], []).append(_team(row))
         return out
 
     def workspaces_of(self, user_pks: Sequence[int] | None = None) -> dict[int, list[Workspace]]:
         """Workspaces per user (all users when None), by name."""
-        q = select(s.workspace_members.c.user_pk, s.workspaces).join(
-            s.workspaces, s.workspaces.c.pk == s.workspace_members.c.workspace_pk
-        )
-        if user_pks is not None:
-            q = q.where(s.workspace_members.c.user_pk.in_(list(user_pks)))
+        if user_pks is None:
+            rows = self.conn.execute(_SPACES_OF)
+        else:
+            rows = self.conn.execute(_SPACES_OF_PKS, {"pks": list(user_pks)})
         out: dict[int, list[Workspace]] = {}
-        for row in self.conn.execute(q.order_by(s.workspaces.c.name)):
+        for row in rows:
             out.setdefault(row._mapping["user_pk"], []).append(_workspace(row))
         return out
 
     def mates_of(self, user_pk: int) -> set[int]:
         """Users who share a live team or a workspace with this user (the user included)."""
-        tm = s.team_members
-        other_tm = tm.alias("other_tm")
-        team_mates = (
-            select(other_tm.c.user_pk)
-            .join(tm, tm.c.team_pk == other_tm.c.team_pk)
-            .join(s.teams, s.teams.c.pk == tm.c.team_pk)
-            .where(tm.c.user_pk == user_pk, s.teams.c.deleted.is_(False))
-        )
-        wm = s.workspace_members
-        other_wm = wm.alias("other_wm")
-        ws_mates = (
-            select(other_wm.c.user_pk)
-            .join(wm, wm.c.workspace_pk == other_wm.c.workspace_pk)
-            .join(s.workspaces, s.workspaces.c.pk == wm.c.workspace_pk)
-            .where(wm.c.user_pk == user_pk, s.workspaces.c.state != "deleted")
-        )
-        mates = {r[0] for r in self.conn.execute(team_mates.union(ws_mates))}
+        mates = {r[0] for r in self.conn.execute(_MATES, {"user_pk": user_pk})}
         mates.add(user_pk)
         return mates
 
     def admin_pks(self) -> set[int]:
         """The pks of every admin."""
-        return {r[0] for r in self.conn.execute(select(s.users.c.pk).where(s.users.c.role == "admin"))}
+        return {r[0] for r in self.conn.execute(_ADMINS)}
 
     # ---- conversations ------------------------------------------------------------
     def get_conversation(self, pk: int) -> Conversation | None:
         """The conversation with this pk."""
-        row = self.conn.execute(select(s.conversations).where(s.conversations.c.pk == pk)).first()
+        row = self.conn.execute(_CONVERSATION, {"pk": pk}).first()
         return _conversation(row) if row else None
 
     def get_conversation_by_public_id(self, public_id: str) -> Conversation | None:
@@ -300,11 +352,7 @@ class Repo(ConvoQueries, StreamQueries):
     def get_dm(self, user_a: int, user_b: int) -> Conversation | None:
         """The DM between two users, if one exists."""
         a, b = sorted((user_a, user_b))
-        row = self.conn.execute(
-            select(s.conversations).where(
-                s.conversations.c.kind == "dm", s.conversations.c.user_a == a, s.conversations.c.user_b == b
-            )
-        ).first()
+        row = self.conn.execute(_DM, {"a": a, "b": b}).first()
         return _conversation(row) if row else None
 
     def insert_conversation(self, **values: Any) -> int:
@@ -338,16 +386,16 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- messages -----------------------------------------------------------------
     def insert_message(self, **values: Any) -> int:
         """Insert a message; returns its pk."""
-        return int(self.conn.execute(insert(s.messages).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        return int(self.conn.execute(_INSERT_MESSAGE, values).inserted_primary_key[0])  # type: ignore[index]
 
     def get_message(self, public_id: str) -> Message | None:
         """The message with this public id."""
-        row = self.conn.execute(select(s.messages).where(s.messages.c.public_id == public_id)).first()
+        row = self.conn.execute(_MESSAGE_BY_ID, {"public_id": public_id}).first()
         return _message(row) if row else None
 
     def get_message_pk(self, pk: int) -> Message | None:
         """The message with this pk."""
-        row = self.conn.execute(select(s.messages).where(s.messages.c.pk == pk)).first()
+        row = self.conn.execute(_MESSAGE_BY_PK, {"pk": pk}).first()
         return _message(row) if row else None
 
     def dm_messages(
@@ -512,16 +560,12 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- out of office ------------------------------------------------------------
     def ooo_active_at(self, user_pks: Sequence[int] | None, at: int) -> dict[int, OooEntry]:
         """Per user, the active OOO entry covering `at` (the latest created wins)."""
-        o = s.ooo_entries
-        q = select(o).where(
-            o.c.is_active.is_(True),
-            or_(o.c.start_date.is_(None), o.c.start_date <= at),
-            or_(o.c.end_date.is_(None), o.c.end_date >= at),
-        )
-        if user_pks is not None:
-            q = q.where(o.c.user_pk.in_(list(user_pks)))
+        if user_pks is None:
+            rows = self.conn.execute(_OOO_AT, {"at": at})
+        else:
+            rows = self.conn.execute(_OOO_AT_PKS, {"at": at, "pks": list(user_pks)})
         out: dict[int, OooEntry] = {}
-        for entry in map(_ooo, self.conn.execute(q.order_by(o.c.pk))):
+        for entry in map(_ooo, rows):
             out[entry.user_pk] = entry
         return out
 
@@ -648,10 +692,7 @@ class Repo(ConvoQueries, StreamQueries):
 
     def get_token(self, token_hash: str) -> tuple[int, int, int | None] | None:
         """(user_pk, last_used_at, revoked_at) of a token hash."""
-        t = s.tokens
-        row = self.conn.execute(
-            select(t.c.user_pk, t.c.last_used_at, t.c.revoked_at).where(t.c.token_hash == token_hash)
-        ).first()
+        row = self.conn.execute(_TOKEN, {"token_hash": token_hash}).first()
         return (row[0], row[1], row[2]) if row else None
 
     def touch_token(self, token_hash: str, at: int) -> None:
@@ -705,7 +746,7 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- events -------------------------------------------------------------------
     def insert_event(self, at: int, variants: list[list[Any]]) -> int:
         """Append an event to the log; returns its id."""
-        return int(self.conn.execute(insert(s.events).values(at=at, variants=variants)).inserted_primary_key[0])  # type: ignore[index]
+        return int(self.conn.execute(_INSERT_EVENT, {"at": at, "variants": variants}).inserted_primary_key[0])  # type: ignore[index]
 
     def events_after(self, after: int, upto: int | None = None, limit: int = 1000) -> list[Event]:
         """Events with after < id <= upto, oldest first."""

@@ -193,8 +193,9 @@ class HuddleApp(App[None]):
         return self.state.resume_point
 
     def on_booted(self, _: Booted) -> None:
-        """Everything may have changed."""
+        """Everything may have changed: draw the list now (start-up waits for nothing else)."""
         self.contacts.rebuild_soon()
+        self.contacts.flush()
         self.conversation.show(self.conversation.key)
         self._update_status()
 

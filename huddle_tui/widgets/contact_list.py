@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from huddle_tui import presence
 from huddle_tui.store import Contact, State
 
+FLUSH_DELAY = 0.03  # seconds from the first change of a burst to the redraw
 STATE_STYLE = {
     "active": "$success",
     "away": "$warning",
@@ -64,23 +65,31 @@ class ContactList(OptionList):
         self._order: list[str] = []
         self._dirty: set[str] = set()
         self._rebuild_needed = True
+        self._flush_pending = False
 
     def on_mount(self) -> None:
-        """Coalesce floods: rows are redrawn at most ten times a second, ages once a minute."""
-        self.set_interval(0.1, self.flush)
+        """Ages ("3h") move on their own."""
         self.set_interval(30, self.age_tick)
 
     def age_tick(self) -> None:
-        """Ages ("3h") move on their own."""
-        self._rebuild_needed = True
+        """Redraw every row for the ages."""
+        self.rebuild_soon()
+
+    def _schedule(self) -> None:
+        # Coalesce floods: one redraw 30 ms after the first change of a burst.
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.set_timer(FLUSH_DELAY, self.flush)
 
     def mark(self, key: str) -> None:
         """A contact or channel changed."""
         self._dirty.add(key)
+        self._schedule()
 
     def rebuild_soon(self) -> None:
         """The set of rows changed (filter, boot)."""
         self._rebuild_needed = True
+        self._schedule()
 
     def layout_keys(self, now: datetime) -> list[str]:
         """Row ids in display order: `team:<name>` headers, handles, `#channel` ids."""
@@ -115,6 +124,7 @@ class ContactList(OptionList):
 
     def flush(self) -> None:
         """Apply pending changes: in place when the order holds, else a rebuild keeping the selection."""
+        self._flush_pending = False
         if not self._dirty and not self._rebuild_needed:
             return
         now = self.clock()
@@ -147,7 +157,7 @@ class ContactList(OptionList):
 
     def on_resize(self) -> None:
         """Names are padded to the width."""
-        self._rebuild_needed = True
+        self.rebuild_soon()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Enter or click opens the chat."""

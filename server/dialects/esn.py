@@ -1,7 +1,343 @@
-"""The ESN activity streams dialect (seed 004)."""
+"""The ESN activity streams dialect (seed 004).
+
+Where the reference is silent:
+- ids are opaque strings: a message `_id` is its public id (`msg_…`, the same in every
+  dialect); `creator` is the author's handle; a stream is its uuid. Wherever the reference
+  puts an id, `urn:…:<id>` is accepted too (its last `:` segment is the id).
+- only activity-stream messages are ESN messages: a DM, convo or channel message id is 404 here.
+- anything the caller may not read is 404 (never 403: that would reveal it exists); posting
+  to a stream the caller may not write (unknown, not a member, archived or locked workspace,
+  deleted team) is 403.
+- the request body and its `object` refuse unknown keys (400), so a typo never silently
+  drops data; targets, `resource`, `inReplyTo`, attachments and parsers ignore unknown keys
+  (the reference's own share example misspells `objectType`).
+- `object.objectType` must be `whatsup`; the text is `description` (or `content`; both must
+  agree); it may be blank only when something is attached. `data` is kept as given (≤ 16 KiB).
+- several `targets`: the message lives in the first; each other target gets a copy, exactly
+  as if it had been shared there (listed under the message's `shares`).
+- a reply goes into its parent's stream: `targets`, if given, may only name that stream.
+- a share copies text and metadata into each target; the copy's `creator` is who shared it,
+  its `copyOf` names the source; `resource` is required and must be the source's stream.
+- `POST /api/messages/email` wants `Content-Type: message/rfc822`; the Subject, a blank line
+  and the text/plain body become the description; attachments are listed (name, type, size),
+  their content is not kept.
+- `GET /api/activitystreams/{uuid}`: newest first, `limit` 1-100 (default 20). `before=<id>`
+  gives the messages just older than that message; `after=<id>` the `limit` messages just
+  newer than it (the oldest of them first in time, so paging forward leaves no gap), still
+  listed newest first; both together bound the range. `X-ESN-Items-Count` is the stream's size.
+- `Idempotency-Key` on the three POSTs: a retry returns the first result and stores nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.responses import JSONResponse
+
+from server.dialects.common import domain_of, token_of
+from server.domain import timefmt
+from server.domain.core import Domain
+from server.domain.errors import Invalid
+from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
+from server.domain.streams import Draft, Post, check_text, parse_email
+from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
+
+MAX_DATA = 16 * 1024
+MAX_ID = 300
+
+
+async def current_user(request: Request) -> int:
+    """The pk of the signed-in caller."""
+    return await domain_of(request).auth.authenticate(token_of(request))
+
+
+Me = Annotated[int, Depends(current_user)]
+Dom = Annotated[Domain, Depends(domain_of)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+# ---- request bodies -------------------------------------------------------------------
+class Ref(BaseModel):
+    """A target, resource or parent: `{"objectType", "id"}` (or `_id`)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    objectType: StrictStr | None = None
+    id: StrictStr | None = Field(None, max_length=MAX_ID)
+    underscore_id: StrictStr | None = Field(None, alias="_id", max_length=MAX_ID)
+
+    def ref(self, what: str, object_type: str | None) -> str:
+        """The bare id named (a urn's last segment); 400 when there is none or the type is wrong."""
+        if object_type is not None and self.objectType is not None and self.objectType != object_type:
+            raise Invalid("InvalidRequest", f"{what}.objectType must be {object_type!r}")
+        raw = self.underscore_id if self.underscore_id is not None else self.id
+        if raw is None or not bare(raw):
+            raise Invalid("InvalidRequest", f"{what} needs an id")
+        return bare(raw)
+
+
+class Attachment(BaseModel):
+    """Metadata of a file attached to a post (the file itself lives elsewhere)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    file_id: StrictStr = Field(alias="_id", min_length=1, max_length=MAX_ID)
+    name: StrictStr = Field(min_length=1, max_length=255)
+    contentType: StrictStr = Field("application/octet-stream", max_length=255)
+    length: StrictInt | None = Field(None, ge=0, le=2**53)  # a size JavaScript counts exactly
+
+
+class Parser(BaseModel):
+    """A parser the client applies to the text (e.g. markdown)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: StrictStr = Field(min_length=1, max_length=64)
+
+
+class EsnObject(BaseModel):
+    """`object` of a post."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    objectType: Literal["whatsup"]
+    description: StrictStr | None = None
+    content: StrictStr | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    parsers: list[Parser] = Field(default_factory=list, max_length=10)
+    data: dict[str, Any] | None = None
+
+    def draft(self) -> Draft:
+        """The text and ESN metadata of the post."""
+        if self.description is not None and self.content is not None and self.description != self.content:
+            raise Invalid("InvalidRequest", "object.description and object.content differ; send one of them")
+        text = self.description if self.description is not None else self.content
+        if text is None:
+            raise Invalid("InvalidRequest", "object.description is required")
+        attachments = [
+            {"_id": a.file_id, "name": a.name, "contentType": a.contentType, "length": a.length}
+            for a in self.attachments
+        ]
+        meta: dict[str, Any] = {
+            "objectType": self.objectType,
+            "attachments": attachments,
+            "parsers": [{"name": p.name} for p in self.parsers],
+        }
+        if self.data is not None:
+            if len(json.dumps(self.data, ensure_ascii=False)) > MAX_DATA:
+                raise Invalid("InvalidRequest", f"object.data is over {MAX_DATA // 1024} KiB as JSON")
+            meta["data"] = self.data
+        return Draft(check_text(text, has_attachments=bool(attachments)), meta)
+
+
+class PostBody(BaseModel):
+    """`POST /api/messages`: a post to targets, or a reply."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    esn_object: EsnObject = Field(alias="object")
+    targets: list[Ref] | None = None
+    inReplyTo: Ref | None = None
+
+
+class ShareBody(BaseModel):
+    """`POST /api/messages/{id}/shares`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    resource: Ref
+    target: Ref | None = None
+    targets: list[Ref] | None = None
+
+
+def bare(value: str) -> str:
+    """An id as given, or the last segment of a `urn:…:<id>`."""
+    value = value.strip()
+    return value.rsplit(":", 1)[-1].strip() if value.lower().startswith("urn:") else value
+
+
+def stream_ids(refs: list[Ref] | None, what: str = "targets") -> list[str]:
+    """The stream uuids of targets."""
+    return [r.ref(what, "activitystream") for r in refs or []]
+
+
+def checked_key(key: str | None) -> str | None:
+    """An Idempotency-Key of 1-255 characters."""
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
+    return key
+
+
+# ---- rendering ------------------------------------------------------------------------
+def millis(us: int) -> int:
+    """Microseconds to the milliseconds since the epoch ESN's timestamps use."""
+    return us // 1000
+
+
+def iso_millis(us: int) -> str:
+    """`2024-09-27T23:19:10.208Z`, as a JavaScript Date serialises."""
+    dt = timefmt.to_dt(us - us % 1000)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def stream_ref(stream_uuid: str) -> dict[str, str]:
+    """A stream as the reference names targets."""
+    return {"objectType": "activitystream", "id": stream_uuid}
+
+
+def message_object(post: Post) -> dict[str, Any]:
+    """A message: the reference's fields, plus its stream, thread, files and shares."""
+    m = post.view.message
+    meta = post.meta
+    out: dict[str, Any] = {
+        "objectType": meta.get("objectType", "whatsup"),
+        "_id": m.public_id,
+        "description": m.body,
+        "creator": post.view.sender,
+        "timestamps": {"creation": millis(m.created_at)},
+        "target": [stream_ref(post.stream)],
+    }
+    if post.view.parent_id is not None:
+        out["inReplyTo"] = {"objectType": "whatsup", "_id": post.view.parent_id}
+        out["parentId"] = post.view.parent_id
+    out["responses"] = post.responses
+    out["attachments"] = meta.get("attachments", [])
+    out["parsers"] = meta.get("parsers", [])
+    out["shares"] = [{**stream_ref(s["stream"]), "_id": s["_id"]} for s in post.shares]
+    for key in ("copyOf", "data", "email"):
+        if key in meta:
+            out[key] = meta[key]
+    return out
+
+
+def timeline_entry(post: Post) -> dict[str, Any]:
+    """One activity of a stream: who posted (or shared) what, where and when."""
+    m = post.view.message
+    out: dict[str, Any] = {
+        "_id": m.public_id,
+        "verb": "share" if "copyOf" in post.meta else "post",
+        "published": iso_millis(m.created_at),
+        "actor": {"objectType": "user", "_id": post.author.handle, "displayName": post.author.display_name},
+        "object": message_object(post),
+        "target": [{"objectType": "activitystream", "_id": post.stream}],
+    }
+    if post.view.parent_id is not None:
+        out["inReplyTo"] = [{"objectType": "whatsup", "_id": post.view.parent_id}]
+    return out
+
+
+def not_found(public_id: str) -> dict[str, Any]:
+    """The error descriptor standing in for a message that cannot be found."""
+    details = f"The message {public_id} can not be found"
+    return {"error": {"code": 404, "status": 404, "message": HTTPStatus(404).phrase, "details": details}}
+
+
+def created(view: MessageView, *, reply: bool = False) -> JSONResponse:
+    """201 with the new message's `_id` (and `parentId` for a reply)."""
+    body = {"_id": view.message.public_id}
+    if reply and view.parent_id is not None:
+        body["parentId"] = view.parent_id
+    return JSONResponse(body, 201, headers={"Location": f"/api/messages/{view.message.public_id}"})
+
+
+def stream_summary(owner: Team | Workspace) -> dict[str, Any]:
+    """A stream in the list: its uuid and the team or workspace owning it."""
+    kind = "team" if isinstance(owner, Team) else "workspace"
+    return {"uuid": owner.stream_uuid, "objectType": kind, "id": owner.pk, "name": owner.name}
+
+
+# ---- messages -------------------------------------------------------------------------
+@router.get("/api/messages")
+async def get_messages(
+    me: Me,
+    domain: Dom,
+    ids_brackets: Annotated[list[str] | None, Query(alias="ids[]")] = None,
+    ids: Annotated[list[str] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    """Messages by id (`ids[]=`, or `ids=`); an error descriptor for each one not found."""
+    wanted = list(dict.fromkeys(bare(i) for i in [*(ids_brackets or []), *(ids or [])] if i.strip()))
+    found = await domain.streams.get_many(me, wanted)
+    return [not_found(item) if isinstance(item, str) else message_object(item) for item in found]
+
+
+@router.get("/api/messages/{message_id}")
+async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    """One message."""
+    return message_object(await domain.streams.get(me, bare(message_id)))
+
+
+@router.post("/api/messages", status_code=201)
+async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A new post to `targets`, or a reply to `inReplyTo`."""
+    key = checked_key(idempotency_key)
+    draft = body.esn_object.draft()
+    targets = stream_ids(body.targets)
+    if body.inReplyTo is not None:
+        # Any objectType: the reference's own reply example calls the parent an "activitystream".
+        parent = body.inReplyTo.ref("inReplyTo", None)
+        return created(await domain.streams.reply(me, draft, parent, targets, key), reply=True)
+    if not targets:
+        raise Invalid("MissingTargets", "targets is required: the activity streams to post to")
+    return created(await domain.streams.post(me, draft, targets, key))
+
+
+@router.post("/api/messages/email", status_code=201)
+async def post_email(
+    request: Request,
+    me: Me,
+    domain: Dom,
+    target_id: Annotated[str | None, Query(alias="id", max_length=MAX_ID)] = None,
+    object_type: Annotated[str | None, Query(alias="objectType")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A post made of an RFC 822 message, into the stream named by `id`."""
+    key = checked_key(idempotency_key)
+    if target_id is None or not bare(target_id):
+        raise Invalid("MissingTarget", "id is required: the activity stream to post to")
+    if object_type != "activitystream":
+        raise Invalid("InvalidRequest", "objectType must be 'activitystream'")
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "message/rfc822":
+        raise Invalid("InvalidRequest", "send the message with Content-Type: message/rfc822")
+    draft = parse_email(await request.body())
+    return created(await domain.streams.post(me, draft, [bare(target_id)], key))
+
+
+@router.post("/api/messages/{message_id}/shares", status_code=201)
+async def share_message(
+    message_id: str, body: ShareBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Copy a message into other streams."""
+    key = checked_key(idempotency_key)
+    resource = body.resource.ref("resource", "activitystream")
+    targets = stream_ids([*([body.target] if body.target else []), *(body.targets or [])])
+    if not targets:
+        raise Invalid("MissingTargets", "target or targets is required: the activity streams to share to")
+    return created(await domain.streams.share(me, bare(message_id), resource, targets, key))
+
+
+# ---- activity streams -----------------------------------------------------------------
+@router.get("/api/activitystreams")
+async def list_streams(me: Me, domain: Dom) -> list[dict[str, Any]]:
+    """The streams the caller may read."""
+    return [stream_summary(owner) for owner in await domain.streams.streams(me)]
+
+
+@router.get("/api/activitystreams/{stream_id}")
+async def stream_timeline(
+    stream_id: str,
+    me: Me,
+    domain: Dom,
+    before: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    after: Annotated[str | None, Query(max_length=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> JSONResponse:
+    """A stream's activities, newest first."""
+    posts, total = await domain.streams.timeline(
+        me,
+        bare(stream_id),
+        before=bare(before) if before else None,
+        after=bare(after) if after else None,
+        limit=limit,
+    )
+    return JSONResponse([timeline_entry(p) for p in posts], headers={"X-ESN-Items-Count": str(total)})

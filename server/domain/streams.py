@@ -1,14 +1,179 @@
-"""ESN activity streams (seed 004): one per team and per workspace."""
+"""ESN activity streams (seed 004): one per team and per workspace.
+
+Who may do what:
+- a team's stream: its members read and write it while the team is not deleted;
+- a workspace's stream: its members read it unless the workspace is deleted, and write it only
+  while the workspace is `active` (an `archived` or `locked` workspace keeps its history
+  readable, read-only);
+- admins read every stream, whatever its owner's state; they write only where they are members.
+
+A stream's conversation row (kind "stream", public_id = the owner's stream uuid) is created the
+first time something is posted to it: until then the stream is simply empty, and reads never write.
+
+ESN metadata of a message (objectType, attachments, parsers, data, shared-from and shared-to,
+the e-mail it came from) is one record `{"kind": "esn", ...}` in `messages.attachments`, a list
+of metadata records that other dialects may extend with records of their own kinds.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import TYPE_CHECKING, Any
 
-from server.model import Conversation, User
+from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.messaging import MAX_BODY, MessageView, new_message_id
+from server.model import Conversation, Message, Team, User, Workspace
+from server.store.base import WriteTx
 from server.store.repo import Repo
 
 if TYPE_CHECKING:
     from server.domain.core import Domain
+
+META_KIND = "esn"
+MAX_TARGETS = 20
+MAX_IDS = 100
+# Defects that mean the bytes are not an RFC 822 message at all (others are tolerated).
+_FATAL_DEFECTS = (
+    "MissingHeaderBodySeparatorDefect",
+    "NoBoundaryInMultipartDefect",
+    "StartBoundaryNotFoundDefect",
+    "MultipartInvariantViolationDefect",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """An activity stream: its owner, the owner's members, and the owner's state."""
+
+    owner: Team | Workspace
+    members: frozenset[int]
+
+    @property
+    def uuid(self) -> str:
+        """The stream's uuid."""
+        return self.owner.stream_uuid
+
+    @property
+    def kind(self) -> str:
+        """`team` or `workspace`."""
+        return "team" if isinstance(self.owner, Team) else "workspace"
+
+    @property
+    def live(self) -> bool:
+        """Whether its members may read it (the owner is not deleted)."""
+        if isinstance(self.owner, Team):
+            return not self.owner.deleted
+        return self.owner.state != "deleted"
+
+    @property
+    def writable(self) -> bool:
+        """Whether its members may post to it (a live team, an active workspace)."""
+        if isinstance(self.owner, Team):
+            return not self.owner.deleted
+        return self.owner.state == "active"
+
+    def may_read(self, viewer: User) -> bool:
+        """Members of a live owner, and admins."""
+        return viewer.is_admin or (self.live and viewer.pk in self.members)
+
+    def may_write(self, viewer: User) -> bool:
+        """Members of a live team or an active workspace."""
+        return self.writable and viewer.pk in self.members
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What a new post says: its text and ESN metadata (without `kind`)."""
+
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A stream message as its viewer may see it: the message, its author and ESN links."""
+
+    view: MessageView
+    author: User
+    meta: dict[str, Any]
+    responses: list[str]
+    shares: list[dict[str, str]]
+
+    @property
+    def stream(self) -> str:
+        """The uuid of the stream holding it."""
+        return self.view.conversation.public_id or ""
+
+
+def esn_meta(message: Message) -> dict[str, Any]:
+    """The ESN metadata record of a message ({} when it has none)."""
+    for record in message.attachments or []:
+        if isinstance(record, dict) and record.get("kind") == META_KIND:
+            return {k: v for k, v in record.items() if k != "kind"}
+    return {}
+
+
+def with_meta(message: Message | None, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's metadata records with its ESN record replaced by `meta`."""
+    others = [r for r in (message.attachments or []) if r.get("kind") != META_KIND] if message else []
+    return [*others, {"kind": META_KIND, **meta}]
+
+
+def check_text(text: Any, *, has_attachments: bool) -> str:
+    """A post's text: a string of at most 64,000 characters, blank only when something is attached."""
+    if not isinstance(text, str):
+        raise Invalid("InvalidRequest", "the text must be a string")
+    if len(text) > MAX_BODY:
+        raise Invalid("BodyTooLong", f"the text is {len(text)} characters; the limit is {MAX_BODY}")
+    if not text.strip() and not has_attachments:
+        raise Invalid("EmptyBody", "the text must not be empty")
+    return text
+
+
+def _clean(text: str) -> str:
+    # Mail headers and bodies may hold undecodable bytes (as surrogates): never store those.
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_email(raw: bytes) -> Draft:
+    """A post from an RFC 822 message: the Subject and the text/plain body; 400 when malformed."""
+    if not raw.strip():
+        raise Invalid("InvalidEmail", "the body is empty; send an RFC 822 message")
+    try:
+        message = BytesParser(policy=email.policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        defects = [type(d).__name__ for part in message.walk() for d in part.defects]
+        fatal = sorted(set(defects) & set(_FATAL_DEFECTS))
+        if fatal:
+            raise Invalid("InvalidEmail", f"not a well-formed RFC 822 message ({', '.join(fatal)})")
+        if message["from"] is None:
+            raise Invalid("InvalidEmail", "not an RFC 822 message: it has no From header")
+        subject = _clean(str(message["subject"] or "")).strip()
+        part = message.get_body(preferencelist=("plain",))
+        content = part.get_content() if part is not None else ""
+        text = _clean(content if isinstance(content, str) else "").strip()
+        files = [
+            {
+                "name": _clean(a.get_filename() or ""),
+                "contentType": a.get_content_type(),
+                "length": len(a.get_payload(decode=True) or b""),
+            }
+            for a in message.iter_attachments()
+            if isinstance(a, EmailMessage)
+        ]
+        headers = {k: _clean(str(message[k])) for k in ("from", "to", "subject", "date", "message-id") if message[k]}
+    except Invalid:
+        raise
+    except Exception as exc:  # untrusted bytes: any failure of the parser is the sender's 400
+        raise Invalid("InvalidEmail", f"the message cannot be read: {type(exc).__name__}") from None
+    if not subject and not text:
+        raise Invalid("InvalidEmail", "the message has neither a Subject nor a text/plain part")
+    body = f"{subject}\n\n{text}" if subject and text else subject or text
+    meta = {"objectType": "whatsup", "attachments": files, "parsers": [], "email": headers}
+    return Draft(check_text(body, has_attachments=bool(files)), meta)
 
 
 class Streams:
@@ -17,10 +182,275 @@ class Streams:
     def __init__(self, domain: Domain) -> None:
         self.d = domain
 
+    # ---- who may read and write -----------------------------------------------------
+    @staticmethod
+    def stream_of(repo: Repo, stream_uuid: str) -> Stream | None:
+        """The stream with this uuid and its owner's members, if any."""
+        owner = repo.get_stream_owner(stream_uuid) if isinstance(stream_uuid, str) else None
+        if owner is None:
+            return None
+        if isinstance(owner, Team):
+            return Stream(owner, frozenset(repo.team_member_pks(owner.pk)))
+        return Stream(owner, frozenset(repo.workspace_member_pks(owner.pk)))
+
     def can_read(self, repo: Repo, viewer: User, conversation: Conversation) -> bool:
         """Whether a viewer may read a stream."""
-        return False
+        if conversation.kind != "stream" or conversation.deleted or conversation.public_id is None:
+            return False
+        stream = self.stream_of(repo, conversation.public_id)
+        return stream is not None and stream.may_read(viewer)
+
+    @staticmethod
+    def owners_readable(repo: Repo, viewer: User) -> list[Team | Workspace]:
+        """The teams and workspaces whose streams the viewer may read: teams, then workspaces, by name."""
+        if viewer.is_admin:
+            return [*repo.list_teams(), *repo.list_workspaces()]
+        teams = [t for t in repo.teams_of([viewer.pk]).get(viewer.pk, []) if not t.deleted]
+        spaces = [w for w in repo.workspaces_of([viewer.pk]).get(viewer.pk, []) if w.state != "deleted"]
+        return [*teams, *spaces]
 
     def readable(self, repo: Repo, viewer: User) -> list[Conversation]:
         """The stream conversations a user may read (their messages go into boot)."""
-        return []
+        if viewer.is_admin:
+            return repo.stream_conversations(None)
+        return repo.stream_conversations(o.stream_uuid for o in self.owners_readable(repo, viewer))
+
+    def readers(self, repo: Repo, stream: Stream) -> frozenset[int]:
+        """Who may read a stream now: its members (while live) and every admin."""
+        members = stream.members if stream.live else frozenset()
+        return members | frozenset(repo.admin_pks())
+
+    def audience_of(self, repo: Repo, conversation: Conversation) -> frozenset[int]:
+        """Who is told about a change to a stream conversation's messages (e.g. a deletion)."""
+        stream = self.stream_of(repo, conversation.public_id or "")
+        return self.readers(repo, stream) if stream is not None else frozenset(repo.admin_pks())
+
+    def _writable(self, tx: WriteTx, actor: User, stream_uuid: str) -> tuple[Stream, Conversation]:
+        """A stream the actor may post to, and its conversation (created on first use); else 403."""
+        stream = self.stream_of(tx, stream_uuid)
+        if stream is None or not stream.may_read(actor):
+            raise Forbidden("Forbidden", f"you may not post to activity stream {stream_uuid!r}")
+        if not stream.writable:
+            state = "deleted" if isinstance(stream.owner, Team) else stream.owner.state
+            raise Forbidden("Forbidden", f"activity stream {stream_uuid!r} is read-only: its {stream.kind} is {state}")
+        if not stream.may_write(actor):
+            raise Forbidden("Forbidden", f"only members of {stream.kind} {stream.owner.name!r} may post to its stream")
+        conv = tx.get_stream_conversation(stream.uuid)
+        if conv is None:
+            team_pk = stream.owner.pk if isinstance(stream.owner, Team) else None
+            workspace_pk = stream.owner.pk if isinstance(stream.owner, Workspace) else None
+            conv = tx.insert_stream_conversation(
+                stream.uuid, team_pk=team_pk, workspace_pk=workspace_pk, at=self.d.clock.now()
+            )
+        return stream, conv
+
+    def _visible(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+        """A stream message the viewer may read, else MessageNotFound (other kinds are not ESN's)."""
+        message, conv = self.d.messages.visible(repo, viewer, public_id)
+        if conv.kind != "stream":
+            raise NotFound("MessageNotFound", f"no message {public_id!r}")
+        return message, conv
+
+    # ---- reading --------------------------------------------------------------------
+    async def streams(self, viewer_pk: int) -> list[Team | Workspace]:
+        """The owners of the streams the viewer may read."""
+
+        def run(repo: Repo) -> list[Team | Workspace]:
+            return self.owners_readable(repo, self.d.actor(repo, viewer_pk))
+
+        return await self.d.store.read(run)
+
+    async def get(self, viewer_pk: int, public_id: str) -> Post:
+        """One stream message the viewer may read."""
+
+        def run(repo: Repo) -> Post:
+            viewer = self.d.actor(repo, viewer_pk)
+            return self._posts(repo, viewer, [self._visible(repo, viewer, public_id)])[0]
+
+        return await self.d.store.read(run)
+
+    async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | str]:
+        """Each id's message, or the id itself when it is unknown or unreadable; 404 when none is found."""
+        if not public_ids:
+            raise Invalid("MissingIds", "name the messages: ?ids[]=<id>&ids[]=<id>")
+        if len(public_ids) > MAX_IDS:
+            raise Invalid("TooManyIds", f"at most {MAX_IDS} ids per request")
+
+        def run(repo: Repo) -> list[Post | str]:
+            viewer = self.d.actor(repo, viewer_pk)
+            found: dict[str, tuple[Message, Conversation]] = {}
+            for public_id in public_ids:
+                try:
+                    found[public_id] = self._visible(repo, viewer, public_id)
+                except NotFound:
+                    continue
+            if not found:
+                raise NotFound("MessageNotFound", "none of the messages can be found")
+            posts = dict(zip(found, self._posts(repo, viewer, list(found.values())), strict=True))
+            return [posts.get(public_id, public_id) for public_id in public_ids]
+
+        return await self.d.store.read(run)
+
+    async def timeline(
+        self, viewer_pk: int, stream_uuid: str, *, before: str | None, after: str | None, limit: int
+    ) -> tuple[list[Post], int]:
+        """A stream's messages, newest first (see StreamQueries.stream_timeline), and how many it holds."""
+
+        def run(repo: Repo) -> tuple[list[Post], int]:
+            viewer = self.d.actor(repo, viewer_pk)
+            stream = self.stream_of(repo, stream_uuid)
+            if stream is None or not stream.may_read(viewer):
+                raise NotFound("StreamNotFound", f"no activity stream {stream_uuid!r}")
+            conv = repo.get_stream_conversation(stream.uuid)
+            before_pk = self._anchor(repo, conv, before, "before")
+            after_pk = self._anchor(repo, conv, after, "after")
+            if conv is None:
+                return [], 0
+            messages = repo.stream_timeline(conv.pk, before_pk=before_pk, after_pk=after_pk, limit=limit)
+            posts = self._posts(repo, viewer, [(m, conv) for m in messages])
+            return posts, repo.count_stream_messages(conv.pk)
+
+        return await self.d.store.read(run)
+
+    @staticmethod
+    def _anchor(repo: Repo, conv: Conversation | None, public_id: str | None, name: str) -> int | None:
+        """The pk of a paging anchor: a message of this stream (deleted ones too)."""
+        if public_id is None:
+            return None
+        message = repo.get_message(public_id)
+        if conv is None or message is None or message.conversation_pk != conv.pk:
+            raise Invalid("InvalidAnchor", f"{name} must be the id of a message of this activity stream")
+        return message.pk
+
+    def _posts(self, repo: Repo, viewer: User, items: list[tuple[Message, Conversation]]) -> list[Post]:
+        """Posts with their authors, parents, replies and the copies the viewer may read."""
+        messages = [m for m, _ in items]
+        people = repo.users_by_pk({m.sender_pk for m in messages})
+        parents = repo.public_ids_of(m.parent_pk for m in messages if m.parent_pk)
+        replies = repo.reply_ids([m.pk for m in messages])
+        metas = [esn_meta(m) for m in messages]
+        readable: set[str] | None = None
+        out = []
+        for (message, conv), meta in zip(items, metas, strict=True):
+            shares = [s for s in meta.pop("shares", []) if isinstance(s, dict)]
+            if shares and readable is None:
+                readable = {o.stream_uuid for o in self.owners_readable(repo, viewer)}
+            visible = [s for s in shares if readable is not None and s.get("stream") in readable]
+            author = people[message.sender_pk]
+            parent = parents.get(message.parent_pk) if message.parent_pk else None
+            view = MessageView(message, author.handle, None, conv, parent)
+            out.append(Post(view, author, meta, replies.get(message.pk, []), visible))
+        return out
+
+    # ---- writing --------------------------------------------------------------------
+    def _insert(
+        self, tx: WriteTx, actor: User, place: tuple[Stream, Conversation], draft: Draft, parent: Message | None
+    ) -> MessageView:
+        """Store one message in a stream and tell its readers."""
+        now = self.d.clock.now()
+        stream, conv = place
+        pk = tx.insert_message(
+            public_id=new_message_id(),
+            conversation_pk=conv.pk,
+            sender_pk=actor.pk,
+            body=draft.text,
+            parent_pk=parent.pk if parent else None,
+            attachments=with_meta(None, draft.meta),
+            created_at=now,
+            deleted=False,
+        )
+        message = tx.get_message_pk(pk)
+        assert message is not None
+        view = MessageView(message, actor.handle, None, conv, parent.public_id if parent else None)
+        tx.emit(now, [self.d.messages.sent_event(view, self.readers(tx, stream))])
+        return view
+
+    def _copies(
+        self, tx: WriteTx, actor: User, source: Message, source_uuid: str, places: list[tuple[Stream, Conversation]]
+    ) -> list[MessageView]:
+        """A copy of `source` in each place; the source remembers where it was shared."""
+        source_meta = esn_meta(source)
+        shared = list(source_meta.pop("shares", []))
+        resource = {"objectType": "activitystream", "id": source_uuid}
+        copy_meta = {**source_meta, "copyOf": {"_id": source.public_id, "resource": resource}}
+        views = []
+        for place in places:
+            view = self._insert(tx, actor, place, Draft(source.body, copy_meta), None)
+            shared.append({"_id": view.message.public_id, "stream": place[0].uuid})
+            views.append(view)
+        tx.set_message_attachments(source.pk, with_meta(source, {**source_meta, "shares": shared}))
+        return views
+
+    def _places(self, tx: WriteTx, actor: User, targets: list[str]) -> list[tuple[Stream, Conversation]]:
+        """Each target stream (duplicates dropped), all checked before anything is written."""
+        if not targets:
+            raise Invalid("MissingTargets", "name at least one target activity stream")
+        if len(targets) > MAX_TARGETS:
+            raise Invalid("TooManyTargets", f"at most {MAX_TARGETS} targets")
+        return [self._writable(tx, actor, uuid) for uuid in dict.fromkeys(targets)]
+
+    async def post(self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None) -> MessageView:
+        """A new post in the first target; each further target gets a copy, as if shared."""
+
+        def run(tx: WriteTx) -> MessageView:
+            earlier = self.d.messages.replay(tx, actor_pk, key)
+            if earlier is not None:
+                return earlier
+            actor = self.d.actor(tx, actor_pk)
+            places = self._places(tx, actor, targets)
+            view = self._insert(tx, actor, places[0], draft, None)
+            if places[1:]:
+                self._copies(tx, actor, view.message, places[0][0].uuid, places[1:])
+            self._done(tx, actor, key, view)
+            return view
+
+        self.d.auth.check_send(actor_pk)
+        return await self.d.store.write(run)
+
+    async def reply(
+        self, actor_pk: int, draft: Draft, parent_id: str, targets: list[str], key: str | None = None
+    ) -> MessageView:
+        """A reply, in its parent's stream (targets, if given, may only name that stream)."""
+
+        def run(tx: WriteTx) -> MessageView:
+            earlier = self.d.messages.replay(tx, actor_pk, key)
+            if earlier is not None:
+                return earlier
+            actor = self.d.actor(tx, actor_pk)
+            parent, conv = self._visible(tx, actor, parent_id)
+            assert conv.public_id is not None
+            if any(t != conv.public_id for t in targets):
+                raise Invalid("InvalidTargets", "a reply goes into its parent's stream; leave out targets")
+            view = self._insert(tx, actor, self._writable(tx, actor, conv.public_id), draft, parent)
+            self._done(tx, actor, key, view)
+            return view
+
+        self.d.auth.check_send(actor_pk)
+        return await self.d.store.write(run)
+
+    async def share(
+        self, actor_pk: int, public_id: str, resource: str, targets: list[str], key: str | None = None
+    ) -> MessageView:
+        """Copy a message the actor may read into streams they may write; returns the first copy."""
+
+        def run(tx: WriteTx) -> MessageView:
+            earlier = self.d.messages.replay(tx, actor_pk, key)
+            if earlier is not None:
+                return earlier
+            actor = self.d.actor(tx, actor_pk)
+            source, conv = self._visible(tx, actor, public_id)
+            if resource != conv.public_id:
+                raise NotFound("MessageNotFound", f"no message {public_id!r} in activity stream {resource!r}")
+            if conv.public_id in targets:
+                raise Invalid("InvalidTargets", f"the message is already in activity stream {conv.public_id!r}")
+            views = self._copies(tx, actor, source, resource, self._places(tx, actor, targets))
+            self._done(tx, actor, key, views[0])
+            return views[0]
+
+        self.d.auth.check_send(actor_pk)
+        return await self.d.store.write(run)
+
+    def _done(self, tx: WriteTx, actor: User, key: str | None, view: MessageView) -> None:
+        now = self.d.clock.now()
+        self.d.messages.remember(tx, actor.pk, key, view.message.pk, now)
+        self.d.people.touch(tx, actor.pk, now)

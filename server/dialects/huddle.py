@@ -248,7 +248,10 @@ def group_object(group: Group) -> dict[str, Any]:
     record = group.record
     plural = "teams" if group.kind == "team" else "workspaces"
     out: dict[str, Any] = {
-        "links": [link("self", f"/{plural}/{record.pk}")],
+        "links": [
+            link("self", f"/{plural}/{record.pk}"),
+            link("activitystream", f"/api/activitystreams/{record.stream_uuid}"),
+        ],
         "id": record.pk,
         "name": record.name,
     }

@@ -228,7 +228,7 @@ async def delete_channel(channel_id: str, me: Me, domain: Dom) -> Response:
 @router.delete("/messages/{message_id}", status_code=202)
 async def delete_message(message_id: str, me: Me, domain: Dom) -> Response:
     """Remove a message (its sender or an admin)."""
-    await domain.channels.delete_message(me, message_id)
+    await domain.messages.delete(me, message_id)
     return Response(status_code=202)
 
 

@@ -92,8 +92,9 @@ def message_object(view: MessageView) -> dict[str, Any]:
     """A message with everything a client needs."""
     m = view.message
     out: dict[str, Any] = {"message_id": m.public_id, "from": view.sender}
-    if view.conversation.kind == "channel":
-        out["channel"] = view.conversation.public_id
+    kind = view.conversation.kind
+    if kind in ("channel", "stream"):
+        out[kind] = view.conversation.public_id
     else:
         out["to"] = view.recipient
     out |= {

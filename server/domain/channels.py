@@ -1,4 +1,4 @@
-"""Public channels: create, send, delete; deleting messages (sender or admin)."""
+"""Public channels: create, send, delete."""
 
 from __future__ import annotations
 
@@ -109,23 +109,6 @@ class Channels:
                 "name": conv.name,
             }
             tx.emit(now, [Variant(None, data)])
-            self.d.people.touch(tx, actor.pk, now)
-
-        await self.d.store.write(run)
-
-    async def delete_message(self, actor_pk: int, public_id: str) -> None:
-        """Remove a message (its sender or an admin); those who could see it are told."""
-
-        def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
-            message, conv = self.d.messages.visible(tx, actor, public_id)
-            if not actor.is_admin and message.sender_pk != actor.pk:
-                raise Forbidden("Forbidden", "only the sender or an admin can delete a message")
-            tx.delete_message(message.pk)
-            audience = None if conv.kind == "channel" else frozenset(p for p in (conv.user_a, conv.user_b) if p)
-            data = {"type": "message", "event": "deleted", "at": timefmt.precise(now), "id": message.public_id}
-            tx.emit(now, [Variant(audience, data)])
             self.d.people.touch(tx, actor.pk, now)
 
         await self.d.store.write(run)

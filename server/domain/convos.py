@@ -333,7 +333,7 @@ class Convos:
     async def delete_message(self, actor_pk: int, convo_pk: int, public_id: str) -> None:
         """Remove a message of a convo (its sender, or an admin taking part, as for every message)."""
         await self.d.store.read(lambda repo: self._find(repo, actor_pk, convo_pk, public_id))
-        await self.d.channels.delete_message(actor_pk, public_id)
+        await self.d.messages.delete(actor_pk, public_id)
 
     def _find(self, repo: Repo, actor_pk: int, convo_pk: int, public_id: str) -> tuple[User, Message]:
         actor = self.d.actor(repo, actor_pk)

@@ -286,6 +286,30 @@ class Messaging:
 
         return await self.d.store.write(run)
 
+    def audience(self, repo: Repo, conversation: Conversation) -> frozenset[int] | None:
+        """Who may see a conversation's messages now (None: everyone)."""
+        if conversation.kind == "channel":
+            return None
+        if conversation.kind == "stream":
+            return self.d.streams.audience_of(repo, conversation)
+        return frozenset(p for p in (conversation.user_a, conversation.user_b) if p)
+
+    async def delete(self, actor_pk: int, public_id: str) -> None:
+        """Remove a message (its sender or an admin), in any dialect; those who could see it are told."""
+
+        def run(tx: WriteTx) -> None:
+            now = self.d.clock.now()
+            actor = self.d.actor(tx, actor_pk)
+            message, conv = self.visible(tx, actor, public_id)
+            if not actor.is_admin and message.sender_pk != actor.pk:
+                raise Forbidden("Forbidden", "only the sender or an admin can delete a message")
+            tx.delete_message(message.pk)
+            data = {"type": "message", "event": "deleted", "at": timefmt.precise(now), "id": message.public_id}
+            tx.emit(now, [Variant(self.audience(tx, conv), data)])
+            self.d.people.touch(tx, actor.pk, now)
+
+        await self.d.store.write(run)
+
     async def conversations(self, viewer_pk: int) -> list[ConversationSummary]:
         """Every DM partner with the unread count and newest message, newest first."""
 

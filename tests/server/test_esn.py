@@ -552,3 +552,22 @@ def test_idempotent_post(server: LiveServer) -> None:
     assert (first.status_code, again.status_code, first.json()) == (201, 201, again.json())
     assert [e["_id"] for e in alex.get(f"/api/activitystreams/{infra}").json()] == [first.json()["_id"]]
     assert_error(alex.post("/api/messages", json=body, headers={"Idempotency-Key": "k" * 256}), 400)
+
+
+async def test_deleting_a_stream_message_tells_its_readers_and_links_resolve(server: LiveServer) -> None:
+    alex, maya = client(server, "alex.kim"), client(server, "maya.chen")
+    infra = uuids(alex)["infrastructure"]
+    team_id = next(t["id"] for t in alex.get("/teams").json()["teams"] if t["name"] == "infrastructure")
+    links = {ln["rel"]: ln["href"] for ln in alex.get(f"/teams/{team_id}").json()["links"]}
+    assert links["activitystream"] == f"/api/activitystreams/{infra}"
+    assert alex.get(links["activitystream"]).status_code == 200
+    message_id = post(alex, infra, "to be removed")
+    assert alex.get(f"/api/v2/messages/{message_id}").json()["stream"] == infra
+    token = maya.headers["Authorization"].split()[1]
+    point = maya.get("/api/boot").json()["resume_point"]
+    async with SSE(server, token, resume_point=point) as stream:
+        r = await asyncio.to_thread(lambda: alex.delete(f"/api/messages/{message_id}"))
+        assert r.status_code == 202
+        got = await collect(stream, lambda d: (d["type"], d["event"]) == ("message", "deleted"))
+    assert got[-1][1]["id"] == message_id
+    assert maya.get(f"/api/messages/{message_id}").status_code == 404

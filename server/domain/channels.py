@@ -67,7 +67,7 @@ class Channels:
         self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key)
+            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key, "channel")
             if earlier is not None:
                 return earlier
             now = self.d.clock.now()

@@ -261,7 +261,7 @@ class Convos:
         self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> ConvoMessage:
-            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key)
+            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key, "convo")
             if earlier is not None:
                 if earlier.conversation.pk != convo_pk:
                     raise Invalid("IdempotencyKeyReused", "this Idempotency-Key was used for another conversation")

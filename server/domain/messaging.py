@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.domain import timefmt
-from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.model import Conversation, Message, User, Variant
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -124,7 +124,7 @@ class Messaging:
         self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.replay(tx, actor_pk, idempotency_key)
+            earlier = self.replay(tx, actor_pk, idempotency_key, "dm")
             if earlier is not None:
                 return earlier
             now = self.d.clock.now()
@@ -152,8 +152,12 @@ class Messaging:
 
         return await self.d.store.write(run)
 
-    def replay(self, tx: WriteTx, actor_pk: int, key: str | None) -> MessageView | None:
-        """The message an earlier request with this Idempotency-Key created, if any."""
+    def replay(self, tx: WriteTx, actor_pk: int, key: str | None, kind: str) -> MessageView | None:
+        """The message an earlier request with this Idempotency-Key created, if any.
+
+        `kind` is the conversation kind this request sends to (dm, channel, convo, stream): a key
+        first used for another kind of send is refused rather than answered with that message.
+        """
         if key is None:
             return None
         earlier = tx.get_idempotent(actor_pk, key)
@@ -161,7 +165,10 @@ class Messaging:
             return None
         message = tx.get_message_pk(int(earlier["message_pk"]))
         assert message is not None
-        return self.view_of(tx, message)
+        view = self.view_of(tx, message)
+        if view.conversation.kind != kind:
+            raise Conflict("IdempotencyKeyReused", "this Idempotency-Key was already used for a different request")
+        return view
 
     @staticmethod
     def remember(tx: WriteTx, actor_pk: int, key: str | None, message_pk: int, now: int) -> None:

@@ -393,7 +393,7 @@ class Streams:
         """A new post in the first target; each further target gets a copy, as if shared."""
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key)
+            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
             if earlier is not None:
                 return earlier
             actor = self.d.actor(tx, actor_pk)
@@ -413,7 +413,7 @@ class Streams:
         """A reply, in its parent's stream (targets, if given, may only name that stream)."""
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key)
+            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
             if earlier is not None:
                 return earlier
             actor = self.d.actor(tx, actor_pk)
@@ -434,7 +434,7 @@ class Streams:
         """Copy a message the actor may read into streams they may write; returns the first copy."""
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key)
+            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
             if earlier is not None:
                 return earlier
             actor = self.d.actor(tx, actor_pk)

@@ -87,3 +87,15 @@ async def test_channel_events_reach_everyone_and_deletes(server: LiveServer) -> 
     assert made["id"] not in [c["id"] for c in sam.get("/api/boot").json()["channels"]]
     # The name is free again.
     assert alex.post("/api/channels", json={"name": "ops"}).status_code == 202
+
+
+def test_an_idempotency_key_reused_for_another_kind_of_send_is_refused(server: LiveServer) -> None:
+    alex = server.client("alex.kim")
+    general = next(c for c in alex.get("/api/boot").json()["channels"] if c["name"] == "general")
+    key = {"Idempotency-Key": "shared-key"}
+    assert alex.post("/api/v2/messages", json={"to": "jin.park", "body": "dm"}, headers=key).status_code == 200
+    r = alex.post(f"/api/channels/{general['id']}", json={"body": "channel"}, headers=key)
+    assert (r.status_code, r.headers["content-type"].startswith("text/plain")) == (409, True)
+    again = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "dm"}, headers=key)
+    assert again.status_code == 200  # the same kind of send still gets its first answer
+    assert [m["body"] for m in alex.get("/api/boot").json()["messages"] if m.get("channel")] == []

@@ -71,7 +71,7 @@ def error_response(dialect: str, status: int, code: str, message: str, *, retry_
         return JSONResponse(body, status, headers=headers)
     if dialect == "convos":
         status = 401 if status == 403 else status
-        headers |= {"X-Result-Code": str(CONVOS_RESULT.get(status, 1)), "X-Message": _header_safe(message)}
+        headers |= {"X-Result-Code": str(CONVOS_RESULT.get(status, 1)), "X-Message": header_safe(message)}
         return Response(status_code=status, headers=headers)
     if dialect == "pilcrow":
         return PlainTextResponse(message, status, headers=headers)
@@ -82,8 +82,10 @@ def error_response(dialect: str, status: int, code: str, message: str, *, retry_
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
-def _header_safe(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")[:500]
+def header_safe(text: str) -> str:
+    """Text fit for an HTTP header value: Latin-1, no control characters (they end the connection)."""
+    latin = text.encode("latin-1", "replace").decode("latin-1")
+    return "".join(ch if " " <= ch <= "~" or ch >= "\xa0" else "?" for ch in latin)[:500]
 
 
 def describe_validation(exc: RequestValidationError) -> str:

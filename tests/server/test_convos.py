@@ -499,3 +499,12 @@ def test_writes_are_activity(server: LiveServer) -> None:
     assert jin.get("/api/v2/users/jin.park").json()["last_seen"] is None
     post(jin, convo, "hi")
     assert jin.get("/api/v2/users/jin.park").json()["last_seen"] is not None
+
+
+@pytest.mark.parametrize("key", ["\b", "\x00", "\x1b[31m", "é\u2028"])
+def test_control_characters_never_reach_a_header(server: LiveServer, key: str) -> None:
+    # Found by schemathesis: an unknown key echoed into X-Message made uvicorn drop the connection.
+    r = server.client("alex.kim").post("/api/Convo", json={key: None})
+    assert r.status_code == 400
+    assert r.headers["X-Result-Code"] == "1"
+    assert all(" " <= ch <= "~" or ch >= "\xa0" for ch in r.headers["X-Message"])

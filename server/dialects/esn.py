@@ -4,7 +4,8 @@ Where the reference is silent:
 - ids are opaque strings: a message `_id` is its public id (`msg_…`, the same in every
   dialect); `creator` is the author's handle; a stream is its uuid. Wherever the reference
   puts an id, `urn:…:<id>` is accepted too (its last `:` segment is the id).
-- only activity-stream messages are ESN messages: a DM, convo or channel message id is 404 here.
+- reading by id serves any message the caller may see (a DM, convo or channel message too, with
+  `target` naming where it lives); replies and shares need an activity-stream message.
 - anything the caller may not read is 404 (never 403: that would reveal it exists); posting
   to a stream the caller may not write (unknown, not a member, archived or locked workspace,
   deleted team) is 403.
@@ -185,6 +186,18 @@ def stream_ref(stream_uuid: str) -> dict[str, str]:
     return {"objectType": "activitystream", "id": stream_uuid}
 
 
+def where(post: Post) -> dict[str, Any]:
+    """Where a message lives: its activity stream, or (read by id) its channel, convo or DM."""
+    conv = post.view.conversation
+    if conv.kind == "stream":
+        return stream_ref(post.stream)
+    if conv.kind == "channel":
+        return {"objectType": "channel", "id": conv.public_id}
+    if conv.kind == "convo":
+        return {"objectType": "convo", "id": str(conv.pk)}
+    return {"objectType": "user", "id": post.view.recipient}
+
+
 def message_object(post: Post) -> dict[str, Any]:
     """A message: the reference's fields, plus its stream, thread, files and shares."""
     m = post.view.message
@@ -195,7 +208,7 @@ def message_object(post: Post) -> dict[str, Any]:
         "description": m.body,
         "creator": post.view.sender,
         "timestamps": {"creation": millis(m.created_at)},
-        "target": [stream_ref(post.stream)],
+        "target": [where(post)],
     }
     if post.view.parent_id is not None:
         out["inReplyTo"] = {"objectType": "whatsup", "_id": post.view.parent_id}

@@ -244,10 +244,16 @@ class Streams:
             )
         return stream, conv
 
-    def _visible(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
-        """A stream message the viewer may read, else MessageNotFound (other kinds are not ESN's)."""
+    def _visible(
+        self, repo: Repo, viewer: User, public_id: str, *, streams_only: bool = True
+    ) -> tuple[Message, Conversation]:
+        """A message the viewer may read, else MessageNotFound.
+
+        Reading by id serves any message the viewer may see (one model: a DM, a convo or a
+        channel message reads here too); replying and sharing need a stream message.
+        """
         message, conv = self.d.messages.visible(repo, viewer, public_id)
-        if conv.kind != "stream":
+        if streams_only and conv.kind != "stream":
             raise NotFound("MessageNotFound", f"no message {public_id!r}")
         return message, conv
 
@@ -265,7 +271,7 @@ class Streams:
 
         def run(repo: Repo) -> Post:
             viewer = self.d.actor(repo, viewer_pk)
-            return self._posts(repo, viewer, [self._visible(repo, viewer, public_id)])[0]
+            return self._posts(repo, viewer, [self._visible(repo, viewer, public_id, streams_only=False)])[0]
 
         return await self.d.store.read(run)
 
@@ -281,7 +287,7 @@ class Streams:
             found: dict[str, tuple[Message, Conversation]] = {}
             for public_id in public_ids:
                 try:
-                    found[public_id] = self._visible(repo, viewer, public_id)
+                    found[public_id] = self._visible(repo, viewer, public_id, streams_only=False)
                 except NotFound:
                     continue
             if not found:
@@ -325,7 +331,9 @@ class Streams:
     def _posts(self, repo: Repo, viewer: User, items: list[tuple[Message, Conversation]]) -> list[Post]:
         """Posts with their authors, parents, replies and the copies the viewer may read."""
         messages = [m for m, _ in items]
-        people = repo.users_by_pk({m.sender_pk for m in messages})
+        people = repo.users_by_pk(
+            {m.sender_pk for m in messages} | {m.recipient_pk for m in messages if m.recipient_pk}
+        )
         parents = repo.public_ids_of(m.parent_pk for m in messages if m.parent_pk)
         replies = repo.reply_ids([m.pk for m in messages])
         metas = [esn_meta(m) for m in messages]
@@ -338,7 +346,8 @@ class Streams:
             visible = [s for s in shares if readable is not None and s.get("stream") in readable]
             author = people[message.sender_pk]
             parent = parents.get(message.parent_pk) if message.parent_pk else None
-            view = MessageView(message, author.handle, None, conv, parent)
+            recipient = people[message.recipient_pk].handle if message.recipient_pk in people else None
+            view = MessageView(message, author.handle, recipient, conv, parent)
             out.append(Post(view, author, meta, replies.get(message.pk, []), visible))
         return out
 

@@ -508,3 +508,17 @@ def test_control_characters_never_reach_a_header(server: LiveServer, key: str) -
     assert r.status_code == 400
     assert r.headers["X-Result-Code"] == "1"
     assert all(" " <= ch <= "~" or ch >= "\xa0" for ch in r.headers["X-Message"])
+
+
+def test_a_convo_message_reads_through_esn_for_its_participants_only(server: LiveServer) -> None:
+    alex, jin, sam = server.client("alex.kim"), server.client("jin.park"), server.client("sam.ortiz")
+    convo = create(alex, pk_of(server, "jin.park"))
+    message_id = post(alex, convo, "read me anywhere")
+    for reader in (alex, jin):
+        r = reader.get(f"/api/messages/{message_id}")
+        assert r.status_code == 200
+        assert (r.json()["_id"], r.json()["description"]) == (message_id, "read me anywhere")
+        assert r.json()["target"] == [{"objectType": "convo", "id": str(convo)}]
+    refused = sam.get(f"/api/messages/{message_id}")
+    assert refused.status_code == 404
+    assert refused.json()["error"]["status"] == 404

@@ -474,22 +474,27 @@ def test_get_many(server: LiveServer) -> None:
     alex, sam = client(server, "alex.kim"), client(server, "sam.ortiz")
     mine = post(alex, uuids(alex)["infrastructure"], "one")
     theirs = post(sam, uuids(sam)["design"], "not for alex")
-    dm = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "a DM is not ESN's"}).json()["message_id"]
+    dm = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "a DM reads here too"}).json()["message_id"]
     r = alex.get(
         "/api/messages",
         params=[("ids[]", mine), ("ids[]", "123"), ("ids[]", theirs), ("ids[]", dm), ("ids[]", "%00' OR 1=1")],
     )
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
-    found, *missing = r.json()
+    found, unknown, unreadable, direct, junk = r.json()
     assert (found["_id"], found["description"]) == (mine, "one")
+    # One model: any message the caller may see reads here, in the ESN shape.
+    assert (direct["_id"], direct["description"], direct["creator"]) == (dm, "a DM reads here too", "alex.kim")
+    assert direct["target"] == [{"objectType": "user", "id": "jin.park"}]
+    missing = [unknown, unreadable, junk]
     assert [m["error"]["details"] for m in missing] == [
-        f"The message {i} can not be found" for i in ("123", theirs, dm, "%00' OR 1=1")
+        f"The message {i} can not be found" for i in ("123", theirs, "%00' OR 1=1")
     ]
     assert all(
         m == {"error": {"code": 404, "status": 404, "message": "Not Found", "details": m["error"]["details"]}}
         for m in missing
     )
+    assert_error(sam.get(f"/api/messages/{dm}"), 404)  # not Sam's DM
     assert [m["_id"] for m in alex.get("/api/messages", params=[("ids", mine)]).json()] == [mine]
     assert_error(alex.get("/api/messages", params=[("ids[]", "123"), ("ids[]", theirs)]), 404)
     assert_error(alex.get("/api/messages"), 400)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from server.domain import timefmt
 from server.domain.admin import channel_key
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.domain.messaging import MessageView, check_body, new_message_id
+from server.domain.messaging import MessageView, check_body
 from server.model import Conversation, Variant
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -73,19 +73,8 @@ class Channels:
             now = self.d.clock.now()
             actor = self.d.actor(tx, actor_pk)
             conv = self.channel(tx, public_id)
-            pk = tx.insert_message(
-                public_id=new_message_id(),
-                conversation_pk=conv.pk,
-                sender_pk=actor.pk,
-                body=body,
-                created_at=now,
-                deleted=False,
-            )
-            message = tx.get_message_pk(pk)
-            assert message is not None
-            view = MessageView(message, actor.handle, None, conv)
-            tx.emit(now, [self.d.messages.sent_event(view, None)])
-            self.d.messages.remember(tx, actor_pk, idempotency_key, pk, now)
+            view = self.d.messages.post(tx, actor, conv, body, now)
+            self.d.messages.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
             self.d.people.touch(tx, actor.pk, now)
             return view
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from server.domain import timefmt
 from server.domain.errors import Forbidden, Invalid, NotFound
-from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView, check_body, new_message_id
+from server.domain.messaging import MAX_IDEMPOTENCY_KEY, check_body
 from server.model import Conversation, Message, User, Variant
 from server.store.base import WriteTx
 from server.store.convo_queries import ConvoRow
@@ -273,22 +273,11 @@ class Convos:
             if recipient_pk is not None and recipient_pk != other:
                 raise Invalid("InvalidRecipient", "The recipient must be the other participant of this convo")
             parent = self.message_in(tx, actor, conv, parent_id) if parent_id is not None else None
-            pk = tx.insert_message(
-                public_id=new_message_id(),
-                conversation_pk=conv.pk,
-                sender_pk=actor.pk,
-                recipient_pk=other,
-                body=body,
-                parent_pk=parent.pk if parent else None,
-                created_at=now,
-                deleted=False,
-            )
-            message = tx.get_message_pk(pk)
-            assert message is not None
-            people = tx.users_by_pk((actor.pk, other))
-            view = MessageView(message, actor.handle, people[other].handle, conv, parent.public_id if parent else None)
-            tx.emit(now, [self.d.messages.sent_event(view, frozenset({actor.pk, other}))])
-            self.d.messages.remember(tx, actor_pk, idempotency_key, pk, now)
+            recipient = tx.get_user(other)
+            assert recipient is not None
+            view = self.d.messages.post(tx, actor, conv, body, now, recipient=recipient, parent=parent)
+            message = view.message
+            self.d.messages.remember(tx, actor_pk, idempotency_key, message.pk, now)
             self.d.people.touch(tx, actor.pk, now)
             return self.views(tx, [message])[0]
 

@@ -133,24 +133,49 @@ class Messaging:
             if recipient.pk == sender.pk:
                 raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
             conv = self.dm(tx, sender.pk, recipient.pk, now)
-            public_id = new_message_id()
-            pk = tx.insert_message(
-                public_id=public_id,
-                conversation_pk=conv.pk,
-                sender_pk=sender.pk,
-                recipient_pk=recipient.pk,
-                body=body,
-                created_at=now,
-                deleted=False,
-            )
-            message = Message(pk, public_id, conv.pk, sender.pk, recipient.pk, body, None, now, None, False)
-            view = MessageView(message, sender.handle, recipient.handle, conv)
-            tx.emit(now, [self.sent_event(view, frozenset({sender.pk, recipient.pk}))])
-            self.remember(tx, actor_pk, idempotency_key, pk, now)
+            view = self.post(tx, sender, conv, body, now, recipient=recipient)
+            self.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
             self.d.people.touch(tx, sender.pk, now, user=sender)
             return view
 
         return await self.d.store.write(run)
+
+    def post(
+        self,
+        tx: WriteTx,
+        actor: User,
+        conv: Conversation,
+        body: str,
+        now: int,
+        *,
+        recipient: User | None = None,
+        parent: Message | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> MessageView:
+        """Store a message in any kind of conversation and announce it: one `message sent` event,
+        to those who may see it. Every dialect's send comes through here."""
+        public_id = new_message_id()
+        recipient_pk = recipient.pk if recipient else None
+        parent_pk = parent.pk if parent else None
+        pk = tx.insert_message(
+            public_id=public_id,
+            conversation_pk=conv.pk,
+            sender_pk=actor.pk,
+            recipient_pk=recipient_pk,
+            body=body,
+            parent_pk=parent_pk,
+            attachments=attachments,
+            created_at=now,
+            deleted=False,
+        )
+        message = Message(
+            pk, public_id, conv.pk, actor.pk, recipient_pk, body, parent_pk, now, None, False, attachments
+        )
+        view = MessageView(
+            message, actor.handle, recipient.handle if recipient else None, conv, parent.public_id if parent else None
+        )
+        tx.emit(now, [self.sent_event(view, self.audience(tx, conv))])
+        return view
 
     def replay(self, tx: WriteTx, actor_pk: int, key: str | None, kind: str) -> MessageView | None:
         """The message an earlier request with this Idempotency-Key created, if any.

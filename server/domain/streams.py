@@ -24,7 +24,7 @@ from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
 from server.domain.errors import Forbidden, Invalid, NotFound
-from server.domain.messaging import MAX_BODY, MessageView, new_message_id
+from server.domain.messaging import MAX_BODY, MessageView
 from server.model import Conversation, Message, Team, User, Workspace
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -356,23 +356,10 @@ class Streams:
         self, tx: WriteTx, actor: User, place: tuple[Stream, Conversation], draft: Draft, parent: Message | None
     ) -> MessageView:
         """Store one message in a stream and tell its readers."""
-        now = self.d.clock.now()
-        stream, conv = place
-        pk = tx.insert_message(
-            public_id=new_message_id(),
-            conversation_pk=conv.pk,
-            sender_pk=actor.pk,
-            body=draft.text,
-            parent_pk=parent.pk if parent else None,
-            attachments=with_meta(None, draft.meta),
-            created_at=now,
-            deleted=False,
+        _, conv = place
+        return self.d.messages.post(
+            tx, actor, conv, draft.text, self.d.clock.now(), parent=parent, attachments=with_meta(None, draft.meta)
         )
-        message = tx.get_message_pk(pk)
-        assert message is not None
-        view = MessageView(message, actor.handle, None, conv, parent.public_id if parent else None)
-        tx.emit(now, [self.d.messages.sent_event(view, self.readers(tx, stream))])
-        return view
 
     def _copies(
         self, tx: WriteTx, actor: User, source: Message, source_uuid: str, places: list[tuple[Stream, Conversation]]

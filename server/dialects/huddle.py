@@ -94,27 +94,10 @@ async def create(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
     return JSONResponse(entity(owner, entry, "self", "user"), 201, headers={"Content-Location": location})
 
 
-@router.post("/presence")
-async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
-    """Entries of the users named in `links` that overlap the date range."""
-    listing, owners = await domain.ooo.query(
-        me,
-        users=_links_of(body, "user"),
-        start=body.get("startDate"),
-        end=body.get("endDate"),
-        skip=skip,
-        pagesize=pagesize,
-    )
-    return {
-        "links": [link("self", "/presence"), *page_links("/presence", listing)],
-        "presenceEntities": entities(listing, owners),
-    }
-
-
-async def _group_query(
-    domain: Domain, me: int, kind: str, group_id: str, body: dict[str, Any], skip: int, pagesize: int
+async def _query(
+    domain: Domain, me: int, body: dict[str, Any], skip: int, pagesize: int, self_href: str, base: str, **scope: str
 ) -> dict[str, Any]:
-    scope = {"team": group_id} if kind == "team" else {"workspace": group_id}
+    """An overlap query (by users, or within a team or workspace) rendered with its paging links."""
     listing, owners = await domain.ooo.query(
         me,
         users=_links_of(body, "user"),
@@ -124,11 +107,16 @@ async def _group_query(
         pagesize=pagesize,
         **scope,
     )
-    plural, path = ("teams", "teams") if kind == "team" else ("workspaces", "workspace")
     return {
-        "links": [link("self", f"/{plural}/{group_id}"), *page_links(f"/presence/{path}/{group_id}", listing)],
+        "links": [link("self", self_href), *page_links(base, listing)],
         "presenceEntities": entities(listing, owners),
     }
+
+
+@router.post("/presence")
+async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+    """Entries of the users named in `links` that overlap the date range."""
+    return await _query(domain, me, body, skip, pagesize, "/presence", "/presence")
 
 
 @router.post("/presence/teams/{team_id}")
@@ -136,7 +124,8 @@ async def by_team(
     team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
     """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
-    return await _group_query(domain, me, "team", team_id, body, skip, pagesize)
+    base = f"/presence/teams/{team_id}"
+    return await _query(domain, me, body, skip, pagesize, f"/teams/{team_id}", base, team=team_id)
 
 
 @router.post("/presence/workspace/{workspace_id}")
@@ -144,7 +133,8 @@ async def by_workspace(
     workspace_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
     """Entries of a workspace's members (narrowed by `user` links) that overlap the date range."""
-    return await _group_query(domain, me, "workspace", workspace_id, body, skip, pagesize)
+    base = f"/presence/workspace/{workspace_id}"
+    return await _query(domain, me, body, skip, pagesize, f"/workspaces/{workspace_id}", base, workspace=workspace_id)
 
 
 @router.get("/presence/{user_id}/audits")

@@ -18,6 +18,7 @@ of metadata records that other dialects may extend with records of their own kin
 from __future__ import annotations
 
 import email.policy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -385,68 +386,60 @@ class Streams:
             raise Invalid("TooManyTargets", f"at most {MAX_TARGETS} targets")
         return [self._writable(tx, actor, uuid) for uuid in dict.fromkeys(targets)]
 
-    async def post(self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None) -> MessageView:
-        """A new post in the first target; each further target gets a copy, as if shared."""
+    async def _write(self, actor_pk: int, key: str | None, act: Callable[[WriteTx, User], MessageView]) -> MessageView:
+        """One stream write: a retry with the key returns the first answer; else act, remember, touch."""
+        self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
             if earlier is not None:
                 return earlier
             actor = self.d.actor(tx, actor_pk)
+            view = act(tx, actor)
+            now = self.d.clock.now()
+            self.d.messages.remember(tx, actor.pk, key, view.message.pk, now)
+            self.d.people.touch(tx, actor.pk, now)
+            return view
+
+        return await self.d.store.write(run)
+
+    async def post(self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None) -> MessageView:
+        """A new post in the first target; each further target gets a copy, as if shared."""
+
+        def act(tx: WriteTx, actor: User) -> MessageView:
             places = self._places(tx, actor, targets)
             view = self._insert(tx, actor, places[0], draft, None)
             if places[1:]:
                 self._copies(tx, actor, view.message, places[0][0].uuid, places[1:])
-            self._done(tx, actor, key, view)
             return view
 
-        self.d.auth.check_send(actor_pk)
-        return await self.d.store.write(run)
+        return await self._write(actor_pk, key, act)
 
     async def reply(
         self, actor_pk: int, draft: Draft, parent_id: str, targets: list[str], key: str | None = None
     ) -> MessageView:
         """A reply, in its parent's stream (targets, if given, may only name that stream)."""
 
-        def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
-            if earlier is not None:
-                return earlier
-            actor = self.d.actor(tx, actor_pk)
+        def act(tx: WriteTx, actor: User) -> MessageView:
             parent, conv = self._visible(tx, actor, parent_id)
             assert conv.public_id is not None
             if any(t != conv.public_id for t in targets):
                 raise Invalid("InvalidTargets", "a reply goes into its parent's stream; leave out targets")
-            view = self._insert(tx, actor, self._writable(tx, actor, conv.public_id), draft, parent)
-            self._done(tx, actor, key, view)
-            return view
+            return self._insert(tx, actor, self._writable(tx, actor, conv.public_id), draft, parent)
 
-        self.d.auth.check_send(actor_pk)
-        return await self.d.store.write(run)
+        return await self._write(actor_pk, key, act)
 
     async def share(
         self, actor_pk: int, public_id: str, resource: str, targets: list[str], key: str | None = None
     ) -> MessageView:
         """Copy a message the actor may read into streams they may write; returns the first copy."""
 
-        def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
-            if earlier is not None:
-                return earlier
-            actor = self.d.actor(tx, actor_pk)
+        def act(tx: WriteTx, actor: User) -> MessageView:
             source, conv = self._visible(tx, actor, public_id)
             if resource != conv.public_id:
                 raise NotFound("MessageNotFound", f"no message {public_id!r} in activity stream {resource!r}")
             if conv.public_id in targets:
                 raise Invalid("InvalidTargets", f"the message is already in activity stream {conv.public_id!r}")
-            views = self._copies(tx, actor, source, resource, self._places(tx, actor, targets))
-            self._done(tx, actor, key, views[0])
-            return views[0]
+            return self._copies(tx, actor, source, resource, self._places(tx, actor, targets))[0]
 
-        self.d.auth.check_send(actor_pk)
-        return await self.d.store.write(run)
-
-    def _done(self, tx: WriteTx, actor: User, key: str | None, view: MessageView) -> None:
-        now = self.d.clock.now()
-        self.d.messages.remember(tx, actor.pk, key, view.message.pk, now)
-        self.d.people.touch(tx, actor.pk, now)
+        return await self._write(actor_pk, key, act)

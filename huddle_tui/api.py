@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -24,12 +25,131 @@ class ApiError(Exception):
         """The token is not (or no longer) valid."""
         return self.status == 401
 
+    @property
+    def sentence(self) -> str:
+        """The message as a sentence: a capital first, a full stop last."""
+        text = self.message.strip() or "The server refused"
+        text = text[:1].upper() + text[1:]
+        return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
 
 class Offline(ApiError):
-    """The server could not be reached."""
+    """The server could not be reached (or is unavailable behind its proxy): try again later."""
 
 
-def _explain(response: httpx.Response) -> ApiError:
+class Unexpected(ApiError):
+    """The server answered, but not as a Huddle server does: garbage, a proxy's page, a wrong shape."""
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        super().__init__(f"the server sent something unexpected ({detail})", status=status)
+        self.detail = detail
+
+
+Kinds = type | tuple[type, ...]
+NUMBER = (int, float)
+MAYBE_TEXT = (str, type(None))
+
+
+NAMES: dict[type, str] = {
+    bool: "true/false",
+    int: "a number",
+    float: "a number",
+    str: "text",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, in words."""
+    return NAMES.get(type(value), type(value).__name__)
+
+
+def _check(value: Any, kinds: Kinds, where: str) -> None:
+    accepted = kinds if isinstance(kinds, tuple) else (kinds,)
+    # bool is an int to Python, never to JSON.
+    if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+        wanted = " or ".join(dict.fromkeys(NAMES.get(k, k.__name__) for k in accepted))
+        raise Unexpected(f"{where} should be {wanted}, not {_kind(value)}")
+
+
+def record(value: Any, what: str, need: Mapping[str, Kinds], may: Mapping[str, Kinds] | None = None) -> dict[str, Any]:
+    """`value` as a JSON object whose fields have these types; Unexpected (naming the field) if not."""
+    _check(value, dict, what)
+    for key, kinds in need.items():
+        if key not in value:
+            raise Unexpected(f"{what} has no {key}")
+        _check(value[key], kinds, f"{what}.{key}")
+    for key, kinds in (may or {}).items():
+        if key in value:
+            _check(value[key], kinds, f"{what}.{key}")
+    return value  # type: ignore[no-any-return]
+
+
+def records(
+    value: Any, what: str, need: Mapping[str, Kinds], may: Mapping[str, Kinds] | None = None
+) -> list[dict[str, Any]]:
+    """A JSON list of such objects."""
+    _check(value, list, what)
+    return [record(item, f"{what}[{i}]", need, may) for i, item in enumerate(value)]
+
+
+# What the client reads of a boot snapshot (State.apply_boot and the contact list rely on it).
+BOOT_USER: dict[str, Kinds] = {"id": str, "name": str}
+BOOT_USER_MAY: dict[str, Kinds] = {
+    "display_name": MAYBE_TEXT,
+    "status": MAYBE_TEXT,
+    "last_seen": MAYBE_TEXT,
+    "team": MAYBE_TEXT,
+    "ooo": (dict, type(None)),
+}
+MESSAGE: dict[str, Kinds] = {"id": str, "sender": str}
+MESSAGE_MAY: dict[str, Kinds] = {
+    "body": str,
+    "to": MAYBE_TEXT,
+    "channel": MAYBE_TEXT,
+    "at": MAYBE_TEXT,
+    "read_at": MAYBE_TEXT,
+}
+
+
+def check_boot(body: Any) -> dict[str, Any]:
+    """A boot snapshot the client can use, or Unexpected."""
+    boot = record(
+        body,
+        "boot",
+        {"user": dict, "resume_point": int},
+        {
+            "heartbeat": NUMBER,
+            "away_after": NUMBER,
+            "ring_timeout": NUMBER,
+            "boot_window": (int, type(None)),
+            "unread": dict,
+        },
+    )
+    record(boot["user"], "boot.user", {"name": str})
+    records(boot.get("users", []), "boot.users", BOOT_USER, BOOT_USER_MAY)
+    records(boot.get("channels", []), "boot.channels", {"id": str, "name": str})
+    records(boot.get("messages", []), "boot.messages", MESSAGE, MESSAGE_MAY)
+    for handle, count in boot.get("unread", {}).items():
+        _check(count, int, f"boot.unread.{handle}")
+    return boot
+
+
+CALL: dict[str, Kinds] = {"call_id": str, "from": str, "to": str, "status": str}
+CALL_MAY: dict[str, Kinds] = {
+    "type": str,
+    "started_at": MAYBE_TEXT,
+    "ended_at": MAYBE_TEXT,
+    "duration_seconds": (*NUMBER, type(None)),
+}
+HISTORY_ITEM: dict[str, Kinds] = {"message_id": str, "from": str, "body": str}
+HISTORY_ITEM_MAY: dict[str, Kinds] = {"to": MAYBE_TEXT, "timestamp": MAYBE_TEXT, "read_at": MAYBE_TEXT}
+UNAVAILABLE = (502, 503, 504)  # a proxy (or the server itself) says: not now
+
+
+def _explain(response: httpx.Response, base_url: str) -> ApiError:
     """Turn an error answer of any dialect into a readable ApiError."""
     status = response.status_code
     code: str | None = None
@@ -45,12 +165,43 @@ def _explain(response: httpx.Response) -> ApiError:
             message = str(error.get("message") or error.get("details") or "")
         elif "errorCode" in body:
             code = str(body["errorCode"])
-            message = "; ".join(str(m) for m in body.get("errorMessages") or []) or code
+            messages = body.get("errorMessages")
+            message = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
+            message = message or code
     elif response.headers.get("content-type", "").startswith("text/plain"):
         message = response.text.strip()[:300]
+    if status in UNAVAILABLE:
+        return Offline(f"{base_url} is unavailable ({status} {response.reason_phrase})".strip(), status=status)
+    if not message and body is None and response.content:
+        # Refused all the same (a proxy's error page): not sent, unlike an unreadable success.
+        message = f"the server answered {status} {response.reason_phrase} with {_describe(response)}"
     if not message:
         message = f"the server answered {status}"
     return ApiError(message, status=status, code=code)
+
+
+def _describe(response: httpx.Response) -> str:
+    """What a body that is not JSON looks like, in a few words."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if kind == "text/html" or response.content.lstrip()[:1] == b"<":
+        return "a web page, not JSON: is this the address of a Huddle server?"
+    return f"{len(response.content)} bytes that are not JSON"
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: str) -> ApiError:
+    """A request that got no usable answer."""
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ApiError(f"{base_url or '(empty)'} is not a server address: it should start with http:// or https://")
+    if isinstance(exc, httpx.TimeoutException):
+        return Offline(f"{base_url} did not answer in time")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc)
+        if "disconnected" in text or "peer closed" in text:
+            return Offline(f"the connection to {base_url} broke off")
+        return Unexpected(f"an answer that is not HTTP: {text[:80]}")
+    if isinstance(exc, httpx.TransportError):
+        return Offline(f"cannot reach {base_url}")
+    return Unexpected(f"{exc.__class__.__name__}: {str(exc)[:80]}")
 
 
 class Api:
@@ -70,27 +221,33 @@ class Api:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send a request; JSON answer, None for 204; ApiError/Offline otherwise."""
+        """Send a request; JSON answer, None for 204; Offline, Unexpected or ApiError otherwise."""
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         try:
             response = await self._client.request(method, path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise Offline(f"cannot reach {self.base_url}: {exc.__class__.__name__}") from exc
-        if response.status_code >= 400:
-            raise _explain(response)
-        if response.status_code == 204 or not response.content:
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.base_url) from exc
+        except httpx.InvalidURL as exc:
+            raise ApiError(f"{self.base_url} is not a server address ({exc})") from exc
+        status = response.status_code
+        if status >= 400:
+            raise _explain(response, self.base_url)
+        if 300 <= status < 400:
+            where = response.headers.get("location", "elsewhere")
+            raise Unexpected(f"a redirect to {where}: use that address as the server", status=status)
+        if status == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError:
-            raise ApiError("the server answered something that is not JSON", status=response.status_code) from None
+            raise Unexpected(_describe(response), status=status) from None
 
     # ---- session ------------------------------------------------------------------
     async def login(self, user: str, password: str) -> dict[str, Any]:
         """Sign in; keeps the token."""
-        body = await self.request("POST", "/api/v2/auth/login", json={"user": user, "password": password})
-        if not isinstance(body, dict) or not isinstance(body.get("token"), str):
-            raise ApiError("the server's sign-in answer has no token")
+        answer = await self.request("POST", "/api/v2/auth/login", json={"user": user, "password": password})
+        body = record(answer, "the sign-in answer", {"token": str, "user": dict})
+        record(body["user"], "the sign-in answer's user", {"user": str})
         self.token = body["token"]
         return body
 
@@ -101,8 +258,7 @@ class Api:
 
     async def boot(self) -> dict[str, Any]:
         """Snapshot and resume point."""
-        body: dict[str, Any] = await self.request("GET", "/api/boot")
-        return body
+        return check_boot(await self.request("GET", "/api/boot"))
 
     # ---- presence -----------------------------------------------------------------
     async def activity(self) -> None:
@@ -118,10 +274,8 @@ class Api:
     async def send(self, to: str, body: str, key: str | None = None) -> dict[str, Any]:
         """Send a DM; the idempotency key makes a retry safe."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        out: dict[str, Any] = await self.request(
-            "POST", "/api/v2/messages", json={"to": to, "body": body}, headers=headers
-        )
-        return out
+        out = await self.request("POST", "/api/v2/messages", json={"to": to, "body": body}, headers=headers)
+        return record(out, "the sent message", {"message_id": str})
 
     async def history(self, partner: str, before: str | None = None, limit: int = 50) -> dict[str, Any]:
         """A page of the DM with someone, older than `before`."""
@@ -139,16 +293,14 @@ class Api:
     async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> dict[str, Any]:
         """Post to a public channel (pilcrow); the idempotency key makes a retry safe."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        out: dict[str, Any] = await self.request(
-            "POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers
-        )
-        return out
+        out = await self.request("POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers)
+        return record(out, "the posted message", {"id": str})
 
     # ---- calls --------------------------------------------------------------------
     async def call(self, to: str, call_type: str = "audio") -> dict[str, Any]:
         """Ring someone."""
-        out: dict[str, Any] = await self.request("POST", "/api/v2/calls", json={"to": to, "type": call_type})
-        return out
+        out = await self.request("POST", "/api/v2/calls", json={"to": to, "type": call_type})
+        return record(out, "the call", CALL, CALL_MAY)
 
     async def call_action(self, call_id: str, action: str) -> dict[str, Any]:
         """answer | decline | end."""
@@ -158,8 +310,8 @@ class Api:
     async def calls(self, *, missed: bool = False, limit: int = 50) -> list[dict[str, Any]]:
         """My calls, newest first."""
         params = {"limit": limit, **({"missed": "true"} if missed else {})}
-        body = await self.request("GET", "/api/v2/calls", params=params)
-        return list(body.get("calls", [])) if isinstance(body, dict) else []
+        body = record(await self.request("GET", "/api/v2/calls", params=params), "the calls", {"calls": list})
+        return records(body["calls"], "the calls", CALL, CALL_MAY)
 
     # ---- out of office ------------------------------------------------------------
     async def my_ooo(self, handle: str) -> list[dict[str, Any]]:

@@ -14,11 +14,12 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from huddle_tui import presence
-from huddle_tui.api import Api, ApiError, Offline
+from huddle_tui.api import Api, ApiError, Offline, Unexpected
 from huddle_tui.config import Config, data_dir
 from huddle_tui.events import EventStream
 from huddle_tui.messages import Booted, ConnectionChanged, StreamEvent
@@ -58,8 +59,11 @@ class HuddleApp(App[None]):
         config_file: Path | None = None,
         data: Path | None = None,
         clock: Callable[[], datetime] | None = None,
+        notice: str = "",
     ) -> None:
         super().__init__()
+        self.notice = notice  # what was wrong with the config file, said at start
+        self._wake = asyncio.Event()  # the Reconnect command cuts a start-up retry's wait short
         self.clock = clock or (lambda: datetime.now(UTC))
         self.config = config
         self.config_file = config_file  # None: never written (demo, tests)
@@ -74,10 +78,14 @@ class HuddleApp(App[None]):
         self.hidden_last_seen = False
         self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
         self.ring_timeout = 30
+        self._outbox_said: str | None = None
         self.my_call: str | None = None
         self._last_activity = 0.0
         self._seen_calls: set[str] = set()
-        self.theme = config.theme
+        if config.theme in self.available_themes:
+            self.theme = config.theme
+        else:  # a hand-edited config must not stop the client
+            self.notice = " ".join(filter(None, [notice, f"Unknown theme {config.theme!r}: using the default."]))
 
     # ---- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -104,8 +112,10 @@ class HuddleApp(App[None]):
         self.set_interval(1.0, self._tick_call)
         if self.config.token:
             self.start_session()
+            if self.notice:
+                self.notify(self.notice, title="Settings", severity="warning", timeout=30)
         else:
-            self.push_screen(LoginScreen(self.config.server, self.config.user))
+            self.push_screen(LoginScreen(self.config.server, self.config.user, self.notice))
 
     # ---- session ------------------------------------------------------------------
     @on(LoginScreen.Submitted)
@@ -124,7 +134,7 @@ class HuddleApp(App[None]):
             return
         except ApiError as exc:
             await api.close()
-            reason = "Wrong user or password." if exc.status == 401 else exc.message
+            reason = "Wrong user or password." if exc.status == 401 else exc.sentence
             self._login_error(reason)
             return
         self.config.server, self.config.user, self.config.token = server, body["user"]["user"], api.token or ""
@@ -140,8 +150,12 @@ class HuddleApp(App[None]):
 
     def save_config(self) -> None:
         """Remember the server, user and token (never in demo or test runs)."""
-        if self.config_file is not None:
+        if self.config_file is None:
+            return
+        try:
             self.config.save(self.config_file)
+        except OSError as exc:
+            self.notify(f"Could not save your settings to {self.config_file}: {exc.strerror or exc}", severity="error")
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def start_session(self) -> None:
@@ -151,20 +165,24 @@ class HuddleApp(App[None]):
         self.api = Api(self.config.server, self.config.token)
         self.outbox = Outbox(self.data, self.config.server, self.config.user)
         self._seen_calls = self._load_seen()
+        failures, said = 0, ""
         while True:
             try:
                 await self.reboot()
                 break
-            except Offline as exc:
-                self._connection("offline", "")
-                self.notify(f"{exc.message}. Retrying…", severity="warning", timeout=4)
-                await asyncio.sleep(5)
             except ApiError as exc:
                 if exc.unauthorized:
                     self.signed_out("Your sign-in is no longer valid. Sign in again.")
                     return
-                self.notify(f"The server refused to start a session: {exc.message}", severity="error")
-                await asyncio.sleep(5)
+                failures += 1
+                unexpected = "⚠ unexpected answer" if isinstance(exc, Unexpected) else "⚠ server error"
+                self._connection("offline" if isinstance(exc, Offline) else unexpected, "")
+                if exc.message != said:  # once per reason, not at every retry
+                    said = exc.message
+                    self.notify(f"{exc.sentence} Retrying…", severity="warning", timeout=10)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(30.0, 2.0 ** (failures - 1)))
         await self.fetch_missed_calls()
         self.flush_outbox()
         self._activity()  # opening the client is activity
@@ -177,6 +195,7 @@ class HuddleApp(App[None]):
             on_state=lambda s, d: self.post_message(ConnectionChanged(s, d)),
             on_gone=self.reboot,
             on_unauthorized=lambda: self.call_later(self.signed_out, "Signed out by the server. Sign in again."),
+            on_garbage=self._garbage,
         )
         await self.stream.run()
 
@@ -185,7 +204,10 @@ class HuddleApp(App[None]):
         assert self.api is not None
         boot = await self.api.boot()
         pending = [m for ms in self.state.chats.values() for m in ms if m.pending]
-        self.state.apply_boot(boot)
+        try:
+            self.state.apply_boot(boot)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise Unexpected(f"boot: {exc!r}") from exc
         for message in pending:
             self.state.chats.setdefault(message.chat_key(self.state.me), []).append(message)
         self.ring_timeout = int(boot.get("ring_timeout", 30))
@@ -231,7 +253,13 @@ class HuddleApp(App[None]):
     # ---- events -------------------------------------------------------------------
     def on_stream_event(self, event: StreamEvent) -> None:
         """Fold an event into the state and touch only what it changed."""
-        change = self.state.apply(event.event_id, event.data)
+        try:
+            change = self.state.apply(event.event_id, event.data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a shape events.check_event let through
+            self._garbage(
+                f"a {event.data.get('type')} {event.data.get('event')} event it cannot use ({exc!r}); skipped it"
+            )
+            return
         open_key = self.conversation.key
         if change.kind == "contact":
             self.contacts.mark(change.key)
@@ -254,6 +282,9 @@ class HuddleApp(App[None]):
             self.contacts.mark(change.key)
             if change.key == open_key:
                 self.conversation.render_log()
+
+    def _garbage(self, why: str) -> None:
+        self.notify(f"The server sent something unexpected on the event stream: {why}.", severity="warning")
 
     def _message_arrived(self, key: str, message_id: str, incoming: bool) -> None:
         self.contacts.mark(key)
@@ -284,6 +315,18 @@ class HuddleApp(App[None]):
         chat.remove(twin)
         return True
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast in plain text: names, messages and errors come from other people and the server."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def alert(self, kind: str, text: str, *, severity: str = "warning", loud: bool = False) -> None:
         """A toast; with `loud`, also the bell and a desktop notification (not while dnd)."""
         self.alerts.append((kind, text))
@@ -309,6 +352,9 @@ class HuddleApp(App[None]):
         if key is None or self.outbox is None:
             return
         item = self.outbox.add(key, event.text)
+        if self.outbox.problem and self.outbox.problem != self._outbox_said:
+            self._outbox_said = self.outbox.problem  # once per reason
+            self.notify(f"{self.outbox.problem}. Sending goes on.", severity="warning", timeout=15)
         channel = key[1:] if key.startswith("#") else None
         message = ChatMessage(
             id=f"pending:{item.key}",
@@ -336,9 +382,9 @@ class HuddleApp(App[None]):
                     answer["message_id"] = answer["id"]
                 else:
                     answer = await self.api.send(item.to, item.body, item.key)
-            except Offline:
+            except (Offline, Unexpected):
                 self._update_status()
-                return  # try again when the link is back
+                return  # try again when the link is back (the Idempotency-Key makes that safe)
             except ApiError as exc:
                 self.outbox.done(item.key)
                 self._unsent(item, exc.message)
@@ -518,8 +564,11 @@ class HuddleApp(App[None]):
 
     def _save_seen(self) -> None:
         path = self._seen_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(sorted(self._seen_calls)[-500:]), "utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(sorted(self._seen_calls)[-500:]), "utf-8")
+        except OSError:
+            pass  # calls seen are shown as seen for this run; at worst a badge returns next start
 
     # ---- actions ------------------------------------------------------------------
     def action_call(self) -> None:
@@ -683,6 +732,7 @@ class HuddleApp(App[None]):
             self.save_config()
 
     # ---- activity -----------------------------------------------------------------
+        self._wake.set()  # a session still trying to start tries again now
     async def on_event(self, event: events.Event) -> None:
         """Keys and mouse clicks mean the user is here: ping at most once a minute."""
         if isinstance(event, (events.Key, events.MouseDown)):
@@ -714,4 +764,5 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
 ) -> HuddleApp:
     """The one factory the CLI, the tests and the screenshot script use."""
-    return HuddleApp(config, config_file=config_file, data=data, clock=clock)
+    return HuddleApp(config, config_file=config_file, data=data, clock=clock, notice=notice)
+    notice: str = "",

@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from huddle_tui.config import Config, ConfigError, config_path
+from huddle_tui.config import Config, config_path
+
+if TYPE_CHECKING:
+    from huddle_tui.app import HuddleApp
+
+
+def _server_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a server address: it should start with http:// or https://")
+    return text.rstrip("/")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huddle", description="Huddle: presence and chat for your team.")
-    parser.add_argument("--server", help="server URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--server", type=_server_url, help="server URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--user", help="your user name (handle)")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="start a bundled server with a demo team and sign in to it")
     demo.add_argument("--port", type=int, default=0, help="port for the demo server (default: a free one)")
     return parser
+
+
+def client(server: str | None = None, user: str | None = None) -> HuddleApp:
+    """The app `huddle` runs: the config file, read as well as it can be, then the command line."""
+    from huddle_tui.app import make_app
+
+    path = config_path()
+    # A broken config file never stops the client: it says what was wrong (in `notice`) and
+    # what it did about it, and shows sign-in.
+    loaded = Config.recover(path)
+    config = loaded.config
+    if server and server != config.server.rstrip("/"):
+        config.server, config.token = server, ""
+    if user and user != config.user:
+        config.user, config.token = user, ""
+    return make_app(config, config_file=path if loaded.writable else None, notice=loaded.problem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,17 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         from huddle_tui.demo import run_demo
 
         return run_demo(port=args.port)
-    from huddle_tui.app import make_app
-
-    path = config_path()
-    try:
-        config = Config.load(path)
-    except ConfigError as exc:
-        print(f"huddle: {exc}", file=sys.stderr)
-        return 2
-    if args.server and args.server.rstrip("/") != config.server.rstrip("/"):
-        config.server, config.token = args.server.rstrip("/"), ""
-    if args.user and args.user != config.user:
-        config.user, config.token = args.user, ""
-    make_app(config, config_file=path).run()
+    app = client(args.server, args.user)
+    if app.notice:
+        # Also before the screen opens, so it stays in the terminal after the client exits.
+        print(f"huddle: {app.notice}", file=sys.stderr)
+    app.run()
     return 0

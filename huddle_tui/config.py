@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,71 @@ class ConfigError(Exception):
     """The config file cannot be used; the message says why and what to do."""
 
 
+class Unreadable(ConfigError):
+    """The file is there but cannot be read (permissions, a directory): it is left alone."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _text(value: Any) -> str:
+    return "" if isinstance(value, str) else f"should be text, not {_shown(value)}"
+
+
+def _server(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return ""
+    return f"should be an address like http://127.0.0.1:8080, not {_shown(value)}"
+
+
+def _notify(value: Any) -> str:
+    return "" if value in NOTIFY_METHODS else f"should be one of {', '.join(NOTIFY_METHODS)}, not {_shown(value)}"
+
+
+def _hours(value: Any) -> str:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return "" if ok else f"should be a number of hours, not {_shown(value)}"
+
+
+# What each setting must look like: a check that says what is wrong ("" when nothing is).
+CHECKS: dict[str, Callable[[Any], str]] = {
+    "server": _server,
+    "user": _text,
+    "token": _text,
+    "notify": _notify,
+    "theme": _text,
+    "stale_hours": _hours,
+}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The file's TOML table; {} when there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise Unreadable(f"Huddle cannot read its settings file {path} ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"Your settings file {path} is not a text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Your settings file {path} is not valid TOML ({exc})") from None
+
+
+def _aside(path: Path) -> Path:
+    """A free name next to the file for a copy of it: config.toml.bad, config.toml.bad.2, …"""
+    bad = path.with_name(path.name + ".bad")
+    n = 1
+    while bad.exists() or bad.is_symlink():
+        n += 1
+        bad = path.with_name(f"{path.name}.bad.{n}")
+    return bad
+
+
 @dataclass
 class Config:
     """What the client remembers between runs."""
@@ -42,32 +110,70 @@ class Config:
     stale_hours: float = 4.0
 
     @classmethod
+    def _values(cls, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The usable settings, and what is wrong with the others (unknown keys are ignored)."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            why = CHECKS[f.name](data[f.name])
+            if why:
+                problems.append(f"{f.name} {why}")
+            else:
+                values[f.name] = float(data[f.name]) if f.name == "stale_hours" else data[f.name]
+        return values, problems
+
+    @classmethod
     def load(cls, path: Path | None = None) -> Config:
         """Read the file (a missing file is a fresh config); ConfigError when it is unusable."""
         path = path or config_path()
+        values, problems = cls._values(_read(path))
+        if problems:
+            raise ConfigError(f"{path}: {'; '.join(problems)}")
+        return cls(**values)
+
+    @classmethod
+    def recover(cls, path: Path | None = None) -> Loaded:
+        """Read the file as well as it can be read; never fails.
+
+        A file that is not TOML is moved aside and Huddle starts afresh; settings of the wrong
+        kind fall back to their defaults (the original is moved aside, the rest is kept); a file
+        that cannot be read at all is left alone and never written over.
+        """
+        path = path or config_path()
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cls()
+            data = _read(path)
+        except Unreadable as exc:
+            hint = "Huddle starts without it and will not save your settings until you fix or remove it."
+            return Loaded(cls(), f"{exc}. {hint}", writable=False)
+        except ConfigError as exc:
+            return cls._set_aside(path, cls(), str(exc), "Huddle started afresh: sign in again.")
+        values, problems = cls._values(data)
+        if not problems:
+            return Loaded(cls(**values))
+        if ({"server", "user"} & data.keys()) - values.keys():
+            values.pop("token", None)  # a token belongs to the server and the user it was issued for
+        return cls._set_aside(
+            path,
+            cls(**values),
+            f"Your settings file {path} has settings Huddle cannot use: {'; '.join(problems)}",
+            "Huddle uses the defaults for those.",
+        )
+
+    @classmethod
+    def _set_aside(cls, path: Path, config: Config, problem: str, outcome: str) -> Loaded:
+        """Keep the broken file as config.toml.bad (nothing is lost) and start from `config`."""
+        try:
+            bad = _aside(path)
+            os.replace(path, bad)
         except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or delete it to start over") from None
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                continue
-            default = getattr(cls(), key)
-            if not isinstance(value, type(default)) and not (isinstance(default, float) and isinstance(value, int)):
-                raise ConfigError(f"{path}: {key} should be {type(default).__name__}, not {value!r}")
-            values[key] = value
-        config = cls(**values)
-        if config.notify not in NOTIFY_METHODS:
-            raise ConfigError(f"{path}: notify must be one of {', '.join(NOTIFY_METHODS)}")
-        return config
+            hint = f"It could not be moved aside ({exc.strerror or exc}): fix or remove it."
+            return Loaded(config, f"{problem}. {hint} {outcome}", writable=False)
+        if config != cls():
+            with contextlib.suppress(OSError):  # the next save says so
+                config.save(path)  # what could be kept is kept, even if the user quits now
+        return Loaded(config, f"{problem}. It was moved to {bad.name}. {outcome}")
 
     def save(self, path: Path | None = None) -> None:
         """Write the file, readable by the owner only (it holds a token)."""
@@ -79,3 +185,13 @@ class Config:
             fh.write(tomli_w.dumps(asdict(self)).encode("utf-8"))
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+
+
+@dataclass
+class Loaded:
+    """A config read as well as it could be, and what was wrong with the file (for people)."""
+
+    config: Config
+    problem: str = ""
+    # False when the file is in the way (unreadable, a directory): Huddle must not write over it.
+    writable: bool = True

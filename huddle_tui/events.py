@@ -15,15 +15,70 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, WebSocketException
+
+from huddle_tui.api import MAYBE_TEXT, MESSAGE, MESSAGE_MAY, NUMBER, Kinds, Unexpected, record
 
 log = logging.getLogger("huddle.events")
 
 OnEvent = Callable[[int | None, dict[str, Any]], object]
 OnState = Callable[[str, str], object]  # (state, detail): live | connecting | reconnecting | stopped
 OnGone = Callable[[], Awaitable[int]]  # re-boot; returns the new resume point
+OnGarbage = Callable[[str], object]  # a frame or a handshake was not understood: what, and what now
 
 MAX_BACKOFF = 30.0
+
+# The fields State.apply and the widgets read, by (type, event); "*" is any event of a type.
+# Events of other kinds pass as they are (the client ignores what it does not know).
+Fields = tuple[dict[str, Kinds], dict[str, Kinds]]
+EVENTS: dict[tuple[str, str], Fields] = {
+    ("presence", "changed"): (
+        {"user": str},
+        {"display_name": MAYBE_TEXT, "status": MAYBE_TEXT, "last_seen": MAYBE_TEXT, "ooo": (dict, type(None))},
+    ),
+    ("user", "created"): ({"id": str}, {"name": MAYBE_TEXT}),
+    ("message", "sent"): (MESSAGE, MESSAGE_MAY),
+    ("message", "read"): ({"id": str, "reader": str}, {"read_at": MAYBE_TEXT}),
+    ("message", "deleted"): ({"id": str}, {}),
+    ("channel", "created"): ({"id": str, "name": str}, {}),
+    ("channel", "deleted"): ({"id": str}, {}),
+    ("call", "*"): (
+        {"call_id": str, "from": str, "to": str, "status": str},
+        {
+            "call_type": MAYBE_TEXT,
+            "type": MAYBE_TEXT,
+            "started_at": MAYBE_TEXT,
+            "ended_at": MAYBE_TEXT,
+            "duration_seconds": (*NUMBER, type(None)),
+        },
+    ),
+    ("ooo", "*"): ({}, {"user": str}),
+}
+
+
+def check_event(data: dict[str, Any]) -> None:
+    """Unexpected when an event the client knows lacks a field it reads (or has one of the wrong kind)."""
+    kind, event = data.get("type"), data.get("event")
+    fields = EVENTS.get((str(kind), str(event))) or EVENTS.get((str(kind), "*"))
+    if fields is not None:
+        record(data, f"a {kind} {event} event", *fields)
+
+
+def parse_frame(raw: str | bytes) -> tuple[int | None, dict[str, Any]] | None:
+    """(event id, data) of a frame, None for a heartbeat; Unexpected for anything else."""
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        raise Unexpected(f"a {'binary' if isinstance(raw, bytes) else 'text'} frame that is not JSON") from None
+    frame = record(frame, "an event frame", {}, {"id": int, "data": dict})
+    if "id" in frame:
+        data = record(frame.get("data"), f"event {frame['id']}'s data", {})
+        check_event(data)
+        return frame["id"], data
+    if frame.get("type") == "heartbeat":
+        return None
+    check_event(frame)
+    return None, frame
 
 
 class EventStream:
@@ -40,6 +95,7 @@ class EventStream:
         on_state: OnState,
         on_gone: OnGone,
         on_unauthorized: Callable[[], object] | None = None,
+        on_garbage: OnGarbage | None = None,
     ) -> None:
         self.url = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         self.url += "/api/events"
@@ -50,6 +106,8 @@ class EventStream:
         self.on_state = on_state
         self.on_gone = on_gone
         self.on_unauthorized = on_unauthorized
+        self.on_garbage = on_garbage
+        self._complained = False  # said once until the next good connection: garbage comes by the thousand
         self._conn: ClientConnection | None = None
         self._wake = asyncio.Event()
         self.attempts = 0
@@ -84,9 +142,7 @@ class EventStream:
                 await self._session()
             except InvalidStatus as exc:
                 status = exc.response.status_code
-                if status == 410:
-                    self.resume_point = await self.on_gone()
-                    self.attempts = 0
+                if status == 410 and await self._reboot():
                     continue
                 if status in (401, 403):
                     self.on_state("stopped", "signed out by the server")
@@ -94,7 +150,14 @@ class EventStream:
                         self.on_unauthorized()
                     return
                 log.info("event stream refused: %s", status)
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as exc:
+                if status < 500 and status != 410:  # 5xx: restarting, or down behind its proxy
+                    self._garbage(f"{status} instead of a WebSocket (a proxy that does not pass WebSockets?); retrying")
+            except InvalidHandshake as exc:
+                log.info("event stream handshake failed: %r", exc)
+                if not isinstance(exc.__cause__, EOFError):  # EOF: the server went away mid-handshake
+                    self._garbage("an answer that is not a WebSocket handshake; retrying")
+            except (OSError, WebSocketException, TimeoutError, EOFError) as exc:
+                # Refused, cut (even mid-frame), a protocol error: try again.
                 log.info("event stream dropped: %r", exc)
             self._conn = None
             self.attempts += 1
@@ -104,12 +167,23 @@ class EventStream:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    async def _reboot(self) -> bool:
+        """The resume point is too old: a fresh snapshot; False if that failed too (retry later)."""
+        try:
+            self.resume_point = await self.on_gone()
+        except Exception as exc:  # offline, or garbage: the caller's concern is only "not now"
+            log.info("re-boot failed: %r", exc)
+            return False
+        self.attempts = 0
+        return True
+
     async def _session(self) -> None:
         url = f"{self.url}?resume_point={self.resume_point}"
         headers = {"Authorization": f"Bearer {self.token}"}
         async with connect(url, additional_headers=headers, open_timeout=10, ping_interval=20) as conn:
             self._conn = conn
             self.attempts = 0
+            self._complained = False
             self.on_state("live", "")
             watchdog = asyncio.create_task(self._watch_clock(conn))
             try:
@@ -122,20 +196,25 @@ class EventStream:
 
     def _handle(self, raw: str | bytes) -> None:
         try:
-            frame = json.loads(raw)
-        except ValueError:
-            log.warning("event stream sent something that is not JSON")
+            parsed = parse_frame(raw)
+        except Unexpected as exc:
+            self._garbage(f"{exc.detail}; skipped it")
             return
-        if not isinstance(frame, dict):
+        if parsed is None:
             return
-        if "id" in frame and isinstance(frame.get("data"), dict):
-            event_id = int(frame["id"])
+        event_id, data = parsed
+        if event_id is not None:
             if event_id <= self.resume_point:
                 return  # already seen
             self.resume_point = event_id
-            self.on_event(event_id, frame["data"])
-        elif frame.get("type") != "heartbeat":
-            self.on_event(None, frame)
+        self.on_event(event_id, data)
+
+    def _garbage(self, why: str) -> None:
+        # Never fatal: one bad frame must not cost the user the rest of the stream.
+        log.warning("event stream: %s", why)
+        if not self._complained and self.on_garbage is not None:
+            self._complained = True
+            self.on_garbage(why)
 
     async def _watch_clock(self, conn: ClientConnection) -> None:
         # A wall-clock jump larger than the monotonic one means the machine slept: the

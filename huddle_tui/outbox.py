@@ -27,6 +27,7 @@ class Outbox:
     def __init__(self, directory: Path, server: str, user: str) -> None:
         tag = hashlib.sha256(f"{server}|{user}".encode()).hexdigest()[:16]
         self.path = directory / f"outbox-{tag}.json"
+        self.problem: str | None = None
         self.items: list[Pending] = self._read()
 
     def _read(self) -> list[Pending]:
@@ -37,14 +38,20 @@ class Outbox:
             return []
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump([asdict(p) for p in self.items], fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        # A data directory that cannot be written keeps the outbox in memory only: sending
+        # goes on, but what waits would not survive a restart; `problem` says why, once.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump([asdict(p) for p in self.items], fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            self.problem = None
+        except OSError as exc:
+            self.problem = f"Cannot keep unsent messages in {self.path.parent}: {exc.strerror or exc}"
 
     def add(self, to: str, body: str) -> Pending:
         """Keep a message until it is acknowledged."""

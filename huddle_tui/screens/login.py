@@ -45,7 +45,7 @@ class LoginScreen(Screen[None]):
             yield Input(self.user, placeholder="jin.park", id="user")
             yield Label("Password")
             yield Input(password=True, id="password")
-            yield Static(self.error, id="login-error")
+            yield Static(self.error, id="login-error", markup=False)  # server and file text, never markup
             yield Button("Sign in", variant="primary", id="sign-in")
         yield Footer()
 
@@ -66,6 +66,9 @@ class LoginScreen(Screen[None]):
         password = self.query_one("#password", Input).value
         if not server or not user or not password:
             self.show_error("Fill in the server, your user name and your password.")
+            return
+        if not server.startswith(("http://", "https://")):
+            self.show_error(f"{server} is not a server address: it should start with http:// or https://.")
             return
         self.query_one("#login-error", Static).update("Signing in…")
         self.query_one("#sign-in", Button).disabled = True

@@ -11,6 +11,8 @@ CONNECTION = {
     "reconnecting": ("◌ reconnecting", "$warning"),
     "offline": ("○ offline", "$error"),
     "stopped": ("○ signed out", "$error"),
+    "⚠ unexpected answer": ("⚠ unexpected answer", "$error"),
+    "⚠ server error": ("⚠ server error", "$error"),
 }
 
 
@@ -35,11 +37,11 @@ class StatusBar(Static):
         if self.connection == "reconnecting" and self.connection_detail:
             label += f" {self.connection_detail}s"
         dnd = self.my_status == "dnd"
-        glyph, style = MY_STATUS.get(self.my_status, ("☂", "$secondary"))
+        glyph, mine = MY_STATUS.get(self.my_status, ("☂", "$secondary"))
         parts: list[Content | tuple[str, str] | str] = [
             ("Huddle", "bold $accent"),
             f" · {self.me} ",
-            (f"{glyph} {self.my_status.replace('_', ' ')}", style),
+            (f"{glyph} {self.my_status.replace('_', ' ')}", mine),
             "   ",
             (label, style),
         ]

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -405,22 +404,6 @@ async def test_history_pages_back_when_scrolled_to_the_top(server: LiveServer, t
             ),
             what="older page",
         )
-
-
-@pytest.mark.parametrize("text", ["server = [", "notify = 'loud'", "stale_hours = 'x'"])
-def test_a_corrupt_config_is_explained(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: str
-) -> None:
-    from huddle_tui import cli
-    from huddle_tui.config import config_path
-
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    assert cli.main([]) == 2
-    err = capsys.readouterr().err
-    assert str(path) in err
-    assert "Traceback" not in err
 
 
 async def test_channels_are_readable_and_writable(server: LiveServer, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from server.store.base import WriteTx
 from server.store.sqlite import SqliteStore
 
 # Limits raised for the benchmark (the defaults would throttle it): 0 = off.
-LIMIT_FLAGS = ["--send-rate", "0", "--login-rate", "0", "--max-streams-per-user", "0"]
+LIMIT_FLAGS = ["--send-rate", "0", "--login-rate", "0", "--max-streams-per-user", "0", "--limit-concurrency", "0"]
 
 
 @dataclass

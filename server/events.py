@@ -105,11 +105,16 @@ class Subscription:
             return replayed
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            remaining = deadline - asyncio.get_running_loop().time()
+            # A frame already queued is taken at once; only an empty queue waits (with
+            # asyncio.timeout: wait_for would start a task per frame, per subscriber).
             try:
-                frame: Frame | None = await asyncio.wait_for(self.queue.get(), max(0.0, remaining))
-            except TimeoutError:
-                return None
+                frame: Frame | None = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        frame = await self.queue.get()
+                except TimeoutError:
+                    return None
             if frame is None:
                 raise Closed("subscription closed")
             if frame.id is not None and frame.id <= self.last_id:

@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.sql import Executable, Insert
 
 from server.model import Call, Conversation, Event, Message, OooEntry, Team, User, Variant, Workspace
 from server.store import schema as s
@@ -131,6 +132,43 @@ _IDEMPOTENT = select(s.idempotency.c.response).where(
 _INSERT_IDEMPOTENT = insert(s.idempotency)
 
 
+class _FastRow:
+    """A result row as the converters read it (`row._mapping[name]`)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+
+class _Compiled:
+    """A hot statement compiled once for SQLite: the SQL SQLAlchemy would send, run on the driver."""
+
+    def __init__(self, stmt: Any, conn: Connection, keys: tuple[str, ...]) -> None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys) or None)
+        self.compiled = compiled
+        self.sql = str(compiled)
+        self.positions: tuple[str, ...] = tuple(compiled.positiontup or ())
+        table = getattr(stmt, "table", None)
+        self.json_in = {c.key for c in table.columns if isinstance(c.type, JSON)} if table is not None else set()
+        columns = list(getattr(stmt, "selected_columns", []))
+        self.names = [c.key for c in columns]
+        self.json_out = {c.key for c in columns if isinstance(c.type, JSON)}
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        values = self.compiled.construct_params(params)
+        return [
+            json.dumps(values[n]) if n in self.json_in and values[n] is not None else values[n] for n in self.positions
+        ]
+
+    def row(self, raw: tuple[Any, ...]) -> _FastRow:
+        mapping = dict(zip(self.names, raw, strict=True))
+        for name in self.json_out:
+            if mapping[name] is not None:
+                mapping[name] = json.loads(mapping[name])
+        return _FastRow(mapping)
+
+
 def _mates_statement() -> Any:
     tm, other_tm = s.team_members, s.team_members.alias("other_tm")
     team_mates = (
@@ -189,18 +227,53 @@ def event_from_row(event_id: int, at: int, variants: Any) -> Event:
 class Repo(ConvoQueries, StreamQueries):
     """Table access for one transaction (dialect-specific queries come from the mixins)."""
 
+    # Compiled hot statements, shared by every Repo (keyed by statement and parameter names).
+    _compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def _driver(self, stmt: Executable, params: dict[str, Any]) -> tuple[_Compiled, Any] | None:
+        """Run a prebuilt statement straight on the sqlite3 connection (None on other engines).
+
+        SQLAlchemy's per-execution bookkeeping cost ~5x the statement itself on the send path
+        (bench/README.md, "W4"); the SQL is still SQLAlchemy's, compiled once.
+        """
+        if self.conn.dialect.name != "sqlite":
+            return None
+        keys = tuple(sorted(params)) if isinstance(stmt, Insert) else ()
+        compiled = Repo._compiled.get((id(stmt), keys))
+        if compiled is None:
+            compiled = Repo._compiled[(id(stmt), keys)] = _Compiled(stmt, self.conn, keys)
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        return compiled, driver.execute(compiled.sql, compiled.args(params))
+
+    def _first(self, stmt: Executable, params: dict[str, Any]) -> Any:
+        """The first row of a prebuilt select, or None."""
+        ran = self._driver(stmt, params)
+        if ran is None:
+            return self.conn.execute(stmt, params).first()
+        compiled, cursor = ran
+        raw = cursor.fetchone()
+        return compiled.row(raw) if raw is not None else None
+
+    def _insert(self, stmt: Executable, params: dict[str, Any]) -> int:
+        """Run a prebuilt insert; the new row's primary key."""
+        ran = self._driver(stmt, params)
+        if ran is None:
+            return int(self.conn.execute(stmt, params).inserted_primary_key[0])  # type: ignore[index]
+        return int(ran[1].lastrowid)
 
     # ---- users -------------------------------------------------------------------
     def get_user(self, pk: int) -> User | None:
         """The user with this pk."""
-        row = self.conn.execute(_USER_BY_PK, {"pk": pk}).first()
+        row = self._first(_USER_BY_PK, {"pk": pk})
         return _user(row) if row else None
 
     def get_user_by_handle(self, handle: str) -> User | None:
         """The user with this handle."""
-        row = self.conn.execute(_USER_BY_HANDLE, {"handle": handle}).first()
+        row = self._first(_USER_BY_HANDLE, {"handle": handle})
         return _user(row) if row else None
 
     def list_users(self) -> list[User]:
@@ -333,7 +406,7 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- conversations ------------------------------------------------------------
     def get_conversation(self, pk: int) -> Conversation | None:
         """The conversation with this pk."""
-        row = self.conn.execute(_CONVERSATION, {"pk": pk}).first()
+        row = self._first(_CONVERSATION, {"pk": pk})
         return _conversation(row) if row else None
 
     def get_conversation_by_public_id(self, public_id: str) -> Conversation | None:
@@ -352,7 +425,7 @@ class Repo(ConvoQueries, StreamQueries):
     def get_dm(self, user_a: int, user_b: int) -> Conversation | None:
         """The DM between two users, if one exists."""
         a, b = sorted((user_a, user_b))
-        row = self.conn.execute(_DM, {"a": a, "b": b}).first()
+        row = self._first(_DM, {"a": a, "b": b})
         return _conversation(row) if row else None
 
     def insert_conversation(self, **values: Any) -> int:
@@ -386,16 +459,16 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- messages -----------------------------------------------------------------
     def insert_message(self, **values: Any) -> int:
         """Insert a message; returns its pk."""
-        return int(self.conn.execute(_INSERT_MESSAGE, values).inserted_primary_key[0])  # type: ignore[index]
+        return self._insert(_INSERT_MESSAGE, values)
 
     def get_message(self, public_id: str) -> Message | None:
         """The message with this public id."""
-        row = self.conn.execute(_MESSAGE_BY_ID, {"public_id": public_id}).first()
+        row = self._first(_MESSAGE_BY_ID, {"public_id": public_id})
         return _message(row) if row else None
 
     def get_message_pk(self, pk: int) -> Message | None:
         """The message with this pk."""
-        row = self.conn.execute(_MESSAGE_BY_PK, {"pk": pk}).first()
+        row = self._first(_MESSAGE_BY_PK, {"pk": pk})
         return _message(row) if row else None
 
     def dm_messages(
@@ -499,13 +572,34 @@ class Repo(ConvoQueries, StreamQueries):
         rows = self.conn.execute(select(m).where(m.c.pk.in_(newest)))
         return {msg.conversation_pk: msg for msg in map(_message, rows)}
 
-    def messages_in(self, conversation_pks: Sequence[int]) -> list[Message]:
-        """Every live message of these conversations, oldest first."""
+    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0) -> list[Message]:
+        """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first."""
         if not conversation_pks:
             return []
         m = s.messages
+        live = (m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False))
+        if newest <= 0:
+            return [_message(r) for r in self.conn.execute(select(m).where(*live).order_by(m.c.pk))]
+        # Per conversation, the pk of its newest-th newest message (an index seek each), then
+        # one range scan per conversation from there: a window function would rank every row.
+        c, older = s.conversations, s.messages.alias("older")
+        cutoff = (
+            select(older.c.pk)
+            .where(older.c.conversation_pk == c.c.pk, older.c.deleted.is_(False))
+            .order_by(older.c.pk.desc())
+            .limit(1)
+            .offset(newest - 1)
+            .scalar_subquery()
+        )
+        cuts = select(c.c.pk.label("conv"), func.coalesce(cutoff, 0).label("start")).where(
+            c.c.pk.in_(list(conversation_pks))
+        )
+        cut = cuts.subquery()
         rows = self.conn.execute(
-            select(m).where(m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False)).order_by(m.c.pk)
+            select(m)
+            .join(cut, m.c.conversation_pk == cut.c.conv)
+            .where(m.c.pk >= cut.c.start, m.c.deleted.is_(False))
+            .order_by(m.c.pk)
         )
         return [_message(r) for r in rows]
 
@@ -746,7 +840,7 @@ class Repo(ConvoQueries, StreamQueries):
     # ---- events -------------------------------------------------------------------
     def insert_event(self, at: int, variants: list[list[Any]]) -> int:
         """Append an event to the log; returns its id."""
-        return int(self.conn.execute(_INSERT_EVENT, {"at": at, "variants": variants}).inserted_primary_key[0])  # type: ignore[index]
+        return self._insert(_INSERT_EVENT, {"at": at, "variants": variants})
 
     def events_after(self, after: int, upto: int | None = None, limit: int = 1000) -> list[Event]:
         """Events with after < id <= upto, oldest first."""

@@ -159,6 +159,8 @@ class SqliteStore(Store):
     def _commit(self, conn: Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         events: list[Event] = []
+        driver = conn.connection.driver_connection
+        assert driver is not None
         try:
             with conn.begin():
                 for job in batch:
@@ -167,14 +169,17 @@ class SqliteStore(Store):
                     if not job.future.set_running_or_notify_cancel():
                         continue
                     tx = WriteTx(conn)
-                    savepoint = conn.begin_nested()
+                    # A plain SQLite savepoint through the driver: SQLAlchemy's nested
+                    # transaction objects cost more than the statements of a send.
+                    driver.execute("SAVEPOINT job")
                     try:
                         result = job.fn(tx)
                     except Exception as exc:  # the request fails alone; the batch goes on
-                        savepoint.rollback()
+                        driver.execute("ROLLBACK TO job")
+                        driver.execute("RELEASE job")
                         outcomes.append((job, None, exc))
                         continue
-                    savepoint.commit()
+                    driver.execute("RELEASE job")
                     events.extend(tx.events)
                     outcomes.append((job, result, None))
         except Exception as exc:

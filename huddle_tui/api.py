@@ -282,7 +282,21 @@ class Api:
         params: dict[str, Any] = {"with": partner, "limit": limit}
         if before:
             params["before"] = before
-        out: dict[str, Any] = await self.request("GET", "/api/v2/messages", params=params)
+        page = record(
+            await self.request("GET", "/api/v2/messages", params=params),
+            "the history",
+            {"messages": list},
+            {"next_before": MAYBE_TEXT},
+        )
+        records(page["messages"], "the history's messages", HISTORY_ITEM, HISTORY_ITEM_MAY)
+        return page
+
+    async def channel_history(self, channel_id: str, before: str | None = None, limit: int = 50) -> dict[str, Any]:
+        """A page of a channel, older than `before`."""
+        params: dict[str, Any] = {"limit": limit}
+        if before:
+            params["before"] = before
+        out: dict[str, Any] = await self.request("GET", f"/api/channels/{channel_id}/messages", params=params)
         return out
 
     async def mark_read(self, message_id: str) -> dict[str, Any]:

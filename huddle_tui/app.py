@@ -417,7 +417,7 @@ class HuddleApp(App[None]):
         """Show a conversation; load its history if none is known yet."""
         self.conversation.show(event.key)
         self.conversation.composer.focus()
-        if not event.key.startswith("#") and event.key not in self.state.history_cursor:
+        if event.key not in self.state.history_cursor:
             self.load_history(event.key)
         self.mark_visible_read()
 
@@ -430,12 +430,17 @@ class HuddleApp(App[None]):
         before = self.state.history_cursor.get(key) if older else None
         if older and before is None:
             return
+        anchor = before or (chat[0].id if older and chat else None)
         try:
-            page = await self.api.history(key, before=before or (chat[0].id if older and chat else None))
+            if key.startswith("#"):
+                page = await self.api.channel_history(key[1:], before=anchor)
+            else:
+                page = await self.api.history(key, before=anchor)
         except ApiError as exc:
             self.notify(f"Could not load the history: {exc.message}", severity="warning")
             return
-        added = self.state.add_history(key, page["messages"], page.get("next_before"))
+        add = self.state.add_channel_history if key.startswith("#") else self.state.add_history
+        added = add(key, page["messages"], page.get("next_before"))
         if key == self.conversation.key and (added or older):
             self.conversation.render_log()
             self.mark_visible_read()
@@ -462,15 +467,18 @@ class HuddleApp(App[None]):
 
     @on(Conversation.Rendered)
     def rendered(self, _: Conversation.Rendered) -> None:
-        """New rows are on screen: they may be read now."""
+        """New rows are on screen: they may be read now; a log too short to scroll fetches older rows."""
         self.mark_visible_read()
+        key = self.conversation.key
+        if key and self.state.history_cursor.get(key) and self.conversation.log_view.max_scroll_y == 0:
+            self.load_history(key, older=True)
 
     @on(MessageLog.Scrolled)
     def scrolled(self, event: MessageLog.Scrolled) -> None:
         """Scrolling may reveal unread messages; the top asks for older ones."""
         self.mark_visible_read()
         key = self.conversation.key
-        if event.at_top and key and not key.startswith("#") and self.state.history_cursor.get(key):
+        if event.at_top and key and self.state.history_cursor.get(key):
             self.load_history(key, older=True)
 
     def on_app_focus(self, _: events.AppFocus) -> None:
@@ -724,6 +732,7 @@ class HuddleApp(App[None]):
         """Drop and re-open the event stream."""
         if self.stream is not None:
             self.stream.reconnect_now()
+        self._wake.set()  # a session still trying to start tries again now
 
     def watch_theme(self, theme: str) -> None:
         """Remember the theme."""
@@ -732,7 +741,6 @@ class HuddleApp(App[None]):
             self.save_config()
 
     # ---- activity -----------------------------------------------------------------
-        self._wake.set()  # a session still trying to start tries again now
     async def on_event(self, event: events.Event) -> None:
         """Keys and mouse clicks mean the user is here: ping at most once a minute."""
         if isinstance(event, (events.Key, events.MouseDown)):
@@ -762,7 +770,7 @@ def make_app(
     config_file: Path | None = None,
     data: Path | None = None,
     clock: Callable[[], datetime] | None = None,
+    notice: str = "",
 ) -> HuddleApp:
     """The one factory the CLI, the tests and the screenshot script use."""
     return HuddleApp(config, config_file=config_file, data=data, clock=clock, notice=notice)
-    notice: str = "",

@@ -21,6 +21,11 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+def shown(message: dict[str, Any]) -> bool:
+    """Whether a boot or event message belongs to a DM or a channel (convos and streams are not shown)."""
+    return ("to" in message or "channel" in message) and "convo" not in message and "stream" not in message
+
+
 @dataclass
 class Contact:
     """A teammate as this user sees them."""
@@ -113,6 +118,8 @@ class State:
     away_after: int = 300
     # How far back each chat's history is known to reach: None = to the start.
     history_cursor: dict[str, str | None] = field(default_factory=dict)
+    # Unread DMs older than the boot window (the server counts them; the client never saw them).
+    unread_beyond: dict[str, int] = field(default_factory=dict)
 
     # ---- snapshot -----------------------------------------------------------------
     def apply_boot(self, boot: dict[str, Any]) -> None:
@@ -134,18 +141,31 @@ class State:
         self.channels = {c["id"]: Channel(c["id"], c["name"]) for c in boot.get("channels", [])}
         self.chats = {}
         for m in boot.get("messages", []):
-            message = self._message(m)
-            self.chats.setdefault(message.chat_key(self.me), []).append(message)
+            if shown(m):
+                message = self._message(m)
+                self.chats.setdefault(message.chat_key(self.me), []).append(message)
+        # Boot carries the newest `boot_window` messages of each conversation: a chat that
+        # filled it may have older ones (paged in on demand); one that did not is complete.
+        window = int(boot.get("boot_window") or 0)
+        self.history_cursor = {}
+        if window > 0:
+            self.history_cursor = {k: chat[0].id if len(chat) >= window else None for k, chat in self.chats.items()}
+        self.unread_beyond = {}
         self.recount()
+        for handle, count in (boot.get("unread") or {}).items():
+            if handle in self.contacts and count > self.contacts[handle].unread:
+                self.unread_beyond[handle] = count - self.contacts[handle].unread
+                self.contacts[handle].unread = count
 
     def recount(self) -> None:
         """Unread counts from the messages known: incoming DMs without read_at."""
-        for contact in self.contacts.values():
-            contact.unread = 0
-        for key, messages in self.chats.items():
-            partner = self.contacts.get(key)
-            if partner is not None:
-                partner.unread = sum(1 for m in messages if m.sender != self.me and m.read_at is None)
+        for key, contact in self.contacts.items():
+            contact.unread = self.unread_in(key)
+
+    def unread_in(self, key: str) -> int:
+        """Incoming unread messages of a DM: those known plus those older than boot showed."""
+        known = sum(1 for m in self.chats.get(key, []) if m.sender != self.me and m.read_at is None)
+        return known + self.unread_beyond.get(key, 0)
 
     @staticmethod
     def _message(m: dict[str, Any]) -> ChatMessage:
@@ -185,8 +205,8 @@ class State:
         return Change("contact", d["id"])
 
     def _on_message_sent(self, d: dict[str, Any]) -> Change:
-        if "to" not in d and "channel" not in d:
-            return Change("none")  # convos and streams are not shown here (yet)
+        if not shown(d):
+            return Change("none")
         message = self._message(d)
         key = message.chat_key(self.me)
         chat = self.chats.setdefault(key, [])
@@ -214,8 +234,10 @@ class State:
         for m in chat:
             if m.at <= newest.at and m.sender != reader and m.read_at is None:
                 m.read_at = read_at
+        if reader == self.me:
+            self.unread_beyond.pop(key, None)  # a read covers everything before it
         if key in self.contacts:
-            self.contacts[key].unread = sum(1 for m in chat if m.sender != self.me and m.read_at is None)
+            self.contacts[key].unread = self.unread_in(key)
         return Change("receipt", key, {"reader": reader})
 
     def _on_message_deleted(self, d: dict[str, Any]) -> Change:
@@ -279,6 +301,16 @@ class State:
         """Calls nobody answered (to me or from me) not yet looked at."""
         return [c for c in self.calls.values() if c.status == "no_answer" and not c.seen]
 
+    def add_channel_history(self, key: str, items: list[dict[str, Any]], next_before: str | None) -> int:
+        """Older channel messages from the server (boot-shaped); returns how many were new."""
+        chat = self.chats.setdefault(key, [])
+        known = {m.id for m in chat}
+        fresh = [self._message(m) for m in items if m["id"] not in known]
+        chat.extend(fresh)
+        chat.sort(key=lambda m: m.at)
+        self.history_cursor[key] = next_before
+        return len(fresh)
+
     def add_history(self, key: str, items: list[dict[str, Any]], next_before: str | None) -> int:
         """Older messages from the server (v2 items); returns how many were new."""
         chat = self.chats.setdefault(key, [])
@@ -298,6 +330,8 @@ class State:
                 )
             )
             added += 1
+            if item["from"] != self.me and item.get("read_at") is None and self.unread_beyond.get(key):
+                self.unread_beyond[key] -= 1  # counted by boot, now known
         chat.sort(key=lambda m: m.at)
         self.history_cursor[key] = next_before
         return added

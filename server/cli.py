@@ -32,6 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
     )
+    serve.add_argument(
+        "--boot-window", type=int, default=d.boot_window, help="newest messages per conversation in boot (0 = all)"
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body, bytes (0 = off)"
+    )
+    serve.add_argument(
+        "--timeout-keep-alive", type=int, default=d.timeout_keep_alive, help="idle seconds before a connection closes"
+    )
+    serve.add_argument(
+        "--timeout-request",
+        type=float,
+        default=d.timeout_request,
+        help="seconds a client has to send a whole request (0 = off)",
+    )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=d.limit_concurrency,
+        help="connections or requests in progress before 503 (0 = off)",
+    )
     serve.add_argument("--synchronous", choices=("FULL", "NORMAL"), default=d.synchronous)
     serve.add_argument("--ssl-certfile", default=None)
     serve.add_argument("--ssl-keyfile", default=None)
@@ -81,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"huddle-server: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # ctrl-c: uvicorn has shut down already; no traceback
+        return 130
 
 
 def _offline(args: argparse.Namespace) -> int:
@@ -127,7 +150,8 @@ def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; prints `listening on http://HOST:PORT` first."""
     import uvicorn
 
-    from server.app import create_app
+    from server.app import uvicorn_config
+    from server.logs import redact_everywhere
 
     settings = Settings(
         db=args.db or default_db_path(),
@@ -140,6 +164,11 @@ def serve(args: argparse.Namespace) -> int:
         send_rate=args.send_rate,
         login_rate=args.login_rate,
         max_streams_per_user=args.max_streams_per_user,
+        max_body_bytes=args.max_body_bytes,
+        timeout_keep_alive=args.timeout_keep_alive,
+        timeout_request=args.timeout_request,
+        limit_concurrency=args.limit_concurrency,
+        boot_window=args.boot_window,
         synchronous=args.synchronous,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
@@ -156,16 +185,8 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     scheme = "https" if settings.ssl_certfile else "http"
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level=args.log_level,
-        access_log=False,
-        timeout_keep_alive=30,
-        timeout_graceful_shutdown=3,
-        ssl_certfile=settings.ssl_certfile,
-        ssl_keyfile=settings.ssl_keyfile,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
+    redact_everywhere()  # after uvicorn has set up its handlers
     print(f"listening on {scheme}://{host}:{port}", flush=True)
     server.run(sockets=[sock])
     return 0

@@ -29,6 +29,15 @@ class Settings:
     login_rate: int = 10  # failed logins per handle, and per address, per minute
     max_streams_per_user: int = 20
     max_body_bytes: int = 1024 * 1024
+    # Connections: idle keep-alive connections close after timeout_keep_alive seconds (0: after
+    # each answer); a request must arrive whole within timeout_request seconds of its first
+    # byte, or of connecting (slowloris); past limit_concurrency connections or requests in
+    # progress, uvicorn answers 503.
+    timeout_keep_alive: int = 30
+    timeout_request: float = 20.0
+    limit_concurrency: int = 10_000
+    # Boot carries the newest this-many messages of each conversation (0 = all of them).
+    boot_window: int = 50
     # Durability: FULL survives power loss; NORMAL a process crash only.
     synchronous: str = "FULL"
     # How often the server checks ring timeouts, away flips and retention.

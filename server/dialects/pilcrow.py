@@ -9,11 +9,22 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, StrictStr
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from server.dialects.common import domain_of, token_of
+from server.dialects.schemas import (
+    EVENT_STREAM,
+    Boot,
+    PilcrowChannel,
+    PilcrowChannelHistory,
+    PilcrowChannelMessage,
+    PilcrowInvitation,
+    PilcrowInvite,
+    PilcrowUser,
+    pilcrow,
+)
 from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
@@ -68,11 +79,11 @@ def boot_message(view: MessageView) -> dict[str, Any]:
     return out
 
 
-@router.get("/boot")
-async def boot(me: Me, domain: Dom) -> dict[str, Any]:
+@router.get("/boot", responses=pilcrow(Boot, 401, description="The snapshot."))
+async def boot(me: Me, domain: Dom) -> Response:
     """Who I am, a snapshot, and the resume point of the event stream just after it."""
     snap = await domain.boot(me)
-    return {
+    body = {
         "user": {"id": snap.user.handle, "name": snap.user.handle},
         "resume_point": snap.resume_point,
         "heartbeat": domain.settings.heartbeat,
@@ -80,8 +91,30 @@ async def boot(me: Me, domain: Dom) -> dict[str, Any]:
         "ring_timeout": int(domain.settings.ring_timeout),
         "users": [boot_user(v) for v in snap.users],
         "channels": [{"at": timefmt.precise(c.created_at), "name": c.name, "id": c.public_id} for c in snap.channels],
+        "boot_window": domain.settings.boot_window,
+        "unread": snap.unread,
         "messages": [boot_message(m) for m in snap.messages],
     }
+    # The body is plain JSON already: dumped once, without FastAPI's jsonable_encoder walk
+    # (which cost more than building the snapshot for a few thousand messages).
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+
+
+@router.get(
+    "/channels/{channel_id}/messages",
+    response_model=Any,
+    responses=pilcrow(PilcrowChannelHistory, 400, 401, 404, 422),
+)
+async def channel_history(
+    channel_id: str,
+    me: Me,
+    domain: Dom,
+    before: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Older messages of a channel than boot carries: `limit` just before `before`, ascending."""
+    page = await domain.channels.history(me, channel_id, before, limit)
+    return {"messages": [boot_message(m) for m in page.items], "total": page.total, "next_before": page.next_before}
 
 
 def resume_point_of(query: str | None, last_event_id: str | None) -> int | None:
@@ -103,7 +136,11 @@ def idle_seconds(domain: Domain) -> float:
     return float(max(1, domain.settings.heartbeat - 5))
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={**pilcrow(None, 400, 401, 410, 429), 200: EVENT_STREAM},
+)
 async def events_sse(request: Request, me: Me, domain: Dom, resume_point: str | None = None) -> StreamingResponse:
     """The event stream as Server-Sent Events."""
     point = resume_point_of(resume_point, request.headers.get("last-event-id"))
@@ -188,14 +225,18 @@ class SendBody(BaseModel):
     body: StrictStr
 
 
-@router.post("/channels", status_code=202)
+@router.post("/channels", status_code=202, responses=pilcrow(PilcrowChannel, 400, 401, 409, 422, status=202))
 async def create_channel(body: ChannelBody, me: Me, domain: Dom) -> JSONResponse:
     """A new public channel (409 when the name, case-folded and normalised, is taken)."""
     conv = await domain.channels.create(me, body.name)
     return JSONResponse({"id": conv.public_id, "name": conv.name}, 202)
 
 
-@router.post("/channels/{channel_id}", status_code=202)
+@router.post(
+    "/channels/{channel_id}",
+    status_code=202,
+    responses=pilcrow(PilcrowChannelMessage, 400, 401, 404, 409, 422, 429, status=202),
+)
 async def send_to_channel(
     channel_id: str,
     body: SendBody,
@@ -218,14 +259,24 @@ async def send_to_channel(
     return JSONResponse(out, 202)
 
 
-@router.delete("/channels/{channel_id}", status_code=202)
+@router.delete(
+    "/channels/{channel_id}",
+    status_code=202,
+    response_class=Response,
+    responses=pilcrow(None, 401, 403, 404, status=202),
+)
 async def delete_channel(channel_id: str, me: Me, domain: Dom) -> Response:
     """Remove a channel (its creator or an admin)."""
     await domain.channels.delete(me, channel_id)
     return Response(status_code=202)
 
 
-@router.delete("/messages/{message_id}", status_code=202)
+@router.delete(
+    "/messages/{message_id}",
+    status_code=202,
+    response_class=Response,
+    responses=pilcrow(None, 401, 403, 404, status=202),
+)
 async def delete_message(message_id: str, me: Me, domain: Dom) -> Response:
     """Remove a message (its sender or an admin)."""
     await domain.messages.delete(me, message_id)
@@ -260,14 +311,14 @@ def who(user: Any) -> dict[str, str]:
     return {"id": user.handle, "name": user.handle}
 
 
-@router.post("/setup", status_code=204)
+@router.post("/setup", status_code=204, responses=pilcrow(None, 400, 409, 422, status=204, cookie=True))
 async def setup(body: Credentials, request: Request, domain: Dom) -> Response:
     """Create the first user of an empty server (409 once anyone exists)."""
     _user, token = await domain.accounts.setup(body.name, body.password)
     return with_identity(Response(status_code=204), request, token)
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=pilcrow(PilcrowUser, 400, 401, 422, 429, cookie=True))
 async def login(body: Credentials, request: Request, domain: Dom) -> Response:
     """Sign in; the identity cookie carries the session."""
     address = request.client.host if request.client else "unknown"
@@ -275,7 +326,7 @@ async def login(body: Credentials, request: Request, domain: Dom) -> Response:
     return with_identity(JSONResponse(who(user)), request, token)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, responses=pilcrow(None, 401, status=204, description="Signed out."))
 async def logout(request: Request, me: Me, domain: Dom) -> Response:
     """Revoke the session and clear the cookie."""
     token = token_of(request)
@@ -286,21 +337,21 @@ async def logout(request: Request, me: Me, domain: Dom) -> Response:
     return response
 
 
-@router.post("/invite")
+@router.post("/invite", response_model=Any, responses=pilcrow(PilcrowInvite, 401))
 async def invite(me: Me, domain: Dom) -> dict[str, Any]:
     """An invitation anyone may accept once within 24 hours."""
     invite_id, issuer, issued_at = await domain.accounts.invite(me)
     return {"id": invite_id, "issuer": issuer.handle, "issued_at": timefmt.precise(issued_at)}
 
 
-@router.get("/invite/{invite_id}")
+@router.get("/invite/{invite_id}", response_model=Any, responses=pilcrow(PilcrowInvitation, 404))
 async def get_invite(invite_id: str, domain: Dom) -> dict[str, Any]:
     """Who invites you (404 when unknown, used or expired). No sign-in needed."""
     issuer, issued_at = await domain.accounts.get_invite(invite_id)
     return {"id": invite_id, "issuer": who(issuer), "issued_at": timefmt.precise(issued_at)}
 
 
-@router.post("/invite/{invite_id}")
+@router.post("/invite/{invite_id}", responses=pilcrow(PilcrowUser, 400, 404, 409, 422, cookie=True))
 async def accept_invite(invite_id: str, body: Credentials, request: Request, domain: Dom) -> Response:
     """Accept an invitation: a new user, signed in."""
     user, token = await domain.accounts.accept(invite_id, body.name, body.password)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from server.domain import timefmt
 from server.domain.admin import channel_key
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.domain.messaging import MessageView, check_body
+from server.domain.messaging import MessageView, Page, check_body
 from server.model import Conversation, Variant
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -79,6 +79,28 @@ class Channels:
             return view
 
         return await self.d.store.write(run)
+
+    async def history(self, viewer_pk: int, public_id: str, before: str | None = None, limit: int = 50) -> Page:
+        """The `limit` messages of a channel just older than `before` (none = the newest), ascending."""
+
+        def run(repo: Repo) -> Page:
+            viewer = self.d.actor(repo, viewer_pk)
+            conv = self.channel(repo, public_id)
+            before_pk: int | None = None
+            if before is not None:
+                anchor, where = self.d.messages.visible(repo, viewer, before)
+                if where.pk != conv.pk:
+                    raise Invalid("InvalidRequest", f"message {before!r} is not in this channel")
+                before_pk = anchor.pk
+            messages, total = repo.dm_messages(
+                conversation_pks=[conv.pk], sender_pk=None, since=None, before_pk=before_pk, limit=limit
+            )
+            senders = repo.users_by_pk({m.sender_pk for m in messages})
+            items = [MessageView(m, senders[m.sender_pk].handle, None, conv) for m in messages]
+            more = bool(messages) and repo.has_older([conv.pk], None, None, messages[0].pk)
+            return Page(items, total, messages[0].public_id if more else None)
+
+        return await self.d.store.read(run)
 
     async def delete(self, actor_pk: int, public_id: str) -> None:
         """Remove a channel (its creator or an admin)."""

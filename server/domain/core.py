@@ -39,6 +39,8 @@ class Boot:
     users: list[UserView]
     channels: list[Conversation]
     messages: list[MessageView]
+    # Unread DMs per partner handle, counted over all of them (boot carries only a window).
+    unread: dict[str, int]
 
 
 class Domain:
@@ -119,9 +121,10 @@ class Domain:
             views = self.people.views(repo, viewer, users)
             channels = repo.list_channels()
             dms = repo.dm_conversations_of(viewer.pk)
+            counts = repo.unread_dm_counts(viewer.pk)
             others = [*self.convos.conversations_of(repo, viewer), *self.streams.readable(repo, viewer)]
             convs = {c.pk: c for c in (*channels, *dms, *others)}
-            messages = repo.messages_in(list(convs))
+            messages = repo.messages_in(list(convs), self.settings.boot_window)
             handles = {u.pk: u.handle for u in users}
             public = {m.pk: m.public_id for m in messages}
             out = [
@@ -134,7 +137,9 @@ class Domain:
                 )
                 for m in messages
             ]
-            return Boot(viewer, resume_point, views, channels, out)
+            partners = {c.pk: c.user_b if c.user_a == viewer.pk else c.user_a for c in dms}
+            unread = {handles[p]: n for pk, n in counts.items() if (p := partners.get(pk)) is not None}
+            return Boot(viewer, resume_point, views, channels, out, unread)
 
         return await self.store.read(run)
 

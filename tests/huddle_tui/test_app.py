@@ -515,3 +515,29 @@ async def test_ooo_form_edits_and_deletes(server: LiveServer, tmp_path: Path) ->
         await until(pilot, lambda: not screen.query_one("#delete").disabled)
         await pilot.click("#delete")
         await until(pilot, lambda: mine.get(f"/presence/alex.kim/{created['id']}").status_code == 404, what="deleted")
+
+
+async def test_a_boot_window_still_counts_and_pages_everything(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server(boot_window=3)
+    jin = api(server, "jin.park")
+    general = next(c for c in jin.get("/api/boot").json()["channels"] if c["name"] == "general")["id"]
+    for i in range(5):
+        jin.post("/api/v2/messages", json={"to": "alex.kim", "body": f"dm {i}"})
+        jin.post(f"/api/channels/{general}", json={"body": f"channel {i}"})
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        # Boot carried 3 of Jin's 5 DMs; the badge still says 5.
+        assert rows(app)["jin.park"].rstrip().endswith("5")
+        await open_chat(pilot, app, f"#{general}")
+        # Boot carried 3 of the 5; a log too short to scroll fetches the older ones by itself.
+        assert len([m for m in jin.get("/api/boot").json()["messages"] if m.get("channel") == general]) == 3
+        await until(pilot, lambda: any("channel 0" in r for r in app.conversation.row_texts()), what="older page")
+        texts = app.conversation.row_texts()
+        assert [sum(f"channel {i}" in r for r in texts) for i in range(5)] == [1] * 5
+        # Reading the newest DM reads them all, those boot left out included.
+        await open_chat(pilot, app, "jin.park")
+        await until(pilot, lambda: not rows(app)["jin.park"].rstrip().endswith("5"), what="read")
+        await until(pilot, lambda: app.state.contacts["jin.park"].unread == 0, what="no unread")

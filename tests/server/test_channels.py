@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import httpx
 import pytest
 
 from tests.conftest import LiveServer
@@ -99,3 +101,46 @@ def test_an_idempotency_key_reused_for_another_kind_of_send_is_refused(server: L
     again = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "dm"}, headers=key)
     assert again.status_code == 200  # the same kind of send still gets its first answer
     assert [m["body"] for m in alex.get("/api/boot").json()["messages"] if m.get("channel")] == []
+
+
+def test_boot_carries_a_window_and_history_pages_the_rest(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(boot_window=3)
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    general = next(c for c in alex.get("/api/boot").json()["channels"] if c["name"] == "general")["id"]
+    sent = [alex.post(f"/api/channels/{general}", json={"body": f"c{i}"}).json()["id"] for i in range(5)]
+    for i in range(5):
+        jin.post("/api/v2/messages", json={"to": "alex.kim", "body": f"d{i}"})
+    boot = alex.get("/api/boot").json()
+    assert boot["boot_window"] == 3
+    assert [m["body"] for m in boot["messages"] if m.get("channel") == general] == ["c2", "c3", "c4"]
+    assert [m["body"] for m in boot["messages"] if m.get("to") == "alex.kim"] == ["d2", "d3", "d4"]
+    # Unread counts cover what the window leaves out; the sender has nothing unread.
+    assert boot["unread"] == {"jin.park": 5}
+    assert jin.get("/api/boot").json()["unread"] == {}
+
+    page = alex.get(f"/api/channels/{general}/messages", params={"before": sent[2], "limit": 1}).json()
+    assert ([m["body"] for m in page["messages"]], page["total"], page["next_before"]) == (["c1"], 5, sent[1])
+    rest = alex.get(f"/api/channels/{general}/messages", params={"before": sent[1]}).json()
+    assert ([m["body"] for m in rest["messages"]], rest["next_before"]) == (["c0"], None)
+    newest = alex.get(f"/api/channels/{general}/messages", params={"limit": 2}).json()
+    assert [m["body"] for m in newest["messages"]] == ["c3", "c4"]
+    assert newest["messages"][0] == next(m for m in boot["messages"] if m["body"] == "c3")
+
+
+def test_channel_history_refuses_what_is_not_there(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(boot_window=3)
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    general = next(c for c in alex.get("/api/boot").json()["channels"] if c["name"] == "general")["id"]
+    dm = jin.post("/api/v2/messages", json={"to": "maya.chen", "body": "private"}).json()["message_id"]
+    mine = alex.post("/api/v2/messages", json={"to": "jin.park", "body": "x"}).json()["message_id"]
+    cases = [
+        ("/api/channels/ch_nope/messages", {}, 404),
+        (f"/api/channels/{general}/messages", {"before": dm}, 404),  # not alex's to see
+        (f"/api/channels/{general}/messages", {"before": mine}, 400),  # not in this channel
+        (f"/api/channels/{general}/messages", {"limit": 0}, 422),
+        (f"/api/channels/{general}/messages", {"limit": "x"}, 422),
+    ]
+    for path, params, status in cases:
+        r = alex.get(path, params=params)
+        assert (r.status_code, r.headers["content-type"].split(";")[0]) == (status, "text/plain"), (path, params)
+    assert httpx.get(f"{server.url}/api/channels/{general}/messages").status_code == 401

@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.dialects.common import domain_of, token_of
+from server.dialects.schemas import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos, header
 from server.domain import timefmt
 from server.domain.convos import UNSET, ConvoMessage, Listing, participant_of
 from server.domain.core import Domain
@@ -106,6 +107,8 @@ Index = Annotated[int, Query(ge=0, le=MAX_ID)]
 Count = Annotated[int, Query(ge=0, le=MAX_ID)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 UserId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+MODIFIED = {"X-Last-Modified": header("When it last changed (Convos time).")}
+POSTED = convos(None, 400, 401, 404, 409, 429, status=201, description="Posted.", headers=CONVOS_CREATED)
 
 
 # ---- request bodies ---------------------------------------------------------------------
@@ -223,7 +226,7 @@ def base_of(request: Request) -> str:
 
 
 # ---- convos -----------------------------------------------------------------------------
-@router.get("")
+@router.get("", response_class=Response, responses=convos(list[ConvosConvo], 400, 401, 404, headers=CONVOS_PAGE))
 async def list_convos(
     request: Request, me: Me, domain: Dom, index: Index = 0, count: Count = 10, before: str | None = None
 ) -> Response:
@@ -234,7 +237,12 @@ async def list_convos(
     return paged(request, "/api/Convo", listing, items, index, count, before_text)
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_class=Response,
+    responses=convos(None, 400, 401, 404, status=201, description="Created.", headers=CONVOS_CREATED),
+)
 async def create_convo(request: Request, body: ConvoPost, me: Me, domain: Dom) -> Response:
     """A new convo with another user; its URI is in X-URI-Reference."""
     conv = await domain.convos.create(me, body.Participant, body.Subject)
@@ -242,21 +250,26 @@ async def create_convo(request: Request, body: ConvoPost, me: Me, domain: Dom) -
     return answer(status=201, code=CREATED, headers={"X-URI-Reference": reference})
 
 
-@router.get("/{convo_id}")
+@router.get("/{convo_id}", response_class=Response, responses=convos(ConvosConvo, 400, 401, 404, headers=MODIFIED))
 async def get_convo(convo_id: ConvoId, me: Me, domain: Dom) -> Response:
     """One convo."""
     row = await domain.convos.get(me, convo_id)
     return answer(convo_object(row), headers={"X-Last-Modified": timefmt.plain(row.updated_at) or ""})
 
 
-@router.patch("/{convo_id}")
+@router.patch("/{convo_id}", response_class=Response, responses=convos(None, 400, 401, 404))
 async def patch_convo(convo_id: ConvoId, body: ConvoPatch, me: Me, domain: Dom) -> Response:
     """Change the subject (the creator only)."""
     await domain.convos.patch(me, convo_id, body.Subject)
     return answer()
 
 
-@router.delete("/{convo_id}", status_code=204)
+@router.delete(
+    "/{convo_id}",
+    status_code=204,
+    response_class=Response,
+    responses=convos(None, 400, 401, 404, status=204, description="Deleted."),
+)
 async def delete_convo(convo_id: ConvoId, me: Me, domain: Dom) -> Response:
     """Delete a convo and its messages (the creator only)."""
     await domain.convos.delete(me, convo_id)
@@ -264,7 +277,11 @@ async def delete_convo(convo_id: ConvoId, me: Me, domain: Dom) -> Response:
 
 
 # ---- messages ---------------------------------------------------------------------------
-@router.get("/{convo_id}/Message")
+@router.get(
+    "/{convo_id}/Message",
+    response_class=Response,
+    responses=convos(list[ConvosMessage], 400, 401, 404, headers=CONVOS_PAGE),
+)
 async def list_messages(
     request: Request,
     convo_id: ConvoId,
@@ -297,7 +314,7 @@ async def _post(
     return answer(status=201, code=CREATED, headers={"X-URI-Reference": reference})
 
 
-@router.post("/{convo_id}/Message", status_code=201)
+@router.post("/{convo_id}/Message", status_code=201, response_class=Response, responses=POSTED)
 async def post_message(
     request: Request,
     convo_id: ConvoId,
@@ -310,7 +327,7 @@ async def post_message(
     return await _post(request, domain, me, convo_id, body, None, idempotency_key)
 
 
-@router.post("/{convo_id}/Message/{message_id}", status_code=201)
+@router.post("/{convo_id}/Message/{message_id}", status_code=201, response_class=Response, responses=POSTED)
 async def reply(
     request: Request,
     convo_id: ConvoId,
@@ -324,7 +341,11 @@ async def reply(
     return await _post(request, domain, me, convo_id, body, message_id, idempotency_key)
 
 
-@router.get("/{convo_id}/Message/{message_id}")
+@router.get(
+    "/{convo_id}/Message/{message_id}",
+    response_class=Response,
+    responses=convos(ConvosMessage, 400, 401, 404, headers=MODIFIED),
+)
 async def get_message(convo_id: ConvoId, message_id: str, me: Me, domain: Dom) -> Response:
     """One message."""
     view = await domain.convos.message(me, convo_id, message_id)
@@ -333,7 +354,7 @@ async def get_message(convo_id: ConvoId, message_id: str, me: Me, domain: Dom) -
     return answer(message_object(view), headers={"X-Last-Modified": timefmt.plain(modified) or ""})
 
 
-@router.patch("/{convo_id}/Message/{message_id}")
+@router.patch("/{convo_id}/Message/{message_id}", response_class=Response, responses=convos(None, 400, 401, 404))
 async def patch_message(convo_id: ConvoId, message_id: str, body: MessagePatch, me: Me, domain: Dom) -> Response:
     """Edit the body (the sender) or set IsRead (the recipient)."""
     new_body = body.Body if body.Body is not None else UNSET
@@ -341,7 +362,12 @@ async def patch_message(convo_id: ConvoId, message_id: str, body: MessagePatch, 
     return answer()
 
 
-@router.delete("/{convo_id}/Message/{message_id}", status_code=204)
+@router.delete(
+    "/{convo_id}/Message/{message_id}",
+    status_code=204,
+    response_class=Response,
+    responses=convos(None, 400, 401, 404, status=204, description="Deleted."),
+)
 async def delete_message(convo_id: ConvoId, message_id: str, me: Me, domain: Dom) -> Response:
     """Delete a message (its sender, or an admin taking part)."""
     await domain.convos.delete_message(me, convo_id, message_id)

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.responses import JSONResponse
 
 from server.dialects.common import domain_of, token_of
+from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
 from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import Invalid
@@ -61,6 +62,18 @@ async def current_user(request: Request) -> int:
 Me = Annotated[int, Depends(current_user)]
 Dom = Annotated[Domain, Depends(domain_of)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+CREATED = esn(
+    EsnCreated,
+    400,
+    401,
+    403,
+    404,
+    409,
+    429,
+    status=201,
+    description="Created.",
+    headers={"Location": header("The new message's URI.")},
+)
 
 
 # ---- request bodies -------------------------------------------------------------------
@@ -260,7 +273,7 @@ def stream_summary(owner: Team | Workspace) -> dict[str, Any]:
 
 
 # ---- messages -------------------------------------------------------------------------
-@router.get("/api/messages")
+@router.get("/api/messages", response_model=Any, responses=esn(list[EsnMessage | EsnError], 400, 401, 404))
 async def get_messages(
     me: Me,
     domain: Dom,
@@ -273,13 +286,13 @@ async def get_messages(
     return [not_found(item) if isinstance(item, str) else message_object(item) for item in found]
 
 
-@router.get("/api/messages/{message_id}")
+@router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 404))
 async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One message."""
     return message_object(await domain.streams.get(me, bare(message_id)))
 
 
-@router.post("/api/messages", status_code=201)
+@router.post("/api/messages", status_code=201, responses=CREATED)
 async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A new post to `targets`, or a reply to `inReplyTo`."""
     key = checked_key(idempotency_key)
@@ -294,7 +307,12 @@ async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: Ide
     return created(await domain.streams.post(me, draft, targets, key))
 
 
-@router.post("/api/messages/email", status_code=201)
+@router.post(
+    "/api/messages/email",
+    status_code=201,
+    responses=CREATED,
+    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+)
 async def post_email(
     request: Request,
     me: Me,
@@ -316,7 +334,7 @@ async def post_email(
     return created(await domain.streams.post(me, draft, [bare(target_id)], key))
 
 
-@router.post("/api/messages/{message_id}/shares", status_code=201)
+@router.post("/api/messages/{message_id}/shares", status_code=201, responses=CREATED)
 async def share_message(
     message_id: str, body: ShareBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -330,13 +348,22 @@ async def share_message(
 
 
 # ---- activity streams -----------------------------------------------------------------
-@router.get("/api/activitystreams")
+@router.get("/api/activitystreams", response_model=Any, responses=esn(list[EsnStream], 401))
 async def list_streams(me: Me, domain: Dom) -> list[dict[str, Any]]:
     """The streams the caller may read."""
     return [stream_summary(owner) for owner in await domain.streams.streams(me)]
 
 
-@router.get("/api/activitystreams/{stream_id}")
+@router.get(
+    "/api/activitystreams/{stream_id}",
+    responses=esn(
+        list[EsnActivity],
+        400,
+        401,
+        404,
+        headers={"X-ESN-Items-Count": header("How many messages the stream holds.", type_="integer")},
+    ),
+)
 async def stream_timeline(
     stream_id: str,
     me: Me,

@@ -9,6 +9,17 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from server.dialects.common import domain_of, token_of
+from server.dialects.schemas import (
+    HuddleAuditPage,
+    HuddlePresence,
+    HuddlePresencePage,
+    HuddleTeam,
+    HuddleTeams,
+    HuddleUser,
+    HuddleWorkspace,
+    HuddleWorkspaces,
+    huddle,
+)
 from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import Invalid
@@ -26,9 +37,10 @@ async def current_user(request: Request) -> int:
 
 Me = Annotated[int, Depends(current_user)]
 Dom = Annotated[Domain, Depends(domain_of)]
-Skip = Annotated[int, Query(ge=0)]
+Skip = Annotated[int, Query(ge=0, le=2**63 - 1)]  # a bigger one would overflow SQLite's OFFSET
 PageSize = Annotated[int, Query(ge=1, le=100)]
 JsonObject = Annotated[dict[str, Any], Body()]
+QUERY = huddle(HuddlePresencePage, 400, 401, 403, 404)
 
 
 def link(rel: str, href: str) -> dict[str, str]:
@@ -86,7 +98,7 @@ def _links_of(body: dict[str, Any], rel: str) -> list[str]:
 
 
 # ---- presence entities ---------------------------------------------------------------
-@router.post("/presence/create", status_code=201)
+@router.post("/presence/create", status_code=201, responses=huddle(HuddlePresence, 400, 401, status=201, location=True))
 async def create(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
     """Turn OOO on: a new entry; earlier ones are kept."""
     owner, entry = await domain.ooo.create(me, body)
@@ -113,13 +125,13 @@ async def _query(
     }
 
 
-@router.post("/presence")
+@router.post("/presence", response_model=Any, responses=QUERY)
 async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
     """Entries of the users named in `links` that overlap the date range."""
     return await _query(domain, me, body, skip, pagesize, "/presence", "/presence")
 
 
-@router.post("/presence/teams/{team_id}")
+@router.post("/presence/teams/{team_id}", response_model=Any, responses=QUERY)
 async def by_team(
     team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
@@ -128,7 +140,7 @@ async def by_team(
     return await _query(domain, me, body, skip, pagesize, f"/teams/{team_id}", base, team=team_id)
 
 
-@router.post("/presence/workspace/{workspace_id}")
+@router.post("/presence/workspace/{workspace_id}", response_model=Any, responses=QUERY)
 async def by_workspace(
     workspace_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
@@ -137,7 +149,7 @@ async def by_workspace(
     return await _query(domain, me, body, skip, pagesize, f"/workspaces/{workspace_id}", base, workspace=workspace_id)
 
 
-@router.get("/presence/{user_id}/audits")
+@router.get("/presence/{user_id}/audits", response_model=Any, responses=huddle(HuddleAuditPage, 400, 401, 403, 404))
 async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
     """What the user did to their entries: create, update, delete."""
     owner, listing = await domain.ooo.audits(me, user_id, skip, pagesize)
@@ -151,7 +163,7 @@ async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: Pa
     }
 
 
-@router.get("/presence/{user_id}")
+@router.get("/presence/{user_id}", response_model=Any, responses=huddle(HuddlePresencePage, 400, 401, 403, 404))
 async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
     """Your own entries."""
     owner, listing = await domain.ooo.of_user(me, user_id, skip, pagesize)
@@ -162,14 +174,16 @@ async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: P
     }
 
 
-@router.get("/presence/{user_id}/{presence_id}")
+@router.get(
+    "/presence/{user_id}/{presence_id}", response_model=Any, responses=huddle(HuddlePresence, 400, 401, 403, 404)
+)
 async def get_entry(user_id: str, presence_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One entry (owner, admins, team and workspace mates)."""
     owner, entry = await domain.ooo.get(me, user_id, presence_id)
     return entity(owner, entry, "self", "user")
 
 
-@router.put("/presence/{user_id}/{presence_id}")
+@router.put("/presence/{user_id}/{presence_id}", responses=huddle(HuddlePresence, 400, 401, 403, 404, location=True))
 async def update(user_id: str, presence_id: str, body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
     """Change one of your entries."""
     owner, entry = await domain.ooo.update(me, user_id, presence_id, body)
@@ -177,7 +191,11 @@ async def update(user_id: str, presence_id: str, body: JsonObject, me: Me, domai
     return JSONResponse(entity(owner, entry, "self", "user", "presence"), headers={"Content-Location": location})
 
 
-@router.delete("/presence/{user_id}/{presence_id}", status_code=204)
+@router.delete(
+    "/presence/{user_id}/{presence_id}",
+    status_code=204,
+    responses=huddle(None, 400, 401, 403, 404, status=204, description="Deleted."),
+)
 async def delete(user_id: str, presence_id: str, me: Me, domain: Dom) -> Response:
     """Remove one of your entries."""
     await domain.ooo.delete(me, user_id, presence_id)
@@ -214,7 +232,7 @@ async def no_workspace(me: Me) -> Response:
 
 
 # ---- the resources links point at ----------------------------------------------------
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", response_model=Any, responses=huddle(HuddleUser, 401, 404))
 async def get_user(user_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """A user, as the caller may see them."""
     view = await domain.people.get_ref(me, user_id)
@@ -264,32 +282,57 @@ def summary(record: Team | Workspace) -> dict[str, Any]:
 
 def _kind_routes(kind: str, plural: str) -> None:
     """GET list/one for everyone allowed; POST, PATCH, member PUT/DELETE for admins."""
+    listing = HuddleTeams if kind == "team" else HuddleWorkspaces
+    one = HuddleTeam if kind == "team" else HuddleWorkspace
+    membership = huddle(None, 400, 401, 403, 404, status=204, description="Done (also when nothing changed).")
 
-    @router.get(f"/{plural}", name=f"list_{plural}")
+    @router.get(f"/{plural}", name=f"list_{plural}", response_model=Any, responses=huddle(listing, 401))
     async def list_groups(me: Me, domain: Dom) -> dict[str, Any]:
         records: list[Team | Workspace] = await domain.groups.list_for(me, kind)
         return {"links": [link("self", f"/{plural}")], plural: [summary(r) for r in records]}
 
-    @router.get(f"/{plural}/{{group_id}}", name=f"get_{kind}")
+    @router.get(
+        f"/{plural}/{{group_id}}", name=f"get_{kind}", response_model=Any, responses=huddle(one, 400, 401, 403, 404)
+    )
     async def get_group(group_id: str, me: Me, domain: Dom) -> dict[str, Any]:
         return group_object(await domain.groups.get(me, kind, group_id))
 
-    @router.post(f"/{plural}", status_code=201, name=f"create_{kind}")
+    @router.post(
+        f"/{plural}",
+        status_code=201,
+        name=f"create_{kind}",
+        responses=huddle(one, 400, 401, 403, 409, status=201, location=True),
+    )
     async def create_group(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
         group = await domain.groups.create(me, kind, body)
         location = f"/{plural}/{group.record.pk}"
         return JSONResponse(group_object(group), 201, headers={"Content-Location": location})
 
-    @router.patch(f"/{plural}/{{group_id}}", name=f"patch_{kind}")
+    @router.patch(
+        f"/{plural}/{{group_id}}",
+        name=f"patch_{kind}",
+        response_model=Any,
+        responses=huddle(one, 400, 401, 403, 404, 409),
+    )
     async def patch_group(group_id: str, body: JsonObject, me: Me, domain: Dom) -> dict[str, Any]:
         return group_object(await domain.groups.patch(me, kind, group_id, body))
 
-    @router.put(f"/{plural}/{{group_id}}/members/{{user_id}}", status_code=204, name=f"add_{kind}_member")
+    @router.put(
+        f"/{plural}/{{group_id}}/members/{{user_id}}",
+        status_code=204,
+        name=f"add_{kind}_member",
+        responses=membership,
+    )
     async def add_member(group_id: str, user_id: str, me: Me, domain: Dom) -> Response:
         await domain.groups.membership(me, kind, group_id, user_id, add=True)
         return Response(status_code=204)
 
-    @router.delete(f"/{plural}/{{group_id}}/members/{{user_id}}", status_code=204, name=f"remove_{kind}_member")
+    @router.delete(
+        f"/{plural}/{{group_id}}/members/{{user_id}}",
+        status_code=204,
+        name=f"remove_{kind}_member",
+        responses=membership,
+    )
     async def remove_member(group_id: str, user_id: str, me: Me, domain: Dom) -> Response:
         await domain.groups.membership(me, kind, group_id, user_id, add=False)
         return Response(status_code=204)

@@ -9,6 +9,20 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from starlette.responses import Response
 
 from server.dialects.common import domain_of, token_of
+from server.dialects.schemas import (
+    V2Call,
+    V2Calls,
+    V2Conversations,
+    V2Directory,
+    V2History,
+    V2Login,
+    V2Message,
+    V2Read,
+    V2Sent,
+    V2Status,
+    V2User,
+    v2,
+)
 from server.domain import timefmt
 from server.domain.calls import CallView
 from server.domain.core import Domain
@@ -26,6 +40,7 @@ async def current_user(request: Request) -> int:
 
 Me = Annotated[int, Depends(current_user)]
 Dom = Annotated[Domain, Depends(domain_of)]
+CALL_ACTION = v2(V2Call, 401, 403, 404, 409)
 
 
 class Strict(BaseModel):
@@ -134,7 +149,7 @@ def call_object(view: CallView) -> dict[str, Any]:
 
 
 # ---- auth -----------------------------------------------------------------------------
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=Any, responses=v2(V2Login, 400, 401, 429))
 async def login(body: LoginBody, request: Request, domain: Dom) -> dict[str, Any]:
     """Exchange a handle and password for a bearer token."""
     address = request.client.host if request.client else "unknown"
@@ -143,7 +158,7 @@ async def login(body: LoginBody, request: Request, domain: Dom) -> dict[str, Any
     return {"token": token, "user": user_object(view)}
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, responses=v2(None, 401, status=204, description="Signed out."))
 async def logout(request: Request, me: Me, domain: Dom) -> Response:
     """Revoke the token used for this request."""
     token = token_of(request)
@@ -153,33 +168,33 @@ async def logout(request: Request, me: Me, domain: Dom) -> Response:
 
 
 # ---- users and presence ---------------------------------------------------------------
-@router.get("/users")
+@router.get("/users", response_model=Any, responses=v2(V2Directory, 401))
 async def directory(me: Me, domain: Dom) -> dict[str, Any]:
     """Everyone, with status."""
     views = await domain.people.directory(me)
     return {"users": [user_object(v) for v in views], "total": len(views)}
 
 
-@router.get("/users/{handle}")
+@router.get("/users/{handle}", response_model=Any, responses=v2(V2User, 401, 404))
 async def get_user(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One user."""
     return user_object(await domain.people.get(me, handle))
 
 
-@router.get("/users/{handle}/status")
+@router.get("/users/{handle}/status", response_model=Any, responses=v2(V2Status, 401, 404))
 async def get_status(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One user's status and last_seen."""
     return status_object(await domain.people.get(me, handle))
 
 
-@router.patch("/users/{handle}")
+@router.patch("/users/{handle}", response_model=Any, responses=v2(V2User, 400, 401, 403, 404))
 async def patch_user(handle: str, body: PatchBody, me: Me, domain: Dom) -> dict[str, Any]:
     """Set your own dnd, name or hide_last_seen; admins set anyone's status, leave included."""
     fields = {name: getattr(body, name) for name in body.model_fields_set}
     return user_object(await domain.people.patch(me, handle, **fields))
 
 
-@router.post("/activity", status_code=204)
+@router.post("/activity", status_code=204, responses=v2(None, 401, status=204, description="Noted."))
 async def activity(me: Me, domain: Dom) -> Response:
     """The user is here (typing, moving): keeps them active."""
     await domain.people.activity(me)
@@ -187,7 +202,7 @@ async def activity(me: Me, domain: Dom) -> Response:
 
 
 # ---- messages -------------------------------------------------------------------------
-@router.post("/messages")
+@router.post("/messages", response_model=Any, responses=v2(V2Sent, 400, 401, 404, 409, 429))
 async def send_message(
     body: MessageBody,
     me: Me,
@@ -209,7 +224,7 @@ def _since(value: str | None) -> int | None:
         raise Invalid("InvalidDate", f"since must be a date (2024-03-15) or an RFC 3339 time: {exc}") from None
 
 
-@router.get("/messages")
+@router.get("/messages", response_model=Any, responses=v2(V2History, 400, 401, 404))
 async def list_messages(
     me: Me,
     domain: Dom,
@@ -228,20 +243,20 @@ async def list_messages(
     return {"messages": [shape(v) for v in page.items], "total": page.total, "next_before": page.next_before}
 
 
-@router.get("/messages/{message_id}")
+@router.get("/messages/{message_id}", response_model=Any, responses=v2(V2Message, 401, 404))
 async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One message (sender or recipient only)."""
     return message_object(await domain.messages.get(me, message_id))
 
 
-@router.post("/messages/{message_id}/read")
+@router.post("/messages/{message_id}/read", response_model=Any, responses=v2(V2Read, 401, 403, 404))
 async def read_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """Mark a message and everything before it from that sender read."""
     message = await domain.messages.mark_read(me, message_id)
     return {"message_id": message.public_id, "status": "read", "read_at": timefmt.v2(message.read_at)}
 
 
-@router.get("/conversations")
+@router.get("/conversations", response_model=Any, responses=v2(V2Conversations, 401))
 async def conversations(me: Me, domain: Dom) -> dict[str, Any]:
     """One row per DM partner with the unread count, newest first."""
     rows = await domain.messages.conversations(me)
@@ -254,13 +269,13 @@ async def conversations(me: Me, domain: Dom) -> dict[str, Any]:
 
 
 # ---- calls ----------------------------------------------------------------------------
-@router.post("/calls")
+@router.post("/calls", response_model=Any, responses=v2(V2Call, 400, 401, 404, 409))
 async def start_call(body: CallBody, me: Me, domain: Dom) -> dict[str, Any]:
     """Ring someone; no_answer after the ring timeout."""
     return call_object(await domain.calls.start(me, body.to, body.type))
 
 
-@router.get("/calls")
+@router.get("/calls", response_model=Any, responses=v2(V2Calls, 400, 401))
 async def list_calls(
     me: Me,
     domain: Dom,
@@ -272,25 +287,25 @@ async def list_calls(
     return {"calls": [call_object(c) for c in calls], "total": total}
 
 
-@router.get("/calls/{call_id}")
+@router.get("/calls/{call_id}", response_model=Any, responses=v2(V2Call, 401, 404))
 async def get_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One of my calls."""
     return call_object(await domain.calls.get(me, call_id))
 
 
-@router.post("/calls/{call_id}/answer")
+@router.post("/calls/{call_id}/answer", response_model=Any, responses=CALL_ACTION)
 async def answer_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """Answer a call ringing for me."""
     return call_object(await domain.calls.act(me, call_id, "answer"))
 
 
-@router.post("/calls/{call_id}/decline")
+@router.post("/calls/{call_id}/decline", response_model=Any, responses=CALL_ACTION)
 async def decline_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """Decline a call ringing for me."""
     return call_object(await domain.calls.act(me, call_id, "decline"))
 
 
-@router.post("/calls/{call_id}/end")
+@router.post("/calls/{call_id}/end", response_model=Any, responses=CALL_ACTION)
 async def end_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """Hang up (a ringing call: cancel it, or decline it when it rings for me)."""
     return call_object(await domain.calls.act(me, call_id, "end"))

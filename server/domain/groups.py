@@ -12,6 +12,8 @@ from server.model import Team, User, Workspace
 from server.store.base import WriteTx
 from server.store.repo import Repo
 
+MAX_PK = 2**63 - 1
+
 if TYPE_CHECKING:
     from server.domain.core import Domain
 
@@ -27,13 +29,23 @@ class Group:
     members: list[User]
 
 
+def pk_of(text: str) -> int | None:
+    """The integer id written in text, else None."""
+    # ASCII only: isdigit() also takes "³", which int() refuses. Within SQLite's INTEGER
+    # range: a bigger one overflows the query. Both were 500s.
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_PK:
+        return int(text)
+    return None
+
+
 def _ref(value: Any, blank_code: str, missing_code: str) -> int:
     text = "" if value is None else str(value).strip()
     if not text:
         raise Invalid(blank_code, "no id was given")
-    if not text.isdigit():
+    pk = pk_of(text)
+    if pk is None:
         raise NotFound(missing_code, f"no such id {text!r}")
-    return int(text)
+    return pk
 
 
 def _name(value: Any) -> str:
@@ -140,7 +152,8 @@ class Groups:
         pks = []
         for ref in refs:
             text = str(ref).strip()
-            user = tx.get_user(int(text)) if text.isdigit() else tx.get_user_by_handle(text)
+            pk = pk_of(text)
+            user = tx.get_user(pk) if pk is not None else tx.get_user_by_handle(text)
             if user is None:
                 raise NotFound("UserNotFound", f"no user {ref!r}")
             pks.append(user.pk)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.domain import timefmt
 from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.groups import pk_of
 from server.domain.people import UNSET, Audience
 from server.model import OooEntry, User, Variant
 from server.store.base import WriteTx
@@ -73,7 +74,8 @@ class Ooo:
     def user(self, repo: Repo, ref: str) -> User:
         """A user by pk or handle; UserNotProvided / UserNotFound."""
         ref = _ref(ref, "UserNotProvided")
-        user = repo.get_user(int(ref)) if ref.isdigit() else repo.get_user_by_handle(ref)
+        pk = pk_of(ref)
+        user = repo.get_user(pk) if pk is not None else repo.get_user_by_handle(ref)
         if user is None:
             raise NotFound("UserNotFound", f"no user {ref!r}")
         return user
@@ -81,7 +83,8 @@ class Ooo:
     def entry(self, repo: Repo, owner: User, ref: str) -> OooEntry:
         """An entry of this owner; PresenceNotProvided / PresenceNotFound."""
         ref = _ref(ref, "PresenceNotProvided")
-        entry = repo.get_ooo(int(ref)) if ref.isdigit() else None
+        pk = pk_of(ref)
+        entry = repo.get_ooo(pk) if pk is not None else None
         if entry is None or entry.user_pk != owner.pk:
             raise NotFound("PresenceNotFound", f"no presence {ref!r} for this user")
         return entry

@@ -21,24 +21,33 @@ def from_dt(dt: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def _seconds(us: int) -> tuple[datetime, str]:
+    """The UTC time and its `YYYY-MM-DDTHH:MM:SS` (strftime's %Y drops a small year's zeros)."""
+    dt = to_dt(us)
+    return dt, f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+
+
 def v2(us: int | None) -> str | None:
     """`2024-03-15T09:14:22Z` (v2: no fraction)."""
-    return None if us is None else to_dt(us).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if us is None else f"{_seconds(us)[1]}Z"
 
 
 def precise(us: int | None) -> str | None:
     """`2024-09-27T23:19:10.208147Z` (pilcrow, boot and events)."""
-    return None if us is None else to_dt(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if us is None:
+        return None
+    dt, text = _seconds(us)
+    return f"{text}.{dt.microsecond:06d}Z"
 
 
 def offset(us: int | None) -> str | None:
     """`2022-04-19T16:30:29+00:00` (Huddle presence)."""
-    return None if us is None else to_dt(us).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return None if us is None else f"{_seconds(us)[1]}+00:00"
 
 
 def plain(us: int | None) -> str | None:
     """`2015-06-15T10:04:33` (Convos: UTC, no offset)."""
-    return None if us is None else to_dt(us).strftime("%Y-%m-%dT%H:%M:%S")
+    return None if us is None else _seconds(us)[1]
 
 
 def parse_rfc3339(text: str) -> int:
@@ -53,7 +62,11 @@ def parse_rfc3339(text: str) -> int:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.utcoffset() is None:
         raise ValueError(f"time without an offset: {text!r}")
-    if not (1 <= dt.year <= 9998):
+    try:
+        utc = dt.astimezone(UTC)  # year 1 at +01:00 is year 0 in UTC: out of range
+    except OverflowError:
+        raise ValueError(f"time out of range: {text!r}") from None
+    if not (1 <= utc.year <= 9998):
         raise ValueError(f"time out of range: {text!r}")
     return from_dt(dt)
 

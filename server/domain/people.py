@@ -233,7 +233,12 @@ class People:
         tx.update_user(user_pk, last_seen=now, auto_status="active")
         updated = tx.get_user(user_pk)
         assert updated is not None
-        self.announce(tx, updated, now)
+        variants = self.presence_variants(tx, updated, now)
+        if user.hide_last_seen and user.auto_status == "active":
+            # Only last_seen moved and only its owner may see it: to anyone else nothing
+            # changed, and an event's `at` would give the hidden time away.
+            variants = variants[:1]
+        tx.emit(now, variants)
         return True
 
     def flip_away(self, tx: WriteTx, now: int) -> int:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from server.app import create_app
+from server.app import create_app, uvicorn_config
 from server.cli import main as server_main
 from server.domain.clock import Clock, ManualClock
 from server.domain.core import Domain
@@ -94,7 +94,8 @@ class LiveServer:
         self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        # The same uvicorn settings as `huddle-server serve` (timeouts, limits, no WS compression).
+        self._server = uvicorn.Server(uvicorn_config(settings, self.app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 

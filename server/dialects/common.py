@@ -34,6 +34,12 @@ def domain_of(conn: HTTPConnection) -> Domain:
     return domain
 
 
+async def domain_dep(conn: HTTPConnection) -> Domain:
+    """`domain_of` as a dependency: FastAPI runs a plain `def` dependency on a worker thread,
+    a thread hop per request (bench W4); an `async def` one is called in place."""
+    return domain_of(conn)
+
+
 def token_of(conn: HTTPConnection) -> str | None:
     """A bearer token from the Authorization header, else the `identity` cookie."""
     header = conn.headers.get("authorization", "")

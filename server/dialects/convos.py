@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.dialects.common import domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos, header
 from server.domain import timefmt
 from server.domain.convos import UNSET, ConvoMessage, Listing, participant_of
@@ -101,7 +101,7 @@ async def current_user(
 
 
 Me = Annotated[int, Depends(current_user)]
-Dom = Annotated[Domain, Depends(domain_of)]
+Dom = Annotated[Domain, Depends(domain_dep)]
 ConvoId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Index = Annotated[int, Query(ge=0, le=MAX_ID)]
 Count = Annotated[int, Query(ge=0, le=MAX_ID)]

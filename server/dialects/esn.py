@@ -39,7 +39,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.responses import JSONResponse
 
-from server.dialects.common import domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
 from server.domain import timefmt
 from server.domain.core import Domain
@@ -60,7 +60,7 @@ async def current_user(request: Request) -> int:
 
 
 Me = Annotated[int, Depends(current_user)]
-Dom = Annotated[Domain, Depends(domain_of)]
+Dom = Annotated[Domain, Depends(domain_dep)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 CREATED = esn(
     EsnCreated,

@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlparse
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from server.dialects.common import domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import (
     HuddleAuditPage,
     HuddlePresence,
@@ -36,7 +36,7 @@ async def current_user(request: Request) -> int:
 
 
 Me = Annotated[int, Depends(current_user)]
-Dom = Annotated[Domain, Depends(domain_of)]
+Dom = Annotated[Domain, Depends(domain_dep)]
 Skip = Annotated[int, Query(ge=0, le=2**63 - 1)]  # a bigger one would overflow SQLite's OFFSET
 PageSize = Annotated[int, Query(ge=1, le=100)]
 JsonObject = Annotated[dict[str, Any], Body()]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSo
 from pydantic import BaseModel, ConfigDict, StrictStr
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from server.dialects.common import domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import (
     EVENT_STREAM,
     Boot,
@@ -42,7 +42,7 @@ async def current_user(request: Request) -> int:
 
 
 Me = Annotated[int, Depends(current_user)]
-Dom = Annotated[Domain, Depends(domain_of)]
+Dom = Annotated[Domain, Depends(domain_dep)]
 
 
 def boot_user(view: UserView) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from starlette.responses import Response
 
-from server.dialects.common import domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import (
     V2Call,
     V2Calls,
@@ -39,7 +39,7 @@ async def current_user(request: Request) -> int:
 
 
 Me = Annotated[int, Depends(current_user)]
-Dom = Annotated[Domain, Depends(domain_of)]
+Dom = Annotated[Domain, Depends(domain_dep)]
 CALL_ACTION = v2(V2Call, 401, 403, 404, 409)
 
 

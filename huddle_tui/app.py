@@ -426,20 +426,19 @@ class HuddleApp(App[None]):
         """A page of history (older than what is known when `older`)."""
         if self.api is None:
             return
-        chat = self.state.chats.get(key, [])
         before = self.state.history_cursor.get(key) if older else None
         if older and before is None:
             return
-        anchor = before or (chat[0].id if older and chat else None)
+        channel = key.startswith("#")
         try:
-            if key.startswith("#"):
-                page = await self.api.channel_history(key[1:], before=anchor)
+            if channel:
+                page = await self.api.channel_history(key[1:], before=before)
             else:
-                page = await self.api.history(key, before=anchor)
+                page = await self.api.history(key, before=before)
         except ApiError as exc:
             self.notify(f"Could not load the history: {exc.message}", severity="warning")
             return
-        add = self.state.add_channel_history if key.startswith("#") else self.state.add_history
+        add = self.state.add_channel_history if channel else self.state.add_history
         added = add(key, page["messages"], page.get("next_before"))
         if key == self.conversation.key and (added or older):
             self.conversation.render_log()

@@ -303,38 +303,34 @@ class State:
 
     def add_channel_history(self, key: str, items: list[dict[str, Any]], next_before: str | None) -> int:
         """Older channel messages from the server (boot-shaped); returns how many were new."""
+        return self._add_older(key, [self._message(m) for m in items], next_before)
+
+    def add_history(self, key: str, items: list[dict[str, Any]], next_before: str | None) -> int:
+        """Older DM messages from the server (v2 items); returns how many were new."""
+        messages = [
+            ChatMessage(
+                id=item["message_id"],
+                sender=item["from"],
+                body=item["body"],
+                at=parse_time(item.get("timestamp")) or datetime.now(UTC),
+                to=item.get("to"),
+                read_at=parse_time(item.get("read_at")),
+            )
+            for item in items
+        ]
+        return self._add_older(key, messages, next_before)
+
+    def _add_older(self, key: str, messages: list[ChatMessage], next_before: str | None) -> int:
         chat = self.chats.setdefault(key, [])
         known = {m.id for m in chat}
-        fresh = [self._message(m) for m in items if m["id"] not in known]
+        fresh = [m for m in messages if m.id not in known]
+        for m in fresh:
+            if m.sender != self.me and m.read_at is None and self.unread_beyond.get(key):
+                self.unread_beyond[key] -= 1  # counted by boot, now known
         chat.extend(fresh)
         chat.sort(key=lambda m: m.at)
         self.history_cursor[key] = next_before
         return len(fresh)
-
-    def add_history(self, key: str, items: list[dict[str, Any]], next_before: str | None) -> int:
-        """Older messages from the server (v2 items); returns how many were new."""
-        chat = self.chats.setdefault(key, [])
-        known = {m.id for m in chat}
-        added = 0
-        for item in items:
-            if item["message_id"] in known:
-                continue
-            chat.append(
-                ChatMessage(
-                    id=item["message_id"],
-                    sender=item["from"],
-                    body=item["body"],
-                    at=parse_time(item.get("timestamp")) or datetime.now(UTC),
-                    to=item.get("to"),
-                    read_at=parse_time(item.get("read_at")),
-                )
-            )
-            added += 1
-            if item["from"] != self.me and item.get("read_at") is None and self.unread_beyond.get(key):
-                self.unread_beyond[key] -= 1  # counted by boot, now known
-        chat.sort(key=lambda m: m.at)
-        self.history_cursor[key] = next_before
-        return added
 
     def stale_unread_from_me(self, key: str) -> list[ChatMessage]:
         """My messages to this contact they have not read."""

@@ -13,6 +13,8 @@ LEAVE_STATUSES = ("medical_leave", "parental_leave", "leave")
 STICKY_STATUSES = ("dnd", *LEAVE_STATUSES)
 CALL_TYPES = ("audio", "video")
 CALL_FINAL = ("declined", "no_answer", "cancelled", "ended")
+# The largest id (and offset) a store holds: SQLite's INTEGER is a signed 64-bit number.
+MAX_PK = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

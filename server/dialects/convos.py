@@ -50,11 +50,11 @@ from server.domain import timefmt
 from server.domain.convos import UNSET, ConvoMessage, Listing, participant_of
 from server.domain.core import Domain
 from server.domain.errors import Invalid, Unauthorized
+from server.model import MAX_PK
 from server.store.convo_queries import ConvoRow
 
 router = APIRouter(prefix="/api/Convo", tags=["convos"])
 
-MAX_ID = 2**63 - 1
 DEFAULT_BEFORE = "9999-12-31T23:59:59"
 OK, NO_RESULTS, CREATED, DELETED = 0, 3, 5, 6
 RESULT_NAMES = {OK: "OK", NO_RESULTS: "NO_RESULTS", CREATED: "CREATED", DELETED: "DELETED"}
@@ -102,11 +102,11 @@ async def current_user(
 
 Me = Annotated[int, Depends(current_user)]
 Dom = Annotated[Domain, Depends(domain_dep)]
-ConvoId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Index = Annotated[int, Query(ge=0, le=MAX_ID)]
-Count = Annotated[int, Query(ge=0, le=MAX_ID)]
+ConvoId = Annotated[int, Path(ge=1, le=MAX_PK)]
+Index = Annotated[int, Query(ge=0, le=MAX_PK)]
+Count = Annotated[int, Query(ge=0, le=MAX_PK)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-UserId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+UserId = Annotated[StrictInt, Field(ge=1, le=MAX_PK)]
 MODIFIED = {"X-Last-Modified": header("When it last changed (Convos time).")}
 POSTED = convos(None, 400, 401, 404, 409, 429, status=201, description="Posted.", headers=CONVOS_CREATED)
 

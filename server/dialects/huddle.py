@@ -25,7 +25,7 @@ from server.domain.core import Domain
 from server.domain.errors import Invalid
 from server.domain.groups import Group
 from server.domain.ooo import Listing
-from server.model import OooEntry, Team, User, Workspace
+from server.model import MAX_PK, OooEntry, Team, User, Workspace
 
 router = APIRouter(tags=["huddle presence"])
 
@@ -37,7 +37,7 @@ async def current_user(request: Request) -> int:
 
 Me = Annotated[int, Depends(current_user)]
 Dom = Annotated[Domain, Depends(domain_dep)]
-Skip = Annotated[int, Query(ge=0, le=2**63 - 1)]  # a bigger one would overflow SQLite's OFFSET
+Skip = Annotated[int, Query(ge=0, le=MAX_PK)]  # a bigger one would overflow SQLite's OFFSET
 PageSize = Annotated[int, Query(ge=1, le=100)]
 JsonObject = Annotated[dict[str, Any], Body()]
 QUERY = huddle(HuddlePresencePage, 400, 401, 403, 404)

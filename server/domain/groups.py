@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from server.domain.admin import WORKSPACE_STATES
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.model import Team, User, Workspace
+from server.model import MAX_PK, Team, User, Workspace
 from server.store.base import WriteTx
 from server.store.repo import Repo
-
-MAX_PK = 2**63 - 1
 
 if TYPE_CHECKING:
     from server.domain.core import Domain

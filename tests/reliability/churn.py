@@ -51,6 +51,7 @@ from huddle_tui.store import State
 from server.settings import Settings
 from server.store.repo import Repo
 from tests.conftest import LiveServer, load_team
+from tests.reliability.crashloop import verdict
 
 VIEWERS = ["alex.kim", "jin.park", "maya.chen", "sam.ortiz", "hr.admin"]
 WRITERS = ["alex.kim", "jin.park", "maya.chen", "sam.ortiz"]
@@ -620,14 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"seed {seed}")
-    print(outcome.figures.report())
-    if outcome.problems:
-        print(f"\n{len(outcome.problems)} problems:")
-        for problem in outcome.problems[:50]:
-            print(" -", problem)
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict(outcome.figures.report(), outcome.problems)
 
 
 if __name__ == "__main__":

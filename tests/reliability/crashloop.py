@@ -938,10 +938,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"seed {seed}, work directory {tmp}{' (kept)' if args.keep else ' (removed)'}")
-    print(outcome.figures.report())
-    if outcome.problems:
-        print(f"\n{len(outcome.problems)} problems:")
-        for problem in outcome.problems[:50]:
+    return verdict(outcome.figures.report(), outcome.problems)
+
+
+def verdict(report: str, problems: list[str]) -> int:
+    """Print a run's figures and problems (the first 50); the exit status of the script."""
+    print(report)
+    if problems:
+        print(f"\n{len(problems)} problems:")
+        for problem in problems[:50]:
             print(" -", problem)
         return 1
     print("all checks passed")

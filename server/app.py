@@ -43,14 +43,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         summary="Presence, direct messages, calls and events for terminal teams.",
         lifespan=lifespan,
     )
+    # Innermost first: the send lane sits inside the body checks (see v2.SendLane).
+    app.add_middleware(v2.SendLane)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes or sys.maxsize)
     app.add_middleware(convos.ConvoPaths)
     install_error_handlers(app)
-    app.include_router(v2.router)
-    app.include_router(pilcrow.router)
-    app.include_router(huddle.router)
-    app.include_router(convos.router)
-    app.include_router(esn.router)
+    # The routes go straight onto the app's router, in this order: include_router wraps each
+    # router in another layer that matches every request twice (~100 µs a request, bench W4).
+    for dialect in (v2, pilcrow, huddle, convos, esn):
+        app.router.routes.extend(dialect.router.routes)
     return app
 
 

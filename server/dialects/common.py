@@ -88,6 +88,11 @@ def error_response(dialect: str, status: int, code: str, message: str, *, retry_
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
+def domain_error_response(dialect: str, exc: DomainError) -> Response:
+    """A domain error (refused, not found, conflict, rate limited...) in a dialect's shape."""
+    return error_response(dialect, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+
+
 def header_safe(text: str) -> str:
     """Text fit for an HTTP header value: Latin-1, no control characters (they end the connection)."""
     latin = text.encode("latin-1", "replace").decode("latin-1")
@@ -111,8 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        dialect = dialect_of(request.method, request.url.path)
-        return error_response(dialect, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+        return domain_error_response(dialect_of(request.method, request.url.path), exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -204,13 +206,31 @@ def _transport_error(exc: httpx.HTTPError, base_url: str) -> ApiError:
     return Unexpected(f"{exc.__class__.__name__}: {str(exc)[:80]}")
 
 
+@functools.cache
+def _trusted() -> ssl.SSLContext:
+    """httpx's default verification (system settings, certifi), built once per process."""
+    return httpx.create_ssl_context()
+
+
+def tls_for(base_url: str) -> ssl.SSLContext:
+    """TLS for a server address: https verifies exactly as httpx does by default, loading the
+    certificates once per process instead of once per client (~30 ms each, on the start-up
+    path, bench C1). Plain http never negotiates TLS (no redirect is followed), so it gets a
+    context that trusts nothing instead of loading certificates it cannot use."""
+    if base_url.lower().startswith("https:"):
+        return _trusted()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no certificate to accept
+
+
 class Api:
     """One signed-in (or signing-in) session with a Huddle server."""
 
     def __init__(self, base_url: str, token: str | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=TIMEOUT, transport=transport)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=TIMEOUT, transport=transport, verify=tls_for(self.base_url)
+        )
 
     async def close(self) -> None:
         """Close connections."""

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from huddle_tui.api import tls_for
+
 ME = "alex.kim"
 PASSWORD = "demo"
 TEAM = """
@@ -168,7 +170,7 @@ class Member:
         self.token = token
         self.handle = handle
         self.stop = stop
-        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+        self.http = httpx.AsyncClient(base_url=url, timeout=10, verify=tls_for(url))
         self.reactions: set[asyncio.Task[None]] = set()
 
     async def sign_in(self) -> None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -70,6 +71,7 @@ class HuddleApp(App[None]):
         self.data = data or data_dir()
         self.state = State()
         self.api: Api | None = None
+        self._first_boot: asyncio.Task[dict[str, Any]] | None = None  # asked for in on_load
         self.stream: EventStream | None = None
         self.outbox: Outbox | None = None
         self.notifier = Notifier(config.notify, self._write_terminal)
@@ -102,6 +104,18 @@ class HuddleApp(App[None]):
                 yield self.contacts
             yield self.conversation
         yield Footer()
+
+    def on_load(self) -> None:
+        """Ask for the snapshot while the screen is still being built: the server answers while
+        the widgets are composed and styled, instead of after (bench C1). start_session takes it."""
+        if self.config.token:
+            self.api = Api(self.config.server, self.config.token)
+            self._first_boot = asyncio.create_task(self.api.boot())
+
+    def on_unmount(self) -> None:
+        """An early snapshot nobody took (the app closed first) is dropped."""
+        if self._first_boot is not None:
+            self._first_boot.cancel()
 
     def on_mount(self) -> None:
         """Sign in if needed, else start."""
@@ -160,17 +174,20 @@ class HuddleApp(App[None]):
     @work(exclusive=True, group="session", exit_on_error=False)
     async def start_session(self) -> None:
         """Boot, then keep the event stream alive."""
-        if self.api is not None:
-            await self.api.close()
-        self.api = Api(self.config.server, self.config.token)
+        early, self._first_boot = self._first_boot, None
+        if early is None or self.api is None:
+            if self.api is not None:
+                await self.api.close()
+            self.api = Api(self.config.server, self.config.token)
         self.outbox = Outbox(self.data, self.config.server, self.config.user)
         self._seen_calls = self._load_seen()
         failures, said = 0, ""
         while True:
             try:
-                await self.reboot()
+                await self.reboot(early)
                 break
             except ApiError as exc:
+                early = None
                 if exc.unauthorized:
                     self.signed_out("Your sign-in is no longer valid. Sign in again.")
                     return
@@ -199,10 +216,11 @@ class HuddleApp(App[None]):
         )
         await self.stream.run()
 
-    async def reboot(self) -> int:
-        """A fresh snapshot (at start, and when the stream's resume point is too old)."""
+    async def reboot(self, early: asyncio.Task[dict[str, Any]] | None = None) -> int:
+        """A fresh snapshot (at start, and when the stream's resume point is too old); `early`
+        is the one already asked for at start-up."""
         assert self.api is not None
-        boot = await self.api.boot()
+        boot = await (early if early is not None else self.api.boot())
         pending = [m for ms in self.state.chats.values() for m in ms if m.pending]
         try:
             self.state.apply_boot(boot)

@@ -133,7 +133,7 @@ class ContactList(OptionList):
         if not self._dirty and not self._rebuild_needed:
             return
         now = self.clock()
-        width = max(20, self.scrollable_content_region.width - 1)
+        width = self._row_width()
         order = self.layout_keys(now)
         if self._rebuild_needed or width != self._width:
             self._options_by_key.clear()  # every row is drawn anew (ages moved, or the width)
@@ -192,8 +192,12 @@ class ContactList(OptionList):
         return str(self.get_option(key).prompt)
 
     def on_resize(self) -> None:
-        """Names are padded to the width."""
-        self.rebuild_soon()
+        """Names are padded to the width: redraw when it changed (not when only the height did)."""
+        if self._row_width() != self._width:
+            self.rebuild_soon()
+
+    def _row_width(self) -> int:
+        return max(20, self.scrollable_content_region.width - 1)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Enter or click opens the chat."""

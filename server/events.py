@@ -191,7 +191,10 @@ class Hub:
         while True:
             await asyncio.sleep(BEAT_SWEEP_SECONDS)
             for sub in list(self.subs):
-                sub.beat_if_idle(BEAT_SWEEP_SECONDS)
+                try:
+                    sub.beat_if_idle(BEAT_SWEEP_SECONDS)
+                except Exception:  # one subscription's trouble must not stop everyone's heartbeats
+                    log.exception("heartbeat failed")
 
     def _from_writer(self, events: list[Event]) -> None:
         # Called on the writer thread right after a commit.

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from huddle_tui import presence
 from huddle_tui.api import Api, ApiError, Offline, Unexpected
@@ -31,6 +31,7 @@ from huddle_tui.screens.login import LoginScreen
 from huddle_tui.store import ChatMessage, State
 from huddle_tui.widgets.contact_list import ContactList
 from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog
+from huddle_tui.widgets.footer import KeyFooter
 from huddle_tui.widgets.status_bar import StatusBar
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
@@ -103,7 +104,7 @@ class HuddleApp(App[None]):
                 yield self.filter_input
                 yield self.contacts
             yield self.conversation
-        yield Footer()
+        yield KeyFooter()
 
     def on_load(self) -> None:
         """Ask for the snapshot while the screen is still being built: the server answers while

@@ -158,6 +158,20 @@ def _has_lone_surrogate(body: bytes) -> bool:
     return False
 
 
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives a body already read whole, then whatever comes next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class BodyLimit:
     """Refuse bodies over the cap with 413 (reading no more than cap + 1 bytes), and text that is not Unicode."""
 
@@ -194,16 +208,7 @@ class BodyLimit:
             status = 422 if dialect == "pilcrow" else 400
             await error_response(dialect, status, "InvalidRequest", why)(scope, receive, send)
             return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         dialect = dialect_of(scope["method"], scope["path"])

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.dialects.common import domain_dep, domain_error_response, domain_of, token_of
+from server.dialects.common import domain_dep, domain_error_response, domain_of, replay_body, token_of
 from server.dialects.schemas import (
     V2Call,
     V2Calls,
@@ -245,7 +245,7 @@ class SendLane:
         body = await request.body()
         fields = _well_formed(request, body)
         if fields is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         domain = domain_of(request)
         try:
@@ -268,20 +268,6 @@ def _well_formed(request: Request, body: bytes) -> MessageBody | None:
         return MessageBody.model_validate(json.loads(body))
     except (ValueError, RecursionError, ValidationError):  # bad JSON or UTF-8, too deep, refused
         return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that gives the body already read, then whatever comes next."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _since(value: str | None) -> int | None:

@@ -66,8 +66,10 @@ async def test_a_cancelled_write_does_not_kill_the_writer(tmp_path: Path) -> Non
     await asyncio.sleep(0.05)
     slow.cancel()
     queued.cancel()
-    gate.set()
+    # The cancellations reach the writer's futures through the loop: let them arrive before the
+    # gate opens (set at once, the writer could reach the queued request first).
     await asyncio.sleep(0.05)
+    gate.set()
     # The writer is alive and serves the next request.
     assert await asyncio.wait_for(store.write(add_user("after")), 5)  # type: ignore[arg-type]
     handles = [u.handle for u in store.read_sync(lambda r: r.list_users())]

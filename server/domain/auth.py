@@ -173,7 +173,11 @@ class Auth:
     @staticmethod
     def user_of(repo: Repo, pk: int) -> User:
         """The user of an authenticated pk."""
-        user = repo.get_user(pk)
+        return Auth.still_there(repo.get_user(pk))
+
+    @staticmethod
+    def still_there(user: User | None) -> User:
+        """The user an authenticated pk was looked up as, or Unauthorized when they are gone."""
         if user is None:
             raise Unauthorized("Unauthorized", "this token's user no longer exists")
         return user

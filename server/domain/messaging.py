@@ -128,11 +128,14 @@ class Messaging:
             if earlier is not None:
                 return earlier
             now = self.d.clock.now()
-            sender = self.d.actor(tx, actor_pk)
-            recipient = self.d.people.find(tx, to)
+            # Sender, recipient and their DM in one statement: the three lookups of every send.
+            found_sender, found_recipient, conv = tx.dm_parties(actor_pk, to)
+            sender = self.d.auth.still_there(found_sender)
+            recipient = self.d.people.found(found_recipient, to)
             if recipient.pk == sender.pk:
                 raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
-            conv = self.dm(tx, sender.pk, recipient.pk, now)
+            if conv is None:
+                conv = self.dm(tx, sender.pk, recipient.pk, now)
             view = self.post(tx, sender, conv, body, now, recipient=recipient)
             self.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
             self.d.people.touch(tx, sender.pk, now, user=sender)

@@ -117,7 +117,11 @@ class People:
 
     def find(self, repo: Repo, handle: str) -> User:
         """The user with this handle, or UserNotFound."""
-        user = repo.get_user_by_handle(handle) if isinstance(handle, str) else None
+        return self.found(repo.get_user_by_handle(handle) if isinstance(handle, str) else None, handle)
+
+    @staticmethod
+    def found(user: User | None, handle: str) -> User:
+        """The user looked up by this handle, or UserNotFound."""
         if user is None:
             raise NotFound("UserNotFound", f"no user {handle!r}")
         return user

@@ -98,3 +98,28 @@ def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
     new = store.write_sync(lambda tx: tx.emit(20, [Variant(None, {"n": 2})]).id)
     assert new == ids[-1] + 1
     store.close()
+
+
+def test_dm_parties_finds_each_part_or_none(tmp_path: Path) -> None:
+    """The one-statement lookup of a send: sender, recipient and their DM, whichever pk is lower."""
+    store = SqliteStore(tmp_path / "h.db")
+    try:
+        amy, bob, cat = (store.write_sync(add_user(h)) for h in ("amy", "bob", "cat"))
+        assert store.read_sync(lambda r: r.dm_parties(bob, "amy")) == (
+            store.read_sync(lambda r: r.get_user(bob)),
+            store.read_sync(lambda r: r.get_user(amy)),
+            None,
+        )
+        dm_pk = store.write_sync(
+            lambda tx: tx.insert_conversation(kind="dm", user_a=amy, user_b=bob, created_at=1, deleted=False)
+        )
+        for sender, handle in ((amy, "bob"), (bob, "amy")):
+            found_sender, recipient, dm = store.read_sync(lambda r, s=sender, h=handle: r.dm_parties(s, h))
+            assert (found_sender.pk, recipient.handle) == (sender, handle)  # type: ignore[union-attr]
+            assert (dm.pk, dm.kind) == (dm_pk, "dm")  # type: ignore[union-attr]
+        # Another pair has no DM yet; an unknown handle and a missing sender are None.
+        assert store.read_sync(lambda r: r.dm_parties(cat, "amy"))[2] is None
+        assert store.read_sync(lambda r: r.dm_parties(amy, "nobody"))[1:] == (None, None)
+        assert store.read_sync(lambda r: r.dm_parties(999, "amy")) == (None, None, None)
+    finally:
+        store.close()

@@ -42,6 +42,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         version=__version__,
         summary="Presence, direct messages, calls and events for terminal teams.",
         lifespan=lifespan,
+        # Huddle exports no OpenTelemetry; left on, FastAPI asks the global providers whether
+        # one is set up on every request (bench W4).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Innermost first: the send lane sits inside the body checks (see v2.SendLane).
     app.add_middleware(v2.SendLane)

@@ -225,12 +225,35 @@ class _Compiled:
         columns = list(getattr(stmt, "selected_columns", []))
         self.names = [c.key for c in columns]
         self.json_out = {c.key for c in columns if isinstance(c.type, JSON)}
+        self.plan: tuple[set[str], list[tuple[bool, Any]]] | None = None
 
     def args(self, params: dict[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(params)
+        plan = self.plan
+        if plan is not None and plan[0] == params.keys():
+            # Each position is a caller's value or a constant of the statement (`kind = 'dm'`).
+            values = [params[key] if mine else key for mine, key in plan[1]]
+        else:
+            values = self._plan(params)
         return [
-            json.dumps(values[n]) if n in self.json_in and values[n] is not None else values[n] for n in self.positions
+            json.dumps(v) if n in self.json_in and v is not None else v
+            for n, v in zip(self.positions, values, strict=True)
         ]
+
+    def _plan(self, params: dict[str, Any]) -> list[Any]:
+        """The positional values as SQLAlchemy builds them; remember where each came from when
+        every one is either the caller's value as given or a constant, so later calls skip this."""
+        built = self.compiled.construct_params(params)
+        values = [built[n] for n in self.positions]
+        steps: list[tuple[bool, Any]] = []
+        for n, v in zip(self.positions, values, strict=True):
+            if n in params:
+                if v is not params[n]:
+                    return values  # converted on the way: keep asking SQLAlchemy
+                steps.append((True, n))
+            else:
+                steps.append((False, v))
+        self.plan = (set(params), steps)
+        return values
 
     def row(self, raw: tuple[Any, ...]) -> _FastRow:
         mapping = dict(zip(self.names, raw, strict=True))

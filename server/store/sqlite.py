@@ -58,7 +58,9 @@ def _make_engine(path: Path, *, begin: str, synchronous: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(begin)
 
     return engine
 

@@ -60,7 +60,7 @@ class LazyOption(Option):
         self._draw: Callable[[], Content] | None = draw
 
     @property
-    def prompt(self) -> Content:  # type: ignore[override]
+    def prompt(self) -> Content:
         """The row, drawn now if it was not yet."""
         if self._draw is not None:
             self._prompt, self._draw = self._draw(), None

@@ -311,3 +311,41 @@ async def test_stream_cap_per_user(make_server: Callable[..., LiveServer]) -> No
         except InvalidStatus:
             assert asyncio.get_running_loop().time() < deadline, "slots not freed after closing"
             await asyncio.sleep(0.1)
+
+
+async def test_a_subscription_wakes_for_frames_and_is_cut_off_when_too_far_behind(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's side of a stream, without HTTP: a waiting reader wakes for each frame and for
+    close; a reader that falls QUEUE_LIMIT frames behind is cut off after what it already has."""
+    from server import events
+    from server.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "h.db")
+    hub = events.Hub(store)
+    try:
+        sub = await hub.subscribe(1, None)
+        waiting = asyncio.create_task(sub.next(60))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        sub.push(events.Frame(1, '{"n":1}'))
+        assert (await asyncio.wait_for(waiting, TIMEOUT)).id == 1  # type: ignore[union-attr]
+
+        monkeypatch.setattr(events, "QUEUE_LIMIT", 3)
+        for n in range(2, 6):
+            sub.push(events.Frame(n, f'{{"n":{n}}}'))
+        assert sub.closed
+        assert sub not in hub.subs
+        got = [(await sub.next(60)).id for _ in range(3)]  # type: ignore[union-attr]
+        assert got == [2, 3, 4]
+        with pytest.raises(events.Closed):
+            await sub.next(60)
+
+        other = await hub.subscribe(2, None)
+        waiting = asyncio.create_task(other.next(60))
+        await asyncio.sleep(0.01)
+        other.close()
+        with pytest.raises(events.Closed):
+            await asyncio.wait_for(waiting, TIMEOUT)
+    finally:
+        store.close()

@@ -7,8 +7,8 @@ domain decides who may do what and calls these methods inside a store transactio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +31,8 @@ from server.model import Call, Conversation, Event, Message, OooEntry, Team, Use
 from server.store import schema as s
 from server.store.convo_queries import ConvoQueries
 from server.store.stream_queries import StreamQueries
+
+T = TypeVar("T")
 
 
 def _user(row: Row[Any]) -> User:
@@ -135,33 +137,9 @@ _DM = select(s.conversations).where(
 _CONVERSATION = select(s.conversations).where(s.conversations.c.pk == bindparam("pk"))
 
 
-# The columns the row converters read, in the order dm_parties selects them.
-_USER_FIELDS = (
-    "pk",
-    "handle",
-    "display_name",
-    "role",
-    "auto_status",
-    "status_override",
-    "last_seen",
-    "hide_last_seen",
-    "primary_team_pk",
-    "status_updated_by",
-    "status_updated_at",
-    "created_at",
-)
-_CONVERSATION_FIELDS = (
-    "pk",
-    "kind",
-    "public_id",
-    "user_a",
-    "user_b",
-    "name",
-    "subject",
-    "creator_pk",
-    "created_at",
-    "deleted",
-)
+# The columns dm_parties selects, in order: each table's own (a user's password hash left out).
+_USER_FIELDS = tuple(c.key for c in s.users.c if c.key != "password_hash")
+_CONVERSATION_FIELDS = tuple(c.key for c in s.conversations.c)
 
 
 def _dm_parties_statement() -> Any:
@@ -207,9 +185,9 @@ class _FastRow:
         self._mapping = mapping
 
 
-def _part(values: Sequence[Any], fields: tuple[str, ...]) -> Any:
-    """One table's columns of a joined row, by position; None when its pk (the first) is null."""
-    return None if values[0] is None else _FastRow(dict(zip(fields, values, strict=True)))
+def _part(values: Sequence[Any], fields: tuple[str, ...], convert: Callable[[Any], T]) -> T | None:
+    """One table's columns of a joined row, by position, converted; None when its pk (the first) is null."""
+    return None if values[0] is None else convert(_FastRow(dict(zip(fields, values, strict=True))))
 
 
 class _Compiled:
@@ -527,18 +505,16 @@ class Repo(ConvoQueries, StreamQueries):
 
         One statement for the three lookups of every DM sent (bench/README.md, "W4").
         """
-        ran = self._driver(_DM_PARTIES, {"pk": sender_pk, "handle": handle})
-        row = ran[1].fetchone() if ran else self.conn.execute(_DM_PARTIES, {"pk": sender_pk, "handle": handle}).first()
+        params = {"pk": sender_pk, "handle": handle}
+        ran = self._driver(_DM_PARTIES, params)
+        row = ran[1].fetchone() if ran else self.conn.execute(_DM_PARTIES, params).first()
         if row is None:
             return None, None, None
         users, convs = len(_USER_FIELDS), len(_CONVERSATION_FIELDS)
-        sender = _part(row[:users], _USER_FIELDS)
-        recipient = _part(row[users : 2 * users], _USER_FIELDS)
-        dm = _part(row[2 * users : 2 * users + convs], _CONVERSATION_FIELDS)
         return (
-            _user(sender) if sender else None,
-            _user(recipient) if recipient else None,
-            _conversation(dm) if dm else None,
+            _part(row[:users], _USER_FIELDS, _user),
+            _part(row[users : 2 * users], _USER_FIELDS, _user),
+            _part(row[2 * users : 2 * users + convs], _CONVERSATION_FIELDS, _conversation),
         )
 
     def insert_conversation(self, **values: Any) -> int:

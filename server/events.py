@@ -2,7 +2,8 @@
 
 Every event is committed to the log with the change it describes; the hub only relays
 what is committed. Each event variant is serialised once and the same text goes to every
-subscriber that receives it.
+subscriber that receives it; on a WebSocket served by FrameWriter, the same framed bytes,
+written from here while the subscriber keeps up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
+
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
 
 from server.domain.errors import Gone, RateLimited
 from server.model import Event
@@ -27,13 +32,14 @@ REPLAY_CHUNK = 500
 class Frame:
     """One event as one receiver gets it, serialised once, shared by every receiver."""
 
-    __slots__ = ("_sse", "_ws", "id", "json")
+    __slots__ = ("_sse", "_wire", "_ws", "id", "json")
 
     def __init__(self, event_id: int | None, data_json: str) -> None:
         self.id = event_id
         self.json = data_json
         self._sse: bytes | None = None
         self._ws: str | None = None
+        self._wire: bytes | None = None
 
     @property
     def sse(self) -> bytes:
@@ -52,6 +58,13 @@ class Frame:
             else:
                 self._ws = f'{{"id":{self.id},"data":{self.json}}}'
         return self._ws
+
+    @property
+    def wire(self) -> bytes:
+        """The WebSocket text frame as the server writes it to a socket (unmasked, unfragmented)."""
+        if self._wire is None:
+            self._wire = WsFrame(Opcode.TEXT, self.ws.encode()).serialize(mask=False)
+        return self._wire
 
 
 HEARTBEAT = Frame(None, '{"type":"heartbeat"}')
@@ -86,6 +99,9 @@ class Subscription:
         self._replayed: deque[Frame] = deque()
         self.last_id = resume_point
         self.closed = False
+        # Set by a WebSocket stream whose server can write a ready-made frame (FrameWriter):
+        # while the reader is caught up and waiting, push() writes frames itself.
+        self.write: Callable[[bytes], bool] | None = None
         # Heartbeats: the idle time asked for by next(), whether a frame went out since the
         # hub's last sweep, and for how long none has.
         self.idle: float | None = None
@@ -93,12 +109,31 @@ class Subscription:
         self.quiet = 0.0
 
     def push(self, frame: Frame) -> None:
-        """Queue a live frame; a subscriber too far behind is cut off."""
+        """Queue a live frame (or write it, see `write`); a subscriber too far behind is cut off."""
+        if self._waiter is not None and not self.frames and self.write is not None and self._write_now(frame):
+            return
         if len(self.frames) >= QUEUE_LIMIT:
             self.close()
             return
         self.frames.append(frame)
         self._wake()
+
+    def _write_now(self, frame: Frame) -> bool:
+        # The reader is waiting with nothing queued, so nothing of ours is on its way to the
+        # socket: this frame can go first. Which frame and last_id as next() would have it.
+        if frame is BEAT:
+            frame = HEARTBEAT
+        elif frame.id is not None and frame.id <= self.last_id:
+            return True  # already replayed
+        assert self.write is not None
+        try:
+            if not self.write(frame.wire):
+                return False
+        except Exception:  # one socket's trouble must not stop the fan-out: its reader meets it
+            return False
+        self.last_id = frame.id or self.last_id
+        self.delivered = True
+        return True
 
     def _wake(self) -> None:
         waiter = self._waiter

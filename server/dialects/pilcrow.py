@@ -176,6 +176,9 @@ async def events_ws(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept()
+        frames = websocket.scope.get("extensions", {}).get("huddle.frames")
+        if frames is not None:  # under FrameWriter: caught-up frames go straight to the socket
+            sub.write = frames["write"]
         reader = asyncio.create_task(_read_client(websocket, domain, me, sub))
         try:
             await _write_events(websocket, sub, idle_seconds(domain), reader)

@@ -11,6 +11,9 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+from websockets.streams import StreamReader
 
 from tests.conftest import LiveServer, manual_clock
 
@@ -349,3 +352,133 @@ async def test_a_subscription_wakes_for_frames_and_is_cut_off_when_too_far_behin
             await asyncio.wait_for(waiting, TIMEOUT)
     finally:
         store.close()
+
+
+def text_of(wire: bytes) -> str:
+    """The text of one whole unmasked WebSocket text frame, read by the websockets parser."""
+    reader = StreamReader()
+    reader.feed_data(wire)
+    reader.feed_eof()
+    parser = WsFrame.parse(reader.read_exact, mask=False)
+    with pytest.raises(StopIteration) as parsed:
+        next(parser)
+    frame: WsFrame = parsed.value.value
+    assert (frame.opcode, frame.fin) == (Opcode.TEXT, True)
+    assert not reader.buffer  # nothing after the frame
+    return frame.data.decode()
+
+
+async def test_a_caught_up_subscription_writes_frames_itself_and_keeps_their_order(tmp_path: Any) -> None:
+    """With a frame writer (FrameWriter's), push() writes a frame straight to the socket only
+    while the reader waits with nothing queued; otherwise, or when the socket is not keeping
+    up or the write fails, the frame is queued behind the others and the reader sends it."""
+    from server import events
+    from server.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "h.db")
+    hub = events.Hub(store)
+    written: list[bytes] = []
+    keeping_up = True
+    broken = False
+
+    def write(frame: bytes) -> bool:
+        if broken:
+            raise ConnectionResetError
+        if keeping_up:
+            written.append(frame)
+        return keeping_up
+
+    def frame(n: int) -> events.Frame:
+        return events.Frame(n, f'{{"n":{n},"pad":"{"x" * 200}"}}')
+
+    try:
+        sub = await hub.subscribe(1, None)
+        sub.write = write
+        sub.push(frame(1))  # the reader has not asked yet: queued
+        assert written == []
+        assert (await sub.next(60)).id == 1  # type: ignore[union-attr]
+
+        waiting = asyncio.create_task(sub.next(60))
+        await asyncio.sleep(0.01)
+        sub.push(frame(2))  # caught up and waiting: written at once
+        sub.push(frame(2))  # a frame it already has is dropped
+        sub.push(events.BEAT)  # a due heartbeat is written as one
+        assert [json.loads(text_of(b)) for b in written] == [
+            {"id": 2, "data": {"n": 2, "pad": "x" * 200}},
+            {"type": "heartbeat"},
+        ]
+        assert not waiting.done()
+        assert sub.last_id == 2
+
+        keeping_up = False
+        sub.push(frame(3))  # the socket is not keeping up: queued, and the reader wakes
+        keeping_up = True
+        sub.push(frame(4))  # the reader has not sent 3 yet: 4 waits behind it
+        assert len(written) == 2
+        assert (await asyncio.wait_for(waiting, TIMEOUT)).id == 3  # type: ignore[union-attr]
+        assert (await sub.next(60)).id == 4  # type: ignore[union-attr]
+
+        broken = True  # a writer that fails leaves the frame to the reader, which meets the trouble
+        waiting = asyncio.create_task(sub.next(60))
+        await asyncio.sleep(0.01)
+        sub.push(frame(5))
+        assert (await asyncio.wait_for(waiting, TIMEOUT)).id == 5  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+async def test_a_websocket_reader_that_stalls_still_gets_every_event_in_order(
+    make_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames go straight to a socket while it keeps up and through the queue while it does
+    not; a reader that stops reading for a while gets all of them, in order, once it reads."""
+    from server.app import FrameWriter
+
+    answers: list[bool] = []
+    write_frame = FrameWriter.write_frame
+
+    def recorded(self: FrameWriter, frame: bytes) -> bool:
+        answers.append(write_frame(self, frame))
+        return answers[-1]
+
+    monkeypatch.setattr(FrameWriter, "write_frame", recorded)
+    server = make_server(send_rate=0)
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    token = alex.headers["Authorization"].split()[1]
+    url = server.url.replace("http", "ws") + "/api/events"
+    padding = "x" * 60_000
+    sent = 0
+
+    def send() -> None:
+        nonlocal sent
+        answer = jin.post("/api/v2/messages", json={"to": "alex.kim", "body": f"{sent} {padding}"})
+        assert answer.status_code == 200, answer.text
+        sent += 1
+
+    # max_queue=1: alex's client stops reading from the socket once it holds one message.
+    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_queue=1) as conn:
+        await in_thread(send)
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        while False not in answers:  # until the socket's buffers are full and frames queue
+            assert asyncio.get_running_loop().time() < deadline, "the socket never fell behind"
+            await in_thread(send)
+        for _ in range(5):
+            await in_thread(send)
+        assert True in answers
+        got: list[int] = []
+        ids: list[int] = []
+        total = sent + 20
+
+        async def read() -> None:
+            while len(got) < total:
+                frame = json.loads(await asyncio.wait_for(conn.recv(), TIMEOUT))
+                if frame.get("data", {}).get("type") == "message":
+                    got.append(int(frame["data"]["body"].split()[0]))
+                    ids.append(frame["id"])
+
+        reading = asyncio.create_task(read())
+        for _ in range(total - sent):  # more while alex catches up and frames go straight out again
+            await in_thread(send)
+        await reading
+    assert got == list(range(sent))
+    assert ids == sorted(ids)

@@ -20,6 +20,7 @@ from server.dialects import convos, esn, huddle, pilcrow, v2
 from server.dialects.common import BodyLimit, install_error_handlers
 from server.domain.clock import Clock
 from server.domain.core import Domain
+from server.events import FRAMES_EXTENSION
 from server.settings import Settings
 from server.store.sqlite import SqliteStore
 
@@ -144,7 +145,7 @@ class FrameWriter(WebSocketsSansIOProtocol):
 
     The event stream writes one serialised frame to every subscriber (bench W2). Through
     the ASGI `send` each socket costs a task wake-up, two send layers and its own framing of
-    the same text; `scope["extensions"]["huddle.frames"]["write"](frame)` writes the bytes
+    the same text; `scope["extensions"][FRAMES_EXTENSION]["write"](frame)` writes the bytes
     to the socket straight away, or answers False when the socket is not open or is not
     keeping up, and the app then sends the usual way.
     """
@@ -154,7 +155,7 @@ class FrameWriter(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope: Any = getattr(self, "scope", None)
         if scope is not None:
-            scope["extensions"]["huddle.frames"] = {"write": self.write_frame}
+            scope["extensions"][FRAMES_EXTENSION] = {"write": self.write_frame}
 
     def write_frame(self, frame: bytes) -> bool:
         """Write one whole unmasked frame now; False when it has to wait for send()."""

@@ -24,6 +24,10 @@ from server.store.base import Store
 
 log = logging.getLogger("huddle.events")
 
+# The ASGI scope extension through which a server (server.app.FrameWriter) offers
+# `{"write": callable}`: write one ready-made WebSocket frame now, or answer False.
+FRAMES_EXTENSION = "huddle.frames"
+
 # Frames a subscriber may fall behind before it is cut off (it then resumes).
 QUEUE_LIMIT = 20_000
 REPLAY_CHUNK = 500
@@ -123,8 +127,8 @@ class Subscription:
         # socket: this frame can go first. Which frame and last_id as next() would have it.
         if frame is BEAT:
             frame = HEARTBEAT
-        elif frame.id is not None and frame.id <= self.last_id:
-            return True  # already replayed
+        elif self._replayed_already(frame):
+            return True
         assert self.write is not None
         try:
             if not self.write(frame.wire):
@@ -134,6 +138,10 @@ class Subscription:
         self.last_id = frame.id or self.last_id
         self.delivered = True
         return True
+
+    def _replayed_already(self, frame: Frame) -> bool:
+        # A live frame the replay from the log already sent (its id is not past last_id).
+        return frame.id is not None and frame.id <= self.last_id
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -173,8 +181,8 @@ class Subscription:
                 raise Closed("subscription closed")
             if frame is BEAT:
                 return None
-            if frame.id is not None and frame.id <= self.last_id:
-                continue  # already replayed
+            if self._replayed_already(frame):
+                continue
             self.last_id = frame.id or self.last_id
             return frame
 

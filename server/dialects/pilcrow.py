@@ -30,7 +30,7 @@ from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
 from server.domain.messaging import MessageView
 from server.domain.people import UserView, ooo_data
-from server.events import HEARTBEAT, Closed, Subscription
+from server.events import FRAMES_EXTENSION, HEARTBEAT, Closed, Subscription
 
 router = APIRouter(prefix="/api", tags=["pilcrow"])
 log = logging.getLogger("huddle.events")
@@ -176,7 +176,7 @@ async def events_ws(websocket: WebSocket) -> None:
         return
     try:
         await websocket.accept()
-        frames = websocket.scope.get("extensions", {}).get("huddle.frames")
+        frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
         if frames is not None:  # under FrameWriter: caught-up frames go straight to the socket
             sub.write = frames["write"]
         reader = asyncio.create_task(_read_client(websocket, domain, me, sub))

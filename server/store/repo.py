@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    Result,
     Row,
     and_,
     bindparam,
@@ -51,6 +55,37 @@ def _user(row: Row[Any]) -> User:
         status_updated_at=m["status_updated_at"],
         created_at=m["created_at"],
     )
+
+
+@lru_cache(maxsize=64)
+def _picker(keys: tuple[str, ...], cls: Any) -> Callable[[Row[Any]], tuple[Any, ...]]:
+    """What takes a record's fields, in order, out of a row with these column keys."""
+    index: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        index.setdefault(key, i)
+    return itemgetter(*(index[f.name] for f in fields(cls)))
+
+
+def _all(rows: Result[Any], cls: type[T]) -> list[T]:
+    """Every row as a record of cls, each field from the column of its name. For many rows this is
+    ~2x the per-row converters' speed: columns are found once, not by name in every row (bench W5, C1)."""
+    pick = _picker(tuple(rows.keys()), cls)
+    return [cls(*pick(row)) for row in rows.all()]
+
+
+def _per_user(rows: Result[Any], cls: type[T]) -> dict[int, list[T]]:
+    """Rows of a member's `user_pk` and a group's columns as each user's groups, each group made once."""
+    keys = tuple(rows.keys())
+    pick, user = _picker(keys, cls), keys.index("user_pk")
+    made: dict[tuple[Any, ...], T] = {}
+    out: dict[int, list[T]] = {}
+    for row in rows.all():
+        values = pick(row)
+        group = made.get(values)
+        if group is None:
+            group = made[values] = cls(*values)
+        out.setdefault(row[user], []).append(group)
+    return out
 
 
 def _team(row: Row[Any]) -> Team:
@@ -350,15 +385,14 @@ class Repo(ConvoQueries, StreamQueries):
 
     def list_users(self) -> list[User]:
         """Every user, by handle."""
-        return [_user(r) for r in self.conn.execute(select(s.users).order_by(s.users.c.handle))]
+        return _all(self.conn.execute(select(s.users).order_by(s.users.c.handle)), User)
 
     def users_by_pk(self, pks: Iterable[int]) -> dict[int, User]:
         """The users with these pks."""
         wanted = list(set(pks))
         if not wanted:
             return {}
-        rows = self.conn.execute(_USERS_BY_PKS, {"pks": wanted})
-        return {u.pk: u for u in map(_user, rows)}
+        return {u.pk: u for u in _all(self.conn.execute(_USERS_BY_PKS, {"pks": wanted}), User)}
 
     def count_users(self) -> int:
         """How many users exist."""
@@ -449,10 +483,7 @@ class Repo(ConvoQueries, StreamQueries):
             rows = self.conn.execute(_TEAMS_OF)
         else:
             rows = self.conn.execute(_TEAMS_OF_PKS, {"pks": list(user_pks)})
-        out: dict[int, list[Team]] = {}
-        for row in rows:
-            out.setdefault(row._mapping["user_pk"], []).append(_team(row))
-        return out
+        return _per_user(rows, Team)
 
     def workspaces_of(self, user_pks: Sequence[int] | None = None) -> dict[int, list[Workspace]]:
         """Workspaces per user (all users when None), by name."""
@@ -460,10 +491,7 @@ class Repo(ConvoQueries, StreamQueries):
             rows = self.conn.execute(_SPACES_OF)
         else:
             rows = self.conn.execute(_SPACES_OF_PKS, {"pks": list(user_pks)})
-        out: dict[int, list[Workspace]] = {}
-        for row in rows:
-            out.setdefault(row._mapping["user_pk"], []).append(_workspace(row))
-        return out
+        return _per_user(rows, Workspace)
 
     def mates_of(self, user_pk: int) -> set[int]:
         """Users who share a live team or a workspace with this user (the user included)."""

@@ -123,3 +123,39 @@ def test_dm_parties_finds_each_part_or_none(tmp_path: Path) -> None:
         assert store.read_sync(lambda r: r.dm_parties(999, "amy")) == (None, None, None)
     finally:
         store.close()
+
+
+def test_bulk_reads_give_the_records_single_reads_give(tmp_path: Path) -> None:
+    """list_users, users_by_pk, teams_of and workspaces_of read many rows at once (bench W5):
+    each record must equal the one read alone, flags as bools, groups per member by name."""
+    store = SqliteStore(tmp_path / "h.db")
+
+    def build(tx: WriteTx) -> dict[str, int]:
+        pks = {h: add_user(h)(tx) for h in ("zoe", "amy", "bob")}  # type: ignore[operator]
+        tx.update_user(pks["bob"], hide_last_seen=True, status_override="dnd", status_updated_by=pks["amy"])
+        team = {n: tx.insert_team(name=n, created_at=2, stream_uuid=f"t-{n}") for n in ("ops", "dev")}
+        tx.update_team(team["ops"], deleted=True)
+        space = tx.insert_workspace(name="hq", created_at=3, stream_uuid="w-hq")
+        for handle, names in (("zoe", ("ops", "dev")), ("amy", ("dev",))):
+            for name in names:
+                tx.add_team_member(team[name], pks[handle])
+        tx.add_workspace_member(space, pks["bob"])
+        return pks
+
+    pks = store.write_sync(build)
+    users = store.read_sync(lambda r: r.list_users())
+    assert [u.handle for u in users] == ["amy", "bob", "zoe"]
+    assert users == [store.read_sync(lambda r, pk=u.pk: r.get_user(pk)) for u in users]
+    assert [type(u.hide_last_seen) for u in users] == [bool, bool, bool]
+    assert [u.hide_last_seen for u in users] == [False, True, False]
+    assert store.read_sync(lambda r: r.users_by_pk([pks["zoe"], pks["bob"]])) == {u.pk: u for u in users[1:]}
+    teams = store.read_sync(lambda r: r.teams_of())
+    assert {pk: [(t.name, t.deleted) for t in ts] for pk, ts in teams.items()} == {
+        pks["zoe"]: [("dev", False), ("ops", True)],
+        pks["amy"]: [("dev", False)],
+    }
+    assert teams[pks["zoe"]][0] == store.read_sync(lambda r: r.get_team_by_name("dev"))
+    assert store.read_sync(lambda r: r.teams_of([pks["amy"], pks["bob"]])) == {pks["amy"]: teams[pks["amy"]]}
+    spaces = store.read_sync(lambda r: r.workspaces_of())
+    assert spaces == {pks["bob"]: [store.read_sync(lambda r: r.get_workspace_by_name("hq"))]}
+    store.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -57,8 +56,7 @@ def _user(row: Row[Any]) -> User:
     )
 
 
-@lru_cache(maxsize=64)
-def _picker(keys: tuple[str, ...], cls: Any) -> Callable[[Row[Any]], tuple[Any, ...]]:
+def _picker(keys: tuple[str, ...], cls: type) -> Callable[[Row[Any]], tuple[Any, ...]]:
     """What takes a record's fields, in order, out of a row with these column keys."""
     index: dict[str, int] = {}
     for i, key in enumerate(keys):

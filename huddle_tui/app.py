@@ -210,6 +210,19 @@ class HuddleApp(App[None]):
             self.api = Api(self.config.server, self.config.token)
         self.outbox = Outbox(self.data, self.config.server, self.config.user)
         self._seen_calls = self._load_seen()
+        self._activity()  # opening the client is activity
+        # Asked for with the snapshot and applied after it, while the stream connects: nothing
+        # waits for it (bench C1).
+        missed = asyncio.create_task(self._missed_calls())
+        try:
+            await self._boot_and_stream(early, missed)
+        finally:
+            missed.cancel()
+
+    async def _boot_and_stream(
+        self, early: asyncio.Task[dict[str, Any]] | None, missed: asyncio.Task[list[dict[str, Any]] | None]
+    ) -> None:
+        """Boot (retrying while the server is away), then keep the event stream alive."""
         failures, said = 0, ""
         while True:
             try:
@@ -229,9 +242,8 @@ class HuddleApp(App[None]):
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(30.0, 2.0 ** (failures - 1)))
-        await self.fetch_missed_calls()
+        calls = asyncio.create_task(self.fetch_missed_calls(missed))
         self.flush_outbox()
-        self._activity()  # opening the client is activity
         self.stream = EventStream(
             self.config.server,
             self.config.token,
@@ -243,7 +255,10 @@ class HuddleApp(App[None]):
             on_unauthorized=lambda: self.call_later(self.signed_out, "Signed out by the server. Sign in again."),
             on_garbage=self._garbage,
         )
-        await self.stream.run()
+        try:
+            await self.stream.run()
+        finally:
+            calls.cancel()
 
     async def reboot(self, early: asyncio.Task[dict[str, Any]] | None = None) -> int:
         """A fresh snapshot (at start, and when the stream's resume point is too old); `early`
@@ -586,13 +601,22 @@ class HuddleApp(App[None]):
             self.conversation.call_status = text
             self.conversation.refresh_header()
 
-    async def fetch_missed_calls(self) -> None:
-        """Calls missed while the client was closed: alert once, keep them in the list until seen."""
+    async def _missed_calls(self) -> list[dict[str, Any]] | None:
+        """My missed calls; None when they could not be had."""
         if self.api is None:
-            return
+            return None
         try:
-            missed = await self.api.calls(missed=True, limit=50)
+            return await self.api.calls(missed=True, limit=50)
         except ApiError:
+            return None
+
+    async def fetch_missed_calls(self, asked: asyncio.Task[list[dict[str, Any]] | None]) -> None:
+        """Calls missed while the client was closed: alert once, keep them in the list until seen.
+        `asked` is the request made with the snapshot; if it failed, they are asked for again."""
+        missed = await asked
+        if missed is None:
+            missed = await self._missed_calls()
+        if missed is None:
             return
         fresh = 0
         for item in missed:

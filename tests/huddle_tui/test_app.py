@@ -15,6 +15,7 @@ import httpx
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from huddle_tui.api import Api
 from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
 from huddle_tui.screens.calls import CallsScreen, IncomingCall
@@ -257,6 +258,32 @@ async def test_calls_missed_while_closed_are_shown_at_start(
         await ready(pilot, app3)
         await pilot.pause(0.3)
         assert not any(kind == "missed_call" for kind, _ in app3.alerts)
+
+
+async def test_a_slow_missed_calls_answer_holds_nothing_up(
+    make_server: Callable[..., LiveServer], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Missed calls are asked for with the snapshot and applied when they come: the list and the
+    event stream do not wait for them."""
+    server = make_server(ring_timeout=0.2)
+    api(server, "jin.park").post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"})
+    await asyncio.sleep(0.5)
+    server.call(server.domain.tick())
+    gate = asyncio.Event()
+    real_calls = Api.calls
+
+    async def held_calls(self: Api, **kwargs: Any) -> list[dict[str, Any]]:
+        answer = await real_calls(self, **kwargs)
+        await gate.wait()
+        return answer
+
+    monkeypatch.setattr(Api, "calls", held_calls)
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)  # the list drawn and the stream live, the missed calls still held
+        assert not any(kind == "missed_call" for kind, _ in app.alerts)
+        gate.set()
+        await until(pilot, lambda: ("missed_call", "☎ You missed 1 call while you were away") in app.alerts)
 
 
 async def test_answer_an_incoming_call(server: LiveServer, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import logging
 import socket
@@ -188,5 +189,9 @@ def serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
     redact_everywhere()  # after uvicorn has set up its handlers
     print(f"listening on {scheme}://{host}:{port}", flush=True)
+    # What exists now (the modules, the app) lives as long as the process: frozen, the
+    # collector's full passes skip it. Unfrozen, each full pass walked it all, ~30 ms once every
+    # few snapshots (bench W5: the p99 of GET /api/boot, 133 -> 96 ms; its spikes of 83 ms gone).
+    gc.freeze()
     server.run(sockets=[sock])
     return 0

@@ -362,6 +362,21 @@ GARBAGE = [
         "boot.users[0].id should be text, not a number",
     ),
     (
+        http("200 OK", "application/json", b'{"user": {"name": "a"}, "resume_point": true}'),
+        "⚠ unexpected answer",
+        "boot.resume_point should be a number, not true/false",
+    ),
+    (
+        http(
+            "200 OK",
+            "application/json",
+            b'{"user": {"name": "a"}, "resume_point": 1, "users": [{"id": "a", "name": "a"}, {"id": "b", "name": "b",'
+            b' "team": false}]}',
+        ),
+        "⚠ unexpected answer",
+        "boot.users[1].team should be text or null, not true/false",
+    ),
+    (
         http("200 OK", "text/html", b"<html><body>Welcome to nginx!</body></html>"),
         "⚠ unexpected answer",
         "a web page, not JSON: is this the address of a Huddle server?",

@@ -50,4 +50,6 @@ class StatusBar(Static):
         if self.missed:
             parts += ["   ", (f"☎ {self.missed} missed", "bold $error")]
         parts += ["   ", (f"⊘ dnd: {'on' if dnd else 'off'}", "$text-muted")]
-        self.update(Content.assemble(*parts))
+        # One line whatever it says (app.tcss: height 1, the screen's width): a new text needs
+        # no layout of the whole screen, which cost a frame of its own for each change (bench C1).
+        self.update(Content.assemble(*parts), layout=False)

@@ -30,6 +30,7 @@ class StatusBar(Static):
         self.connection_detail = ""
         self.missed = 0
         self.pending = 0
+        self._line: Content | None = None  # what is drawn
 
     def show(self) -> None:
         """Redraw from the attributes."""
@@ -50,6 +51,10 @@ class StatusBar(Static):
         if self.missed:
             parts += ["   ", (f"☎ {self.missed} missed", "bold $error")]
         parts += ["   ", (f"⊘ dnd: {'on' if dnd else 'off'}", "$text-muted")]
+        line = Content.assemble(*parts)
+        if self._line is not None and line.is_same(self._line):
+            return  # nothing to draw (a frame of its own, bench C1)
+        self._line = line
         # One line whatever it says (app.tcss: height 1, the screen's width): a new text needs
         # no layout of the whole screen, which cost a frame of its own for each change (bench C1).
-        self.update(Content.assemble(*parts), layout=False)
+        self.update(line, layout=False)

@@ -191,7 +191,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"listening on {scheme}://{host}:{port}", flush=True)
     # What exists now (the modules, the app) lives as long as the process: frozen, the
     # collector's full passes skip it. Unfrozen, each full pass walked it all, ~30 ms once every
-    # few snapshots (bench W5: the p99 of GET /api/boot, 133 -> 96 ms; its spikes of 83 ms gone).
+    # few snapshots (bench W5: the p99 of GET /api/boot 105-108 -> 75-76 ms).
     gc.freeze()
     server.run(sockets=[sock])
     return 0

@@ -416,7 +416,7 @@ class Repo(ConvoQueries, StreamQueries):
                 or_(s.users.c.last_seen.is_(None), s.users.c.last_seen < cutoff),
             )
         )
-        return [_user(r) for r in rows]
+        return _all(rows, User)
 
     # ---- teams and workspaces ------------------------------------------------------
     def get_team(self, pk: int) -> Team | None:

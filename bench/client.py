@@ -9,8 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.segment import Segment
 from textual.app import App
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import OptionList, Static
 
 from bench.servers import start_huddle
 from bench.workloads import ms
@@ -27,20 +31,56 @@ class Empty(App[None]):
         yield Static("empty")
 
 
-async def _empty_startup() -> float:
+class BareList(ScrollView):
+    """The lightest list Textual paints: rows already made, one strip a line."""
+
+    def __init__(self, rows: list[str]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.virtual_size = Size(max(map(len, rows)), len(rows))
+
+    def render_line(self, y: int) -> Strip:
+        """Row y of what is scrolled into view."""
+        index = int(self.scroll_offset.y) + y
+        if index >= len(self.rows):
+            return Strip.blank(self.size.width)
+        return Strip([Segment(self.rows[index])])
+
+
+class Reference(App[None]):
+    """For scale in C1: the same number of rows, already in memory (no server, no other
+    widget), in a BareList or in Textual's stock OptionList."""
+
+    def __init__(self, rows: list[str], stock: bool) -> None:
+        super().__init__()
+        self.rows, self.stock = rows, stock
+
+    def compose(self) -> Any:
+        yield OptionList(*self.rows) if self.stock else BareList(self.rows)
+
+
+async def _startup(app: App[None]) -> float:
     t0 = time.perf_counter()
-    async with Empty().run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         return time.perf_counter() - t0
 
 
+async def _empty_startup() -> float:
+    return await _startup(Empty())
+
+
 async def c1(root: Path, contacts: int, rounds: int) -> dict[str, Any]:
-    """Start-up until the contact list shows every contact, against an empty app's start-up."""
+    """Start-up until the contact list shows every contact, against an empty app's start-up;
+    for scale, the same rows already in memory in a bare list and in a stock OptionList."""
     server = start_huddle(root / "c1", users=contacts + 1)
+    rows = [f"● u{i:04d}{'now':>24}" for i in range(contacts + 1)]
     try:
-        ours, floor = [], []
+        ours, floor, bare, stock = [], [], [], []
         for i in range(rounds):
             floor.append(await _empty_startup())
+            bare.append(await _startup(Reference(rows, stock=False)))
+            stock.append(await _startup(Reference(rows, stock=True)))
             app = make_app(
                 Config(server=server.url, user="u0000", token=server.tokens["u0000"]), data=root / f"c1-data-{i}"
             )
@@ -54,10 +94,16 @@ async def c1(root: Path, contacts: int, rounds: int) -> dict[str, Any]:
                 ours.append(time.perf_counter() - t0)
     finally:
         server.stop()
+
+    def ratio(times: list[float]) -> float:
+        return round(sorted(times)[len(times) // 2] / sorted(floor)[len(floor) // 2], 2)
+
     return {
         "huddle": {**ms(ours), "contacts": contacts},
         "floor": ms(floor),
-        "ratio_p50": round(sorted(ours)[len(ours) // 2] / sorted(floor)[len(floor) // 2], 2),
+        "ratio_p50": ratio(ours),
+        "bare_list": {**ms(bare), "ratio_p50": ratio(bare)},
+        "option_list": {**ms(stock), "ratio_p50": ratio(stock)},
     }
 
 

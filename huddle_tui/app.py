@@ -754,7 +754,8 @@ class HuddleApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self, _: Input.Submitted) -> None:
-        """Enter in the filter goes to the list."""
+        """Enter in the filter goes to the list, on the first match."""
+        self.contacts.highlight_first()
         self.contacts.focus()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -323,6 +323,32 @@ async def test_filter_as_you_type(server: LiveServer, tmp_path: Path) -> None:
         await until(pilot, lambda: list(rows(app)) == ["maya.chen"], what="filtered")
 
 
+async def test_enter_in_the_filter_then_enter_opens_the_first_match(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "maya.chen" in rows(app))
+        await pilot.press("ctrl+f", *"may", "enter")
+        assert app.focused is app.contacts
+        assert app.contacts.selected_key == "maya.chen"
+        # Typed and entered at once (a paste): Enter comes before the list's own redraw of the
+        # filter, and still lands on the match.
+        app.filter_input.focus()
+        app.filter_input.value = "jin"
+        await app.filter_input.action_submit()
+        await pilot.pause()
+        assert app.focused is app.contacts
+        assert app.contacts.selected_key == "jin.park"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.conversation.key == "jin.park", what="the chat opened")
+        # A person already highlighted stays so: Enter does not jump to the first one shown.
+        await pilot.press("ctrl+f", *["backspace"] * 3)
+        await until(pilot, lambda: "sam.ortiz" in rows(app), what="the filter cleared")
+        app.contacts.highlighted = app.contacts._order.index("sam.ortiz")
+        await pilot.press("enter")
+        assert app.focused is app.contacts
+        assert app.contacts.selected_key == "sam.ortiz"
+
+
 async def test_sign_in_explains_errors_and_saves_token_0600(server: LiveServer, tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     app = make_app(

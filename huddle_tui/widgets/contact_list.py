@@ -206,14 +206,11 @@ class ContactList(OptionList):
 
     def highlight_first(self) -> None:
         """Leave the highlight on a contact or channel; else put it on the first one shown (Enter
-        in the filter: the first match, ready for Enter to open it)."""
+        in the filter: the first match, ready for Enter to open it). Team headers are the
+        disabled options."""
         self.flush()  # a filter typed in the last FLUSH_DELAY is not applied yet
-        key = self.selected_key
-        if key is not None and not key.startswith("team:"):
-            return
-        first = next((i for i, k in enumerate(self._order) if not k.startswith("team:")), None)
-        if first is not None:
-            self.highlighted = first
+        if self.highlighted is None or self.options[self.highlighted].disabled:
+            self.action_first()
 
     @property
     def selected_key(self) -> str | None:

@@ -66,10 +66,6 @@ async def _startup(app: App[None]) -> float:
         return time.perf_counter() - t0
 
 
-async def _empty_startup() -> float:
-    return await _startup(Empty())
-
-
 async def c1(root: Path, contacts: int, rounds: int) -> dict[str, Any]:
     """Start-up until the contact list shows every contact, against an empty app's start-up;
     for scale, the same rows already in memory in a bare list and in a stock OptionList."""
@@ -78,7 +74,7 @@ async def c1(root: Path, contacts: int, rounds: int) -> dict[str, Any]:
     try:
         ours, floor, bare, stock = [], [], [], []
         for i in range(rounds):
-            floor.append(await _empty_startup())
+            floor.append(await _startup(Empty()))
             bare.append(await _startup(Reference(rows, stock=False)))
             stock.append(await _startup(Reference(rows, stock=True)))
             app = make_app(

@@ -6,7 +6,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from server.domain.errors import Conflict, Invalid, NotFound
-from server.domain.people import valid_handle
+from server.domain.names import check_handle
 from server.model import User
 from server.store.base import WriteTx
 
@@ -18,14 +18,7 @@ INVITE_LIFETIME_US = 24 * 3600 * 1_000_000
 
 def check_name(name: Any) -> str:
     """A pilcrow name is a handle: say what is wrong with it."""
-    if not isinstance(name, str) or not name:
-        raise Invalid("InvalidName", "a name is required")
-    if not valid_handle(name):
-        raise Invalid(
-            "InvalidName",
-            f"{name!r} is not a valid name: use 1-64 lowercase letters, digits, dots, dashes or underscores",
-        )
-    return name
+    return check_handle(name, "InvalidName")
 
 
 def check_password(password: Any) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from server.domain import timefmt
 from server.domain.auth import hash_password, verify_password
 from server.domain.errors import Conflict, Invalid, NotFound
-from server.domain.people import valid_handle
+from server.domain.names import check_handle, check_text
 from server.model import Variant
 from server.store.base import WriteTx
 
@@ -26,9 +26,7 @@ def channel_key(name: str) -> str:
 
 
 def _text(value: Any, what: str, *, limit: int = 200) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise Invalid("InvalidRequest", f"{what} must be text of 1-{limit} characters")
-    return value.strip()
+    return check_text(value, what, "InvalidRequest", limit=limit)
 
 
 class Admin:
@@ -52,8 +50,7 @@ class Admin:
         team: str | None = None,
     ) -> tuple[int, bool]:
         """Create or update a user so it matches; returns (pk, changed)."""
-        if not valid_handle(handle):
-            raise Invalid("InvalidHandle", f"{handle!r} is not a valid handle: use 1-64 of a-z 0-9 . _ -")
+        check_handle(handle, "InvalidHandle")
         now = self.d.clock.now()
         user = tx.get_user_by_handle(handle)
         changed = False

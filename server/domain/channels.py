@@ -9,6 +9,7 @@ from server.domain import timefmt
 from server.domain.admin import channel_key
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.messaging import MessageView, Page, check_body
+from server.domain.names import name_problem
 from server.model import Conversation, Variant
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -28,7 +29,10 @@ def check_channel_name(name: Any) -> str:
     if len(name) > MAX_NAME:
         raise Invalid("InvalidChannelName", f"a channel name is at most {MAX_NAME} characters")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise Invalid("InvalidChannelName", "a channel name cannot hold control characters")
+        raise Invalid("InvalidChannelName", "a channel name cannot hold control or format characters")
+    problem = name_problem(name)
+    if problem is not None:
+        raise Invalid("InvalidChannelName", f"a channel name: {problem}")
     return name
 
 

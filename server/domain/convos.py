@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from server.domain import timefmt
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY, check_body
+from server.domain.names import name_problem
 from server.model import Conversation, Message, User, Variant
 from server.store.base import WriteTx
 from server.store.convo_queries import ConvoRow
@@ -58,6 +59,9 @@ def check_subject(subject: Any) -> str | None:
         raise Invalid("InvalidSubject", "the subject must be text")
     if len(subject) > MAX_SUBJECT:
         raise Invalid("SubjectTooLong", f"The maximum number of characters allowed for the subject is {MAX_SUBJECT}")
+    problem = name_problem(subject)
+    if problem is not None:
+        raise Invalid("InvalidSubject", f"the subject: {problem}")
     return subject
 
 

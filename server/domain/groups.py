@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.domain.admin import WORKSPACE_STATES
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from server.domain.names import check_text
 from server.model import MAX_PK, Team, User, Workspace
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -47,9 +48,7 @@ def _ref(value: Any, blank_code: str, missing_code: str) -> int:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        raise Invalid("InvalidRequest", "name must be text of 1-100 characters")
-    return value.strip()
+    return check_text(value, "name", "InvalidRequest", limit=100)
 
 
 class Groups:

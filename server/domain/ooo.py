@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from server.domain import timefmt
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.groups import pk_of
+from server.domain.names import name_problem
 from server.domain.people import UNSET, Audience
 from server.model import OooEntry, User, Variant
 from server.store.base import WriteTx
@@ -55,6 +56,9 @@ def check_message(value: Any) -> str | None:
         raise Invalid("InvalidRequest", "message must be text")
     if len(value) > MAX_MESSAGE:
         raise Invalid("MessageLengthLimitExceeded", f"message is {len(value)} characters; the limit is {MAX_MESSAGE}")
+    problem = name_problem(value)
+    if problem is not None:
+        raise Invalid("MessageInvalid", f"message: {problem}")
     return value
 
 

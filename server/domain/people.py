@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from server.domain import timefmt
 from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.names import check_text, handle_problem
 from server.model import LEAVE_STATUSES, OooEntry, Team, User, Variant, Workspace
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -15,15 +15,14 @@ from server.store.repo import Repo
 if TYPE_CHECKING:
     from server.domain.core import Domain
 
-HANDLE_RE = re.compile(r"^[a-z0-9._-]{1,64}$")
 # last_seen alone is persisted (and announced) at most this often per user.
 LAST_SEEN_EVERY_US = 30_000_000
 UNSET: Any = object()
 
 
 def valid_handle(handle: str) -> bool:
-    """Whether a string is a valid handle."""
-    return isinstance(handle, str) and bool(HANDLE_RE.match(handle))
+    """Whether a string is a valid handle (the whole string: `jin.park\\n` is not)."""
+    return handle_problem(handle) is None
 
 
 def ooo_data(entry: OooEntry | None) -> dict[str, Any] | None:
@@ -174,9 +173,7 @@ class People:
                 raise Forbidden("Forbidden", "only an admin can change another user")
             values: dict[str, Any] = {}
             if display_name is not UNSET:
-                if not isinstance(display_name, str) or not display_name.strip() or len(display_name) > 200:
-                    raise Invalid("InvalidDisplayName", "display_name must be 1-200 characters")
-                values["display_name"] = display_name.strip()
+                values["display_name"] = check_text(display_name, "display_name", "InvalidDisplayName", limit=200)
             if status is not UNSET:
                 allowed = (None, "dnd", *LEAVE_STATUSES)
                 if status not in allowed:

@@ -20,7 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input
 
-from huddle_tui import presence
+from huddle_tui import presence, untrusted
 from huddle_tui.api import Api, ApiError, Offline, Unexpected
 from huddle_tui.config import Config, data_dir
 from huddle_tui.events import EventStream
@@ -37,6 +37,7 @@ from huddle_tui.widgets.status_bar import StatusBar
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
 START_GC_PAUSE = 3.0  # seconds at most without garbage collection at start-up (see on_load)
+TOAST_LIMIT = 1000  # characters of a toast (a message preview is cut far shorter)
 
 
 class HuddleApp(App[None]):
@@ -324,7 +325,11 @@ class HuddleApp(App[None]):
             )
             return
         open_key = self.conversation.key
-        if change.kind == "contact":
+        if change.kind == "names":  # someone now looks like someone else, or no longer does
+            self.contacts.rebuild_soon()
+            self.conversation.refresh_header()
+            self._check_watch(change.key)
+        elif change.kind == "contact":
             self.contacts.mark(change.key)
             if change.key == open_key:
                 self.conversation.refresh_header()
@@ -363,8 +368,10 @@ class HuddleApp(App[None]):
                 self.conversation.add_message(message)
             self.mark_visible_read()
         if incoming and (key != self.conversation.key or not self.app_focus):
-            name = self.state.contacts[key].name if key in self.state.contacts else key
-            self.alert("message", f"{name}: {message.body[:80]}", severity="information", loud=True)
+            where = "" if message.channel is None else f" in {self.conversation.title_of(key)}"
+            preview = untrusted.line(message.body, limit=80)
+            text = f"{self.state.name_of(message.sender)}{where}: {preview}"
+            self.alert("message", text, severity="information", loud=True)
 
     def _drop_pending_twin(self, key: str, sent: ChatMessage) -> bool:
         """My message came back as an event before the send's answer: the pending copy goes."""
@@ -387,8 +394,10 @@ class HuddleApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """A toast in plain text: names, messages and errors come from other people and the server."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """A toast, always plain text through the door: names, messages and errors come from other
+        people and the server (`markup` is accepted for Textual's callers and ignored)."""
+        shown, heading = untrusted.line(message, limit=TOAST_LIMIT), untrusted.line(title)
+        super().notify(shown, title=heading, severity=severity, timeout=timeout, markup=False)
 
     def alert(self, kind: str, text: str, *, severity: str = "warning", loud: bool = False) -> None:
         """A toast; with `loud`, also the bell and a desktop notification (not while dnd)."""
@@ -472,7 +481,7 @@ class HuddleApp(App[None]):
         chat[:] = [m for m in chat if m.id != f"pending:{item.key}"]
         if item.to == self.conversation.key:
             self.conversation.render_log()
-        self.notify(f"Not sent to {item.to}: {why}", severity="error")
+        self.notify(f"Not sent to {self.conversation.title_of(item.to)}: {why}", severity="error")
 
     # ---- reading ------------------------------------------------------------------
     @on(ContactList.Chosen)
@@ -552,7 +561,7 @@ class HuddleApp(App[None]):
         call = self.state.calls[call_id]
         me = self.state.me
         other = call.callee if call.caller == me else call.caller
-        name = self.state.contacts[other].name if other in self.state.contacts else other
+        name = self.state.name_of(other)
         if call.caller == me:
             if call.status == "no_answer":
                 self.alert("no_answer", f"☎ {name} didn't answer", severity="error", loud=True)
@@ -592,7 +601,7 @@ class HuddleApp(App[None]):
         text = ""
         if call is not None and call.started_at is not None:
             elapsed = (self.clock() - call.started_at).total_seconds()
-            name = self.state.contacts[call.callee].name if call.callee in self.state.contacts else call.callee
+            name = self.state.name_of(call.callee)
             if call.status == "ringing":
                 text = f"☎ ringing {name}… {max(0, int(self.ring_timeout - elapsed))}s"
             elif call.status == "answered":

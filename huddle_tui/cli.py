@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from huddle_tui import untrusted
 from huddle_tui.config import Config, config_path
 
 if TYPE_CHECKING:
@@ -54,6 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     app = client(args.server, args.user)
     if app.notice:
         # Also before the screen opens, so it stays in the terminal after the client exits.
-        print(f"huddle: {app.notice}", file=sys.stderr)
+        print(f"huddle: {untrusted.line(app.notice, limit=2000)}", file=sys.stderr)
     app.run()
     return 0

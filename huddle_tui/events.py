@@ -17,6 +17,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, WebSocketException
 
+from huddle_tui import untrusted
 from huddle_tui.api import MAYBE_TEXT, MESSAGE, MESSAGE_MAY, NUMBER, Kinds, Unexpected, record
 
 log = logging.getLogger("huddle.events")
@@ -211,7 +212,7 @@ class EventStream:
 
     def _garbage(self, why: str) -> None:
         # Never fatal: one bad frame must not cost the user the rest of the stream.
-        log.warning("event stream: %s", why)
+        log.warning("event stream: %s", untrusted.line(why))  # the server's words: through the door
         if not self._complained and self.on_garbage is not None:
             self._complained = True
             self.on_garbage(why)

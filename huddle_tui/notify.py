@@ -6,11 +6,15 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
+from huddle_tui import untrusted
+
 
 def osc_sequences(title: str, body: str) -> str:
-    """OSC 777 (rxvt, foot, kitty, WezTerm, VTE) and OSC 9 (iTerm2, Windows Terminal, kitty)."""
-    clean_title = title.replace("\x07", "").replace("\x1b", "").replace(";", ",")
-    clean_body = body.replace("\x07", "").replace("\x1b", "")
+    """OSC 777 (rxvt, foot, kitty, WezTerm, VTE) and OSC 9 (iTerm2, Windows Terminal, kitty).
+
+    Both texts go through the door: no control byte (ESC, BEL, 8-bit ST or CSI, CAN, SUB, CR,
+    LF) can close the sequence early and drive the terminal, no `;` can add a field."""
+    clean_title, clean_body = untrusted.notification(title, limit=40), untrusted.notification(body)
     return f"\x1b]777;notify;{clean_title};{clean_body}\x07\x1b]9;{clean_title}: {clean_body}\x07"
 
 
@@ -28,8 +32,9 @@ class Notifier:
         if self.method == "osc":
             self.write(osc_sequences(title, body))
         elif self.method == "notify-send" and shutil.which("notify-send"):
+            # "--" ends the options: a body starting with "-" is not read as one.
             subprocess.Popen(
-                ["notify-send", "--app-name=Huddle", title, body],
+                ["notify-send", "--app-name=Huddle", "--", untrusted.notification(title), untrusted.notification(body)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from huddle_tui import untrusted
 from huddle_tui.store import Contact
 
 LEAVES = {"medical_leave": "medical leave", "parental_leave": "parental leave", "leave": "on leave"}
@@ -73,7 +74,7 @@ def sentence(contact: Contact, now: datetime) -> str:
 
 
 def ooo_until(ooo: dict[str, object]) -> str:
-    """`Out of office until Fri 19 Apr — <message>`."""
+    """`Out of office until Fri 19 Apr — <message>` (the message through the door, one line)."""
     text = "Out of office"
     end = ooo.get("endDate")
     if isinstance(end, str):
@@ -83,8 +84,9 @@ def ooo_until(ooo: dict[str, object]) -> str:
         except ValueError:
             pass
     message = ooo.get("message")
-    if isinstance(message, str) and message.strip():
-        text += f" — {message.strip()}"
+    shown = untrusted.line(message, limit=280) if isinstance(message, str) else ""
+    if shown:
+        text += f" — {shown}"
     return text
 
 

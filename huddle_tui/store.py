@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from huddle_tui import untrusted
+
 
 def parse_time(value: Any) -> datetime | None:
     """An RFC 3339 time from the server (any of its formats) or None."""
@@ -40,8 +42,13 @@ class Contact:
 
     @property
     def name(self) -> str:
-        """What to call them."""
-        return self.display_name or self.handle
+        """What to call them, fit to show (through the door for other people's text)."""
+        return untrusted.name(self.display_name or self.handle)
+
+    @property
+    def shown_handle(self) -> str:
+        """Their handle, fit to show."""
+        return untrusted.name(self.handle)
 
 
 @dataclass
@@ -99,7 +106,7 @@ class Channel:
 class Change:
     """What an event changed, for the UI."""
 
-    kind: str  # contact | message | receipt | call | channel | ooo | none
+    kind: str  # contact | names | message | receipt | call | channel | ooo | none
     key: str = ""  # a handle, a chat key or a call id
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -120,6 +127,8 @@ class State:
     history_cursor: dict[str, str | None] = field(default_factory=dict)
     # Unread DMs older than the boot window (the server counts them; the client never saw them).
     unread_beyond: dict[str, int] = field(default_factory=dict)
+    # People whose name looks like someone else's: shown with their handle too.
+    ambiguous: set[str] = field(default_factory=set)
 
     # ---- snapshot -----------------------------------------------------------------
     def apply_boot(self, boot: dict[str, Any]) -> None:
@@ -151,11 +160,37 @@ class State:
         if window > 0:
             self.history_cursor = {k: chat[0].id if len(chat) >= window else None for k, chat in self.chats.items()}
         self.unread_beyond = {}
+        self.find_lookalikes()
         self.recount()
         for handle, count in (boot.get("unread") or {}).items():
             if handle in self.contacts and count > self.contacts[handle].unread:
                 self.unread_beyond[handle] = count - self.contacts[handle].unread
                 self.contacts[handle].unread = count
+
+    def find_lookalikes(self) -> bool:
+        """Who can pass for someone else on screen: the same likeness, or words that begin with
+        another's (`Maya Chen (maya.chen)`). Returns whether that changed."""
+        by_look: dict[tuple[str, ...], list[str]] = {}
+        for contact in self.contacts.values():
+            look = untrusted.likeness(contact.display_name or contact.handle)
+            if look:
+                by_look.setdefault(look, []).append(contact.handle)
+        found: set[str] = set()
+        for look, handles in by_look.items():
+            if len(handles) > 1:
+                found.update(handles)
+            for end in range(1, len(look)):
+                shorter = by_look.get(look[:end])
+                if shorter:
+                    found.update(shorter, handles)
+        changed = found != self.ambiguous
+        self.ambiguous = found
+        return changed
+
+    def name_of(self, handle: str) -> str:
+        """What to call someone in a line of text, fit to show."""
+        contact = self.contacts.get(handle)
+        return contact.name if contact is not None else untrusted.name(handle)
 
     def recount(self) -> None:
         """Unread counts from the messages known: incoming DMs without read_at."""
@@ -196,12 +231,17 @@ class State:
         contact.status = d.get("status") or contact.status
         contact.last_seen = parse_time(d.get("last_seen"))
         contact.ooo = d.get("ooo")
-        if d.get("display_name"):
+        renamed = bool(d.get("display_name")) and d["display_name"] != contact.display_name
+        if renamed:
             contact.display_name = d["display_name"]
+        if renamed and self.find_lookalikes():
+            return Change("names", contact.handle)
         return Change("contact", contact.handle)
 
     def _on_user_created(self, d: dict[str, Any]) -> Change:
         self.contacts.setdefault(d["id"], Contact(d["id"], d.get("name") or d["id"]))
+        if self.find_lookalikes():
+            return Change("names", d["id"])
         return Change("contact", d["id"])
 
     def _on_message_sent(self, d: dict[str, Any]) -> Change:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, OptionList, Static
 
@@ -31,8 +32,8 @@ class CallsScreen(ModalScreen[None]):
             for call in calls:
                 when = call.started_at.astimezone().strftime("%a %-d %b %H:%M") if call.started_at else ""
                 flag = "● " if not call.seen else "  "
-                rows.append(f"{flag}{when}  {call_line(self.state, call)}")
-            yield OptionList(*(rows or ["No calls yet."]), id="calls-list")
+                rows.append(Content(f"{flag}{when}  {call_line(self.state, call)}"))
+            yield OptionList(*(rows or [Content("No calls yet.")]), id="calls-list")
         yield Footer()
 
     async def action_dismiss(self, result: None = None) -> None:
@@ -49,13 +50,14 @@ class IncomingCall(ModalScreen[str]):
     ]
 
     def __init__(self, call_id: str, caller: str) -> None:
+        """`caller`: the name to show, already through the door (State.name_of)."""
         super().__init__()
         self.call_id = call_id
         self.caller = caller
 
     def compose(self) -> ComposeResult:
         with Vertical(id="incoming-box"):
-            yield Static(f"☎  {self.caller} is calling", id="incoming-title")
+            yield Static(Content(f"☎  {self.caller} is calling"), id="incoming-title")
             with Horizontal(id="incoming-buttons"):
                 yield Button("Answer (a)", variant="success", id="answer")
                 yield Button("Decline (d)", variant="error", id="decline")

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
+
+from huddle_tui import untrusted
 
 
 @dataclass
@@ -45,7 +48,7 @@ class LoginScreen(Screen[None]):
             yield Input(self.user, placeholder="jin.park", id="user")
             yield Label("Password")
             yield Input(password=True, id="password")
-            yield Static(self.error, id="login-error", markup=False)  # server and file text, never markup
+            yield Static(Content(untrusted.text(self.error, limit=500)), id="login-error")  # server text
             yield Button("Sign in", variant="primary", id="sign-in")
         yield Footer()
 
@@ -56,7 +59,7 @@ class LoginScreen(Screen[None]):
 
     def show_error(self, text: str) -> None:
         """Explain what went wrong; the form stays for a retry."""
-        self.query_one("#login-error", Static).update(text)
+        self.query_one("#login-error", Static).update(Content(untrusted.text(text, limit=500)))
         self.query_one("#sign-in", Button).disabled = False
         self.query_one("#password", Input).focus()
 

@@ -9,10 +9,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from huddle_tui import untrusted
 from huddle_tui.api import Api, ApiError
 
 MAX_MESSAGE = 280
@@ -48,12 +50,12 @@ def from_date_field(text: str, *, end: bool) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
-def describe(entry: dict[str, Any]) -> str:
-    """One line of the list."""
+def describe(entry: dict[str, Any]) -> Content:
+    """One line of the list (the message through the door)."""
     start, end = to_date_field(entry.get("startDate")), to_date_field(entry.get("endDate"))
-    span = f"{start or '…'} → {end or '…'}"
+    span = untrusted.line(f"{start or '…'} → {end or '…'}")
     flag = "✈" if entry.get("isActive") else "·"
-    return f"{flag} {span}  {entry.get('message') or ''}".rstrip()
+    return Content(f"{flag} {span}  {untrusted.line(entry.get('message') or '')}".rstrip())
 
 
 class OooScreen(ModalScreen[None]):
@@ -109,12 +111,12 @@ class OooScreen(ModalScreen[None]):
         try:
             self.entries = await self.api.my_ooo(self.handle)
         except ApiError as exc:
-            self.query_one("#ooo-status", Static).update(f"Could not load your entries: {exc.message}")
+            self.say("#ooo-status", f"Could not load your entries: {exc.message}")
             return
-        options = [Option(describe(e), id=str(e["id"])) for e in self.entries]
+        options = [Option(describe(e), id=untrusted.line(e["id"])) for e in self.entries]
         listing = self.query_one("#ooo-list", OptionList)
         listing.clear_options()
-        listing.add_options(options or [Option("No entries yet: fill in the form to add one.", disabled=True)])
+        listing.add_options(options or [Option(Content("No entries yet: fill in the form to add one."), disabled=True)])
 
     @on(Input.Changed, "#message")
     def count(self, event: Input.Changed) -> None:
@@ -127,15 +129,17 @@ class OooScreen(ModalScreen[None]):
     @on(OptionList.OptionSelected, "#ooo-list")
     def edit(self, event: OptionList.OptionSelected) -> None:
         """Load an entry into the form."""
-        entry = next((e for e in self.entries if str(e["id"]) == event.option.id), None)
+        entry = next((e for e in self.entries if untrusted.line(e["id"]) == event.option.id), None)
         if entry is None:
             return
         self.editing = int(entry["id"])
         self.query_one("#start", Input).value = to_date_field(entry.get("startDate"))
         self.query_one("#end", Input).value = to_date_field(entry.get("endDate"))
-        self.query_one("#message", Input).value = entry.get("message") or ""
+        # Shown and edited as the door shows it: a control byte stored before the server refused
+        # them becomes its visible picture (and is saved so).
+        self.query_one("#message", Input).value = untrusted.line(entry.get("message") or "", limit=10_000)
         self.query_one("#active", Checkbox).value = bool(entry.get("isActive"))
-        self.query_one("#ooo-mode", Static).update(f"Editing entry {self.editing}")
+        self.say("#ooo-mode", f"Editing entry {self.editing}")
         self.query_one("#delete", Button).disabled = False
         self._clear_errors()
 
@@ -148,6 +152,10 @@ class OooScreen(ModalScreen[None]):
         self.query_one("#ooo-mode", Static).update("New entry")
         self.query_one("#delete", Button).disabled = True
         self._clear_errors()
+
+    def say(self, target: str, text: str) -> None:
+        """Show a line (server text included) in one of the form's lines, as plain text."""
+        self.query_one(target, Static).update(Content(untrusted.line(text, limit=500)))
 
     def _clear_errors(self) -> None:
         for field in ("start", "end", "message"):
@@ -177,11 +185,10 @@ class OooScreen(ModalScreen[None]):
         except ApiError as exc:
             field = FIELD_OF_CODE.get(exc.code or "")
             target = f"#{field}-error" if field else "#ooo-status"
-            self.query_one(target, Static).update(f"⚠ {exc.message}")
+            self.say(target, f"⚠ {exc.message}")
             return
-        self.query_one("#ooo-status", Static).update(done)
         self.action_new()
-        self.query_one("#ooo-status", Static).update(done)
+        self.say("#ooo-status", done)
         self.reload()
 
     @work(exclusive=True, group="ooo", exit_on_error=False)
@@ -192,10 +199,10 @@ class OooScreen(ModalScreen[None]):
         try:
             await self.api.delete_ooo(self.handle, self.editing)
         except ApiError as exc:
-            self.query_one("#ooo-status", Static).update(f"⚠ {exc.message}")
+            self.say("#ooo-status", f"⚠ {exc.message}")
             return
         self.action_new()
-        self.query_one("#ooo-status", Static).update("Deleted.")
+        self.say("#ooo-status", "Deleted.")
         self.reload()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from huddle_tui import presence
+from huddle_tui import presence, untrusted
 from huddle_tui.store import Contact, State
 
 FLUSH_DELAY = 0.03  # seconds from the first change of a burst to the redraw
@@ -24,28 +24,35 @@ STATE_STYLE = {
 }
 
 
-def contact_row(contact: Contact, now: datetime, width: int) -> Content:
-    """One row: glyph, name, OOO marker, age, unread count."""
+def contact_row(contact: Contact, now: datetime, width: int, *, with_handle: bool = False) -> Content:
+    """One row: glyph, name (and handle when the name looks like someone else's), OOO marker,
+    age, unread count. Names are cut to their cell width (wide characters count twice); the
+    OOO column's room goes to the name when they are not out of office."""
     word = presence.state(contact, now)
-    name_width = max(8, width - 18)
-    name = contact.name if len(contact.name) <= name_width else contact.name[: name_width - 1] + "…"
     ooo = "✈ OOO" if contact.ooo else ""
+    name_width = max(8, width - (18 if ooo else 12))
+    name = Content.styled(contact.name, "bold" if contact.unread else "")
+    if with_handle:  # the handle is what tells them apart: it keeps its room, the name gives way
+        handle = Content.styled(f" @{contact.shown_handle}", "$text-muted")
+        room = min(handle.cell_length, name_width - 6)
+        name = Content.assemble(name.truncate(name_width - room, ellipsis=True), handle.truncate(room, ellipsis=True))
     unread = str(contact.unread) if contact.unread else ""
     age = "now" if word == "active" else presence.age(contact.last_seen, now)
     style = STATE_STYLE[word]
     return Content.assemble(
         (presence.GLYPHS[word], style),
         " ",
-        (name.ljust(name_width), "bold" if contact.unread else ""),
-        (f"{ooo:>6}", "$accent"),
+        name.truncate(name_width, ellipsis=True, pad=True),
+        (f"{ooo:>6}" if ooo else "", "$accent"),
         f"{age:>4} ",
         (f"{unread:>3}", "bold $accent" if unread else ""),
     )
 
 
 def channel_row(name: str, unread: int, width: int) -> Content:
-    """One channel row."""
-    return Content.assemble(("#", "$accent"), " ", name.ljust(max(8, width - 7)), f"{unread or '':>3}")
+    """One channel row (the name through the door, cut to its cell width)."""
+    shown = Content(untrusted.name(name)).truncate(max(8, width - 7), ellipsis=True, pad=True)
+    return Content.assemble(("#", "$accent"), " ", shown, f"{unread or '':>3}")
 
 
 class LazyOption(Option):
@@ -143,13 +150,14 @@ class ContactList(OptionList):
     def _option(self, key: str, now: datetime, width: int) -> Option:
         if key.startswith("team:"):
             label = key[5:]
-            title = "CHANNELS" if label == "#" else (label.upper() if label else "PEOPLE")
+            title = "CHANNELS" if label == "#" else (untrusted.name(label).upper() if label else "PEOPLE")
             return Option(Content.styled(title, "bold $text-muted"), id=key, disabled=True)
         if key.startswith("#"):
             channel = self.state.channels[key[1:]]
             return Option(channel_row(channel.name, 0, width), id=key)
         contact = self.state.contacts[key]
-        return LazyOption(lambda: contact_row(contact, now, width), id=key)
+        with_handle = key in self.state.ambiguous
+        return LazyOption(lambda: contact_row(contact, now, width, with_handle=with_handle), id=key)
 
     def flush(self) -> None:
         """Apply pending changes: in place when the order holds, else the same options reordered."""

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Static, TextArea
 
-from huddle_tui import presence
+from huddle_tui import presence, untrusted
 from huddle_tui.store import CallRecord, ChatMessage, State
 
 
@@ -22,8 +22,7 @@ def first_name(state: State, handle: str) -> str:
     """How a person is called in lines of text."""
     if handle == state.me:
         return "you"
-    contact = state.contacts.get(handle)
-    return (contact.name.split()[0] if contact and contact.name else handle)[:12]
+    return (state.name_of(handle).split() or ["?"])[0][:12]
 
 
 def receipt(message: ChatMessage) -> str:
@@ -65,8 +64,9 @@ class MessageRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         m = self.message
-        yield Label(f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}", classes="meta")
-        yield Static(Content(m.body), classes="body")
+        meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
+        yield Label(Content(meta), classes="meta")
+        yield Static(Content(untrusted.text(m.body)), classes="body")
         mine = m.sender == self.state.me
         yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
 
@@ -170,14 +170,15 @@ class Conversation(Vertical):
         self.composer.disabled = key is None
 
     def title(self) -> str:
-        """The name of the chat."""
-        if self.key is None:
-            return ""
-        if self.key.startswith("#"):
-            channel = self.state.channels.get(self.key[1:])
-            return f"# {channel.name}" if channel else self.key
-        contact = self.state.contacts.get(self.key)
-        return contact.name if contact else self.key
+        """The name of the open chat, fit to show."""
+        return "" if self.key is None else self.title_of(self.key)
+
+    def title_of(self, key: str) -> str:
+        """The name of a chat (`# general`, `Maya Chen`), fit to show."""
+        if key.startswith("#"):
+            channel = self.state.channels.get(key[1:])
+            return f"# {untrusted.name(channel.name if channel else key[1:])}"
+        return self.state.name_of(key)
 
     def refresh_header(self) -> None:
         """Header sentence, OOO banner and the stale-teammate hint."""
@@ -189,6 +190,8 @@ class Conversation(Vertical):
             banner.display = hint.display = False
             return
         line = Content.styled(self.title(), "bold")
+        if contact is not None and contact.handle in self.state.ambiguous:
+            line = Content.assemble(line, (f" @{contact.shown_handle}", "$text-muted"))
         if contact is not None:
             word = presence.state(contact, now)
             line = Content.assemble(
@@ -203,10 +206,10 @@ class Conversation(Vertical):
         header.update(line)
         banner.display = bool(contact and contact.ooo)
         if contact and contact.ooo:
-            banner.update("✈ " + presence.ooo_until(contact.ooo))
+            banner.update(Content("✈ " + presence.ooo_until(contact.ooo)))
         hint_text = self.stale_hint(now)
         hint.display = bool(hint_text)
-        hint.update(hint_text)
+        hint.update(Content(hint_text))
 
     def stale_hint(self, now: datetime) -> str:
         """⚠ when someone I wrote to has unread messages and has not been seen for a while."""
@@ -221,7 +224,8 @@ class Conversation(Vertical):
             return ""
         gone = "hasn't been seen yet" if seen is None else f"hasn't been active for {presence.age(seen, now)}"
         plural = "s" if len(unread) != 1 else ""
-        return f"⚠ {contact.name.split()[0]} {gone} and has {len(unread)} unread message{plural} from you."
+        who = first_name(self.state, contact.handle)
+        return f"⚠ {who} {gone} and has {len(unread)} unread message{plural} from you."
 
     def _items(self) -> list[_Item]:
         items = [_Item(m.at, message=m) for m in self.state.chats.get(self.key or "", [])]
@@ -239,20 +243,21 @@ class Conversation(Vertical):
         self._rows = {}
         widgets: list[Widget] = []
         if self.key is not None and self.state.history_cursor.get(self.key):
-            widgets.append(Static("↑ scroll up for older messages", classes="older"))
+            widgets.append(Static(Content("↑ scroll up for older messages"), classes="older"))
         day = None
         for item in self._items():
             local = item.at.astimezone()
             if local.date() != day:
                 day = local.date()
-                widgets.append(Static(f"── {local.strftime('%A %-d %B')} ──", classes="day"))
+                widgets.append(Static(Content(f"── {local.strftime('%A %-d %B')} ──"), classes="day"))
             if item.message is not None:
                 row = MessageRow(self.state, item.message)
                 self._rows[item.message.id] = row
                 widgets.append(row)
             elif item.call is not None:
                 classes = "call missed" if item.call.status == "no_answer" else "call"
-                widgets.append(Static(f"{local.strftime('%H:%M')} {call_line(self.state, item.call)}", classes=classes))
+                line = f"{local.strftime('%H:%M')} {call_line(self.state, item.call)}"
+                widgets.append(Static(Content(line), classes=classes))
         if widgets:
             self._announce(log.mount_all(widgets))
         log.scroll_end(animate=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from huddle_tui import untrusted
+
 CONNECTION = {
     "live": ("● live", "$success"),
     "connecting": ("◌ connecting", "$warning"),
@@ -41,7 +43,7 @@ class StatusBar(Static):
         glyph, mine = MY_STATUS.get(self.my_status, ("☂", "$secondary"))
         parts: list[Content | tuple[str, str] | str] = [
             ("Huddle", "bold $accent"),
-            f" · {self.me} ",
+            f" · {untrusted.name(self.me)} ",
             (f"{glyph} {self.my_status.replace('_', ' ')}", mine),
             "   ",
             (label, style),

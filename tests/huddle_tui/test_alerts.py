@@ -10,17 +10,26 @@ import httpx
 import pytest
 
 from huddle_tui import notify
-from huddle_tui.notify import Notifier, osc_sequences
+from huddle_tui.notify import Notifier
 from huddle_tui.screens.login import LoginScreen
 from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, until
 
 
-def test_osc_notifications_are_escaped() -> None:
+def test_osc_notifications_carry_no_control_bytes() -> None:
     written: list[str] = []
-    Notifier("osc", written.append).desktop("Huddle", "Jin\x07; didn't\x1b answer")
-    assert written == [osc_sequences("Huddle", "Jin; didn't answer")]
-    assert written[0] == "\x1b]777;notify;Huddle;Jin; didn't answer\x07\x1b]9;Huddle: Jin; didn't answer\x07"
+    hostile = "Jin\x07; didn't\x1b answer\x9c\x9b2J\x18\x1a\r\nrm -rf ~\x1b]52;c;cm0K\x07" + "x" * 1000
+    Notifier("osc", written.append).desktop("Huddle\x9c", hostile)
+    assert len(written) == 1
+    sequence = written[0]
+    prefix, suffix = "\x1b]777;notify;Huddle�;", "\x07"
+    assert sequence.startswith(prefix)
+    first, second = sequence.split("\x07\x1b]9;")
+    payloads = [first.removeprefix(prefix), second.removesuffix(suffix)]
+    for payload in payloads:  # nothing in them can end the sequence or start another
+        assert not [ch for ch in payload if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch == ";"]
+        assert len(payload) <= 250  # capped
+    assert payloads[0].startswith("Jin␇, didn't␛ answer�")
 
 
 def test_notify_send_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +37,9 @@ def test_notify_send_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(notify.shutil, "which", lambda name: "/usr/bin/notify-send")
     monkeypatch.setattr(notify.subprocess, "Popen", lambda args, **kw: launched.append(args))
     Notifier("notify-send", lambda s: None).desktop("Huddle", "Missed call from Jin Park")
-    assert launched == [["notify-send", "--app-name=Huddle", "Huddle", "Missed call from Jin Park"]]
+    assert launched == [["notify-send", "--app-name=Huddle", "--", "Huddle", "Missed call from Jin Park"]]
+    Notifier("notify-send", lambda s: None).desktop("Huddle", "-u critical <a href='x'>Jin</a>\x1b]2;t\x07")
+    assert launched[-1][-1] == "-u critical ‹a href='x'›Jin‹/a›␛]2,t␇"
     written: list[str] = []
     Notifier("bell", written.append).desktop("Huddle", "x")
     assert written == []

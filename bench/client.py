@@ -20,8 +20,9 @@ from bench.servers import start_huddle
 from bench.workloads import ms
 from huddle_tui.app import make_app
 from huddle_tui.config import Config
-from huddle_tui.messages import StreamEvent
+from huddle_tui.records import ChatKey
 from huddle_tui.widgets.contact_list import ContactList
+from huddle_tui.wire import event
 
 
 class Empty(App[None]):
@@ -82,7 +83,7 @@ async def c1(root: Path, contacts: int, rounds: int) -> dict[str, Any]:
             )
             t0 = time.perf_counter()
             async with app.run_test(size=(120, 36)) as pilot:
-                while len(app.contacts._order) < contacts + 1:
+                while len(app.main.contacts._order) < contacts + 1:
                     if time.perf_counter() - t0 > 60:
                         raise TimeoutError("contacts never painted")
                     await pilot.pause(0.01)
@@ -122,7 +123,7 @@ async def c2(root: Path, contacts: int, rate: int, seconds: float) -> dict[str, 
     try:
         app = make_app(Config(server=server.url, user="u0000", token=server.tokens["u0000"]), data=root / "c2-data")
         async with app.run_test(size=(120, 36)) as pilot:
-            while len(app.contacts._order) < contacts + 1:
+            while len(app.main.contacts._order) < contacts + 1:
                 await pilot.pause(0.01)
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             handles = sorted(server.tokens)[1:]
@@ -134,21 +135,10 @@ async def c2(root: Path, contacts: int, rate: int, seconds: float) -> dict[str, 
                 if delay > 0:
                     await asyncio.sleep(delay)
                 handle = handles[i % len(handles)]
-                posted.setdefault(handle, time.perf_counter())
+                posted.setdefault(str(ChatKey.dm(handle)), time.perf_counter())  # the row's id
                 status = "active" if (i // len(handles)) % 2 else "dnd"
-                app.post_message(
-                    StreamEvent(
-                        None,
-                        {
-                            "type": "presence",
-                            "event": "changed",
-                            "user": handle,
-                            "status": status,
-                            "last_seen": None,
-                            "ooo": None,
-                        },
-                    )
-                )
+                presence = {"type": "presence", "event": "changed", "user": handle, "status": status, "last_seen": None}
+                app.session.receive(None, event({**presence, "ooo": None}))
             achieved = total / (time.perf_counter() - start)
             while posted and time.perf_counter() - start < seconds + 10:
                 await pilot.pause(0.05)

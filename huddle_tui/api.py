@@ -1,177 +1,22 @@
-"""The HTTP side of the server, for the client. No Textual here."""
+"""The HTTP side of the server, for the client: requests go out, records (records.py) come
+back, errors are ApiError / Offline / Unexpected in words for people. No Textual here."""
 
 from __future__ import annotations
 
 import functools
 import ssl
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from huddle_tui import wire
+from huddle_tui.errors import ApiError, Offline, Unexpected
+from huddle_tui.records import Boot, CallAction, CallRecord, CallType, HistoryPage, OooDraft, OooEntry, Profile
+
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-class ApiError(Exception):
-    """The server refused a request (or answered nonsense); `message` is for people."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-
-    @property
-    def unauthorized(self) -> bool:
-        """The token is not (or no longer) valid."""
-        return self.status == 401
-
-    @property
-    def sentence(self) -> str:
-        """The message as a sentence: a capital first, a full stop last."""
-        text = self.message.strip() or "The server refused"
-        text = text[:1].upper() + text[1:]
-        return text if text.endswith((".", "!", "?", "…")) else f"{text}."
-
-
-class Offline(ApiError):
-    """The server could not be reached (or is unavailable behind its proxy): try again later."""
-
-
-class Unexpected(ApiError):
-    """The server answered, but not as a Huddle server does: garbage, a proxy's page, a wrong shape."""
-
-    def __init__(self, detail: str, *, status: int | None = None) -> None:
-        super().__init__(f"the server sent something unexpected ({detail})", status=status)
-        self.detail = detail
-
-
-Kinds = type | tuple[type, ...]
-NUMBER = (int, float)
-MAYBE_TEXT = (str, type(None))
-
-
-NAMES: dict[type, str] = {
-    bool: "true/false",
-    int: "a number",
-    float: "a number",
-    str: "text",
-    list: "a list",
-    dict: "an object",
-    type(None): "null",
-}
-
-
-def _kind(value: Any) -> str:
-    """A JSON value's kind, in words."""
-    return NAMES.get(type(value), type(value).__name__)
-
-
-def _is(value: Any, kinds: Kinds) -> bool:
-    """Whether a JSON value is of these kinds (bool is an int to Python, never to JSON)."""
-    return isinstance(value, kinds) and (
-        type(value) is not bool or kinds is bool or (isinstance(kinds, tuple) and bool in kinds)
-    )
-
-
-def _check(value: Any, kinds: Kinds, where: str) -> None:
-    if not _is(value, kinds):
-        accepted = kinds if isinstance(kinds, tuple) else (kinds,)
-        wanted = " or ".join(dict.fromkeys(NAMES.get(k, k.__name__) for k in accepted))
-        raise Unexpected(f"{where} should be {wanted}, not {_kind(value)}")
-
-
-def _fault(
-    value: dict[str, Any], need: Mapping[str, Kinds], may: Mapping[str, Kinds] | None
-) -> tuple[str, Kinds | None] | None:
-    """The first field of an object that is missing (kinds None) or of another kind; None if it fits.
-    Words are made only for a fault: for a snapshot of thousands they cost more than the checks (bench C1)."""
-    for key, kinds in need.items():
-        if key not in value:
-            return key, None
-        if not _is(value[key], kinds):
-            return key, kinds
-    for key, kinds in (may or {}).items():
-        if key in value and not _is(value[key], kinds):
-            return key, kinds
-    return None
-
-
-def record(value: Any, what: str, need: Mapping[str, Kinds], may: Mapping[str, Kinds] | None = None) -> dict[str, Any]:
-    """`value` as a JSON object whose fields have these types; Unexpected (naming the field) if not."""
-    _check(value, dict, what)
-    fault = _fault(value, need, may)
-    if fault is not None:
-        key, kinds = fault
-        if kinds is None:
-            raise Unexpected(f"{what} has no {key}")
-        _check(value[key], kinds, f"{what}.{key}")
-    return value  # type: ignore[no-any-return]
-
-
-def records(
-    value: Any, what: str, need: Mapping[str, Kinds], may: Mapping[str, Kinds] | None = None
-) -> list[dict[str, Any]]:
-    """A JSON list of such objects."""
-    _check(value, list, what)
-    for i, item in enumerate(value):
-        if not isinstance(item, dict) or _fault(item, need, may) is not None:
-            record(item, f"{what}[{i}]", need, may)  # says what is wrong
-    return value  # type: ignore[no-any-return]
-
-
-# What the client reads of a boot snapshot (State.apply_boot and the contact list rely on it).
-BOOT_USER: dict[str, Kinds] = {"id": str, "name": str}
-BOOT_USER_MAY: dict[str, Kinds] = {
-    "display_name": MAYBE_TEXT,
-    "status": MAYBE_TEXT,
-    "last_seen": MAYBE_TEXT,
-    "team": MAYBE_TEXT,
-    "ooo": (dict, type(None)),
-}
-MESSAGE: dict[str, Kinds] = {"id": str, "sender": str}
-MESSAGE_MAY: dict[str, Kinds] = {
-    "body": str,
-    "to": MAYBE_TEXT,
-    "channel": MAYBE_TEXT,
-    "at": MAYBE_TEXT,
-    "read_at": MAYBE_TEXT,
-}
-
-
-def check_boot(body: Any) -> dict[str, Any]:
-    """A boot snapshot the client can use, or Unexpected."""
-    boot = record(
-        body,
-        "boot",
-        {"user": dict, "resume_point": int},
-        {
-            "heartbeat": NUMBER,
-            "away_after": NUMBER,
-            "ring_timeout": NUMBER,
-            "boot_window": (int, type(None)),
-            "unread": dict,
-        },
-    )
-    record(boot["user"], "boot.user", {"name": str})
-    records(boot.get("users", []), "boot.users", BOOT_USER, BOOT_USER_MAY)
-    records(boot.get("channels", []), "boot.channels", {"id": str, "name": str})
-    records(boot.get("messages", []), "boot.messages", MESSAGE, MESSAGE_MAY)
-    for handle, count in boot.get("unread", {}).items():
-        _check(count, int, f"boot.unread.{handle}")
-    return boot
-
-
-CALL: dict[str, Kinds] = {"call_id": str, "from": str, "to": str, "status": str}
-CALL_MAY: dict[str, Kinds] = {
-    "type": str,
-    "started_at": MAYBE_TEXT,
-    "ended_at": MAYBE_TEXT,
-    "duration_seconds": (*NUMBER, type(None)),
-}
-HISTORY_ITEM: dict[str, Kinds] = {"message_id": str, "from": str, "body": str}
-HISTORY_ITEM_MAY: dict[str, Kinds] = {"to": MAYBE_TEXT, "timestamp": MAYBE_TEXT, "read_at": MAYBE_TEXT}
 UNAVAILABLE = (502, 503, 504)  # a proxy (or the server itself) says: not now
 
 
@@ -287,105 +132,91 @@ class Api:
             raise Unexpected(_describe(response), status=status) from None
 
     # ---- session ------------------------------------------------------------------
-    async def login(self, user: str, password: str) -> dict[str, Any]:
-        """Sign in; keeps the token."""
+    async def login(self, user: str, password: str) -> str:
+        """Sign in; keeps the token; returns my handle."""
         answer = await self.request("POST", "/api/v2/auth/login", json={"user": user, "password": password})
-        body = record(answer, "the sign-in answer", {"token": str, "user": dict})
-        record(body["user"], "the sign-in answer's user", {"user": str})
-        self.token = body["token"]
-        return body
+        self.token, handle = wire.signed_in(answer)
+        return handle
 
     async def logout(self) -> None:
         """Revoke the token."""
         await self.request("POST", "/api/v2/auth/logout")
         self.token = None
 
-    async def boot(self) -> dict[str, Any]:
+    async def boot(self) -> Boot:
         """Snapshot and resume point."""
-        return check_boot(await self.request("GET", "/api/boot"))
+        return wire.boot(await self.request("GET", "/api/boot"))
 
     # ---- presence -----------------------------------------------------------------
     async def activity(self) -> None:
         """I am here."""
         await self.request("POST", "/api/v2/activity")
 
-    async def patch_me(self, handle: str, **fields: Any) -> dict[str, Any]:
+    async def profile(self, handle: str) -> Profile:
+        """My own settings."""
+        return wire.profile(await self.request("GET", f"/api/v2/users/{handle}"))
+
+    async def patch_me(self, handle: str, **fields: Any) -> Profile:
         """Change my status (dnd / None), display name or hide_last_seen."""
-        body: dict[str, Any] = await self.request("PATCH", f"/api/v2/users/{handle}", json=fields)
-        return body
+        return wire.profile(await self.request("PATCH", f"/api/v2/users/{handle}", json=fields))
 
     # ---- messages -----------------------------------------------------------------
-    async def send(self, to: str, body: str, key: str | None = None) -> dict[str, Any]:
-        """Send a DM; the idempotency key makes a retry safe."""
+    async def send(self, to: str, body: str, key: str | None = None) -> str:
+        """Send a DM (the idempotency key makes a retry safe); returns its id."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
         out = await self.request("POST", "/api/v2/messages", json={"to": to, "body": body}, headers=headers)
-        return record(out, "the sent message", {"message_id": str})
+        return str(wire.record(out, "the sent message", {"message_id": str})["message_id"])
 
-    async def history(self, partner: str, before: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> str:
+        """Post to a public channel (the idempotency key makes a retry safe); returns its id."""
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
+        out = await self.request("POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers)
+        return str(wire.record(out, "the posted message", {"id": str})["id"])
+
+    async def history(self, partner: str, before: str | None = None, limit: int = 50) -> HistoryPage:
         """A page of the DM with someone, older than `before`."""
         params: dict[str, Any] = {"with": partner, "limit": limit}
         if before:
             params["before"] = before
-        page = record(
-            await self.request("GET", "/api/v2/messages", params=params),
-            "the history",
-            {"messages": list},
-            {"next_before": MAYBE_TEXT},
-        )
-        records(page["messages"], "the history's messages", HISTORY_ITEM, HISTORY_ITEM_MAY)
-        return page
+        return wire.history(await self.request("GET", "/api/v2/messages", params=params))
 
-    async def channel_history(self, channel_id: str, before: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def channel_history(self, channel_id: str, before: str | None = None, limit: int = 50) -> HistoryPage:
         """A page of a channel, older than `before`."""
         params: dict[str, Any] = {"limit": limit}
         if before:
             params["before"] = before
-        out: dict[str, Any] = await self.request("GET", f"/api/channels/{channel_id}/messages", params=params)
-        return out
+        return wire.channel_history(await self.request("GET", f"/api/channels/{channel_id}/messages", params=params))
 
-    async def mark_read(self, message_id: str) -> dict[str, Any]:
+    async def mark_read(self, message_id: str) -> None:
         """Mark a message (and everything before it from that sender) read."""
-        out: dict[str, Any] = await self.request("POST", f"/api/v2/messages/{message_id}/read")
-        return out
-
-    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> dict[str, Any]:
-        """Post to a public channel (pilcrow); the idempotency key makes a retry safe."""
-        headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        out = await self.request("POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers)
-        return record(out, "the posted message", {"id": str})
+        await self.request("POST", f"/api/v2/messages/{message_id}/read")
 
     # ---- calls --------------------------------------------------------------------
-    async def call(self, to: str, call_type: str = "audio") -> dict[str, Any]:
+    async def call(self, to: str, call_type: CallType = "audio") -> CallRecord:
         """Ring someone."""
-        out = await self.request("POST", "/api/v2/calls", json={"to": to, "type": call_type})
-        return record(out, "the call", CALL, CALL_MAY)
+        return wire.one_call(await self.request("POST", "/api/v2/calls", json={"to": to, "type": call_type}))
 
-    async def call_action(self, call_id: str, action: str) -> dict[str, Any]:
+    async def call_action(self, call_id: str, action: CallAction) -> None:
         """answer | decline | end."""
-        out: dict[str, Any] = await self.request("POST", f"/api/v2/calls/{call_id}/{action}")
-        return out
+        await self.request("POST", f"/api/v2/calls/{call_id}/{action}")
 
-    async def calls(self, *, missed: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    async def calls(self, *, missed: bool = False, limit: int = 50) -> list[CallRecord]:
         """My calls, newest first."""
         params = {"limit": limit, **({"missed": "true"} if missed else {})}
-        body = record(await self.request("GET", "/api/v2/calls", params=params), "the calls", {"calls": list})
-        return records(body["calls"], "the calls", CALL, CALL_MAY)
+        return wire.calls(await self.request("GET", "/api/v2/calls", params=params))
 
     # ---- out of office ------------------------------------------------------------
-    async def my_ooo(self, handle: str) -> list[dict[str, Any]]:
+    async def my_ooo(self, handle: str) -> list[OooEntry]:
         """My OOO entries."""
-        body = await self.request("GET", f"/presence/{handle}", params={"pagesize": 100})
-        return list(body.get("presenceEntities", [])) if isinstance(body, dict) else []
+        return wire.ooo_entries(await self.request("GET", f"/presence/{handle}", params={"pagesize": 100}))
 
-    async def create_ooo(self, entry: dict[str, Any]) -> dict[str, Any]:
+    async def create_ooo(self, draft: OooDraft) -> None:
         """A new OOO entry."""
-        out: dict[str, Any] = await self.request("POST", "/presence/create", json=entry)
-        return out
+        await self.request("POST", "/presence/create", json=wire.ooo_body(draft))
 
-    async def update_ooo(self, handle: str, entry_id: int, entry: dict[str, Any]) -> dict[str, Any]:
+    async def update_ooo(self, handle: str, entry_id: int, draft: OooDraft) -> None:
         """Change an OOO entry."""
-        out: dict[str, Any] = await self.request("PUT", f"/presence/{handle}/{entry_id}", json=entry)
-        return out
+        await self.request("PUT", f"/presence/{handle}/{entry_id}", json=wire.ooo_body(draft))
 
     async def delete_ooo(self, handle: str, entry_id: int) -> None:
         """Remove an OOO entry."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import tomllib
@@ -25,6 +26,12 @@ def config_path() -> Path:
 def data_dir() -> Path:
     """Where the outbox and other client data live."""
     return Path(user_data_dir("huddle", appauthor=False))
+
+
+def user_file(directory: Path, server: str, user: str, stem: str) -> Path:
+    """A file of this user on this server in the data directory (`outbox-<tag>.json`)."""
+    tag = hashlib.sha256(f"{server}|{user}".encode()).hexdigest()[:16]
+    return directory / f"{stem}-{tag}.json"
 
 
 class ConfigError(Exception):

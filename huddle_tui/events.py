@@ -7,79 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, WebSocketException
 
-from huddle_tui import untrusted
-from huddle_tui.api import MAYBE_TEXT, MESSAGE, MESSAGE_MAY, NUMBER, Kinds, Unexpected, record
+from huddle_tui import untrusted, wire
+from huddle_tui.errors import Unexpected
+from huddle_tui.records import Event
 
 log = logging.getLogger("huddle.events")
 
-OnEvent = Callable[[int | None, dict[str, Any]], object]
+OnEvent = Callable[[int | None, Event], object]
 OnState = Callable[[str, str], object]  # (state, detail): live | connecting | reconnecting | stopped
 OnGone = Callable[[], Awaitable[int]]  # re-boot; returns the new resume point
 OnGarbage = Callable[[str], object]  # a frame or a handshake was not understood: what, and what now
 
 MAX_BACKOFF = 30.0
-
-# The fields State.apply and the widgets read, by (type, event); "*" is any event of a type.
-# Events of other kinds pass as they are (the client ignores what it does not know).
-Fields = tuple[dict[str, Kinds], dict[str, Kinds]]
-EVENTS: dict[tuple[str, str], Fields] = {
-    ("presence", "changed"): (
-        {"user": str},
-        {"display_name": MAYBE_TEXT, "status": MAYBE_TEXT, "last_seen": MAYBE_TEXT, "ooo": (dict, type(None))},
-    ),
-    ("user", "created"): ({"id": str}, {"name": MAYBE_TEXT}),
-    ("message", "sent"): (MESSAGE, MESSAGE_MAY),
-    ("message", "read"): ({"id": str, "reader": str}, {"read_at": MAYBE_TEXT}),
-    ("message", "deleted"): ({"id": str}, {}),
-    ("channel", "created"): ({"id": str, "name": str}, {}),
-    ("channel", "deleted"): ({"id": str}, {}),
-    ("call", "*"): (
-        {"call_id": str, "from": str, "to": str, "status": str},
-        {
-            "call_type": MAYBE_TEXT,
-            "type": MAYBE_TEXT,
-            "started_at": MAYBE_TEXT,
-            "ended_at": MAYBE_TEXT,
-            "duration_seconds": (*NUMBER, type(None)),
-        },
-    ),
-    ("ooo", "*"): ({}, {"user": str}),
-}
-
-
-def check_event(data: dict[str, Any]) -> None:
-    """Unexpected when an event the client knows lacks a field it reads (or has one of the wrong kind)."""
-    kind, event = data.get("type"), data.get("event")
-    fields = EVENTS.get((str(kind), str(event))) or EVENTS.get((str(kind), "*"))
-    if fields is not None:
-        record(data, f"a {kind} {event} event", *fields)
-
-
-def parse_frame(raw: str | bytes) -> tuple[int | None, dict[str, Any]] | None:
-    """(event id, data) of a frame, None for a heartbeat; Unexpected for anything else."""
-    try:
-        frame = json.loads(raw)
-    except ValueError:
-        raise Unexpected(f"a {'binary' if isinstance(raw, bytes) else 'text'} frame that is not JSON") from None
-    frame = record(frame, "an event frame", {}, {"id": int, "data": dict})
-    if "id" in frame:
-        data = record(frame.get("data"), f"event {frame['id']}'s data", {})
-        check_event(data)
-        return frame["id"], data
-    if frame.get("type") == "heartbeat":
-        return None
-    check_event(frame)
-    return None, frame
 
 
 class EventStream:
@@ -197,18 +144,18 @@ class EventStream:
 
     def _handle(self, raw: str | bytes) -> None:
         try:
-            parsed = parse_frame(raw)
+            parsed = wire.frame(raw)
         except Unexpected as exc:
             self._garbage(f"{exc.detail}; skipped it")
             return
         if parsed is None:
             return
-        event_id, data = parsed
+        event_id, event = parsed
         if event_id is not None:
             if event_id <= self.resume_point:
                 return  # already seen
             self.resume_point = event_id
-        self.on_event(event_id, data)
+        self.on_event(event_id, event)
 
     def _garbage(self, why: str) -> None:
         # Never fatal: one bad frame must not cost the user the rest of the stream.

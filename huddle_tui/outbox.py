@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from huddle_tui.config import user_file
 
 
 @dataclass
@@ -25,8 +26,7 @@ class Outbox:
     """A small JSON file per server and user; every change is written before it counts."""
 
     def __init__(self, directory: Path, server: str, user: str) -> None:
-        tag = hashlib.sha256(f"{server}|{user}".encode()).hexdigest()[:16]
-        self.path = directory / f"outbox-{tag}.json"
+        self.path = user_file(directory, server, user, "outbox")
         self.problem: str | None = None
         self.items: list[Pending] = self._read()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from huddle_tui import untrusted
-from huddle_tui.store import Contact
+from huddle_tui.records import Contact, OooEntry
 
 LEAVES = {"medical_leave": "medical leave", "parental_leave": "parental leave", "leave": "on leave"}
 # Away this long (or never seen) reads as offline.
@@ -73,18 +73,12 @@ def sentence(contact: Contact, now: datetime) -> str:
     return f"{label} · seen {ago(contact.last_seen, now)} ({clock})"
 
 
-def ooo_until(ooo: dict[str, object]) -> str:
+def ooo_until(ooo: OooEntry) -> str:
     """`Out of office until Fri 19 Apr — <message>` (the message through the door, one line)."""
     text = "Out of office"
-    end = ooo.get("endDate")
-    if isinstance(end, str):
-        try:
-            until = datetime.fromisoformat(end).astimezone()
-            text += f" until {until.strftime('%a %-d %b')}"
-        except ValueError:
-            pass
-    message = ooo.get("message")
-    shown = untrusted.line(message, limit=280) if isinstance(message, str) else ""
+    if ooo.end is not None:
+        text += f" until {ooo.end.astimezone().strftime('%a %-d %b')}"
+    shown = untrusted.line(ooo.message, limit=280)
     if shown:
         text += f" — {shown}"
     return text

@@ -26,13 +26,13 @@ async def shoot(scene: Scene) -> list[Path]:
     app = scene.client(stale_hours=2)  # the hint shows after 2 h of silence
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_chat(pilot, app, "maya.chen")
-        await wait(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()))
+        await wait(pilot, lambda: any("✓✓" in r for r in app.main.conversation.row_texts()))
         shots.append(Path(app.save_screenshot("main.svg", str(OUT))))
         await open_chat(pilot, app, "jin.park")
-        await wait(pilot, lambda: app.conversation.banner.display and app.conversation.hint.display)
+        await wait(pilot, lambda: app.main.conversation.banner.display and app.main.conversation.hint.display)
         shots.append(Path(app.save_screenshot("ooo-banner.svg", str(OUT))))
         await pilot.press("ctrl+k")
-        await wait(pilot, lambda: "ringing" in str(app.conversation.header.render()))
+        await wait(pilot, lambda: "ringing" in str(app.main.conversation.header.render()))
         scene.at("2024-03-15T18:24:31Z")  # nobody answered within the ring timeout
         await wait(pilot, lambda: any(kind == "no_answer" for kind, _ in app.alerts))
         shots.append(Path(app.save_screenshot("call-no-answer.svg", str(OUT))))

@@ -17,6 +17,7 @@ import httpx
 
 from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
+from huddle_tui.records import ChatKey
 from server.domain.clock import ManualClock
 from server.domain.timefmt import parse_rfc3339
 from server.settings import Settings
@@ -115,8 +116,9 @@ def _holds(cond: Callable[[], Any]) -> bool:
 
 async def open_chat(pilot: Any, app: HuddleApp, handle: str) -> None:
     """Select a contact and open the chat, as a user does with the keyboard."""
-    await wait(pilot, lambda: handle in app.contacts._order and "● live" in str(app.status_bar.render()))
-    app.contacts.highlighted = app.contacts._order.index(handle)
-    app.contacts.focus()
+    key = ChatKey.dm(handle)
+    await wait(pilot, lambda: str(key) in app.main.contacts._order and "● live" in str(app.main.status_bar.render()))
+    app.main.contacts.highlighted = app.main.contacts._order.index(str(key))
+    app.main.contacts.focus()
     await pilot.press("enter")
-    await wait(pilot, lambda: app.conversation.key == handle and app.conversation.row_texts())
+    await wait(pilot, lambda: app.main.conversation.key == key and app.main.conversation.row_texts())

@@ -1,9 +1,8 @@
-"""My out-of-office entries: list, create, edit, delete; server errors next to their field."""
+"""My out-of-office entries: list, create, edit, delete; errors next to their field, all at once."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,7 +14,9 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, 
 from textual.widgets.option_list import Option
 
 from huddle_tui import untrusted
-from huddle_tui.api import Api, ApiError
+from huddle_tui.api import Api
+from huddle_tui.errors import ApiError
+from huddle_tui.records import OooDraft, OooEntry
 
 MAX_MESSAGE = 280
 # Which field a server error code belongs to.
@@ -24,38 +25,33 @@ FIELD_OF_CODE = {
     "PresenceDateInvalid": "start",
     "DateRangeInvalid": "end",
     "MessageLengthLimitExceeded": "message",
+    "MessageInvalid": "message",
 }
 
 
-def to_date_field(value: str | None) -> str:
-    """An entry's DateTimeOffset as the local date typed in the form."""
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone().date().isoformat()
-    except ValueError:
-        return value
+def to_date_field(value: datetime | None) -> str:
+    """An entry's time as the local date typed in the form."""
+    return value.astimezone().date().isoformat() if value is not None else ""
 
 
-def from_date_field(text: str, *, end: bool) -> str | None:
-    """A typed date (YYYY-MM-DD, local) as a DateTimeOffset: start of day, or end of day for `end`."""
+def from_date_field(text: str, *, end: bool) -> datetime | None:
+    """A typed date (YYYY-MM-DD, local): start of day, or end of day for `end`; None when
+    blank; ValueError saying how to write it otherwise."""
     text = text.strip()
     if not text:
         return None
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        return text  # let the server say what is wrong with it, next to the field
-    moment = datetime.combine(day, time(23, 59, 59) if end else time(0, 0)).astimezone()
-    return moment.isoformat(timespec="seconds")
+        raise ValueError(f"⚠ {untrusted.line(text, limit=20)!s} is not a date: write it as YYYY-MM-DD") from None
+    return datetime.combine(day, time(23, 59, 59) if end else time(0, 0)).astimezone()
 
 
-def describe(entry: dict[str, Any]) -> Content:
+def describe(entry: OooEntry) -> Content:
     """One line of the list (the message through the door)."""
-    start, end = to_date_field(entry.get("startDate")), to_date_field(entry.get("endDate"))
-    span = untrusted.line(f"{start or '…'} → {end or '…'}")
-    flag = "✈" if entry.get("isActive") else "·"
-    return Content(f"{flag} {span}  {untrusted.line(entry.get('message') or '')}".rstrip())
+    span = f"{to_date_field(entry.start) or '…'} → {to_date_field(entry.end) or '…'}"
+    flag = "✈" if entry.active else "·"
+    return Content(f"{flag} {span}  {untrusted.line(entry.message)}".rstrip())
 
 
 class OooScreen(ModalScreen[None]):
@@ -71,7 +67,7 @@ class OooScreen(ModalScreen[None]):
         super().__init__()
         self.api = api
         self.handle = handle
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[OooEntry] = []
         self.editing: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -113,7 +109,7 @@ class OooScreen(ModalScreen[None]):
         except ApiError as exc:
             self.say("#ooo-status", f"Could not load your entries: {exc.message}")
             return
-        options = [Option(describe(e), id=untrusted.line(e["id"])) for e in self.entries]
+        options = [Option(describe(e), id=str(e.id)) for e in self.entries]
         listing = self.query_one("#ooo-list", OptionList)
         listing.clear_options()
         listing.add_options(options or [Option(Content("No entries yet: fill in the form to add one."), disabled=True)])
@@ -129,16 +125,16 @@ class OooScreen(ModalScreen[None]):
     @on(OptionList.OptionSelected, "#ooo-list")
     def edit(self, event: OptionList.OptionSelected) -> None:
         """Load an entry into the form."""
-        entry = next((e for e in self.entries if untrusted.line(e["id"]) == event.option.id), None)
+        entry = next((e for e in self.entries if str(e.id) == event.option.id), None)
         if entry is None:
             return
-        self.editing = int(entry["id"])
-        self.query_one("#start", Input).value = to_date_field(entry.get("startDate"))
-        self.query_one("#end", Input).value = to_date_field(entry.get("endDate"))
+        self.editing = entry.id
+        self.query_one("#start", Input).value = to_date_field(entry.start)
+        self.query_one("#end", Input).value = to_date_field(entry.end)
         # Shown and edited as the door shows it: a control byte stored before the server refused
         # them becomes its visible picture (and is saved so).
-        self.query_one("#message", Input).value = untrusted.line(entry.get("message") or "", limit=10_000)
-        self.query_one("#active", Checkbox).value = bool(entry.get("isActive"))
+        self.query_one("#message", Input).value = untrusted.line(entry.message, limit=10_000)
+        self.query_one("#active", Checkbox).value = entry.active
         self.say("#ooo-mode", f"Editing entry {self.editing}")
         self.query_one("#delete", Button).disabled = False
         self._clear_errors()
@@ -162,19 +158,34 @@ class OooScreen(ModalScreen[None]):
             self.query_one(f"#{field}-error", Static).update("")
         self.query_one("#ooo-status", Static).update("")
 
-    def _body(self) -> dict[str, Any]:
-        return {
-            "isActive": self.query_one("#active", Checkbox).value,
-            "startDate": from_date_field(self.query_one("#start", Input).value, end=False),
-            "endDate": from_date_field(self.query_one("#end", Input).value, end=True),
-            "message": self.query_one("#message", Input).value or None,
-        }
+    def _draft(self) -> OooDraft | None:
+        """The entry the form holds; None (and every error shown next to its field) if it is wrong."""
+        errors: dict[str, str] = {}
+        dates: dict[str, datetime | None] = {}
+        for field in ("start", "end"):
+            try:
+                dates[field] = from_date_field(self.query_one(f"#{field}", Input).value, end=field == "end")
+            except ValueError as exc:
+                errors[field], dates[field] = str(exc), None
+        start, end = dates["start"], dates["end"]
+        if start is not None and end is not None and start > end:
+            errors["end"] = f"⚠ From ({to_date_field(start)}) is after Until ({to_date_field(end)})"
+        message = self.query_one("#message", Input).value
+        if len(message) > MAX_MESSAGE:
+            errors["message"] = f"⚠ {len(message)} characters: at most {MAX_MESSAGE}"
+        for field, text in errors.items():
+            self.say(f"#{field}-error", text)
+        if errors:
+            return None
+        return OooDraft(self.query_one("#active", Checkbox).value, start, end, message)
 
     @work(exclusive=True, group="ooo", exit_on_error=False)
     async def action_save(self) -> None:
-        """Create or update; an error is shown next to the field it concerns."""
+        """Create or update; every error is shown next to the field it concerns."""
         self._clear_errors()
-        body = self._body()
+        body = self._draft()
+        if body is None:
+            return
         try:
             if self.editing is None:
                 await self.api.create_ooo(body)

@@ -12,7 +12,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from huddle_tui import presence, untrusted
-from huddle_tui.store import Contact, State
+from huddle_tui.records import ChatKey, Contact
+from huddle_tui.store import State
 
 FLUSH_DELAY = 0.03  # seconds from the first change of a burst to the redraw
 STATE_STYLE = {
@@ -82,9 +83,9 @@ class ContactList(OptionList):
     """Contacts grouped by team, then channels. Posts `ContactList.Chosen` with a chat key."""
 
     class Chosen(Message):
-        """A contact (handle) or channel (`#id`) was chosen."""
+        """A contact or channel was chosen."""
 
-        def __init__(self, key: str) -> None:
+        def __init__(self, key: ChatKey) -> None:
             super().__init__()
             self.key = key
 
@@ -116,9 +117,9 @@ class ContactList(OptionList):
             self._flush_pending = True
             self.set_timer(FLUSH_DELAY, self.flush)
 
-    def mark(self, key: str) -> None:
+    def mark(self, chat: ChatKey) -> None:
         """A contact or channel changed."""
-        self._dirty.add(key)
+        self._dirty.add(str(chat))
         self._schedule()
 
     def rebuild_soon(self) -> None:
@@ -127,7 +128,8 @@ class ContactList(OptionList):
         self._schedule()
 
     def layout_keys(self, now: datetime) -> list[str]:
-        """Row ids in display order: `team:<name>` headers, handles, `#channel` ids."""
+        """Row ids in display order: `team:<name>` headers, then chat keys (`dm:<handle>`,
+        `channel:<id>`)."""
         needle = self.filter_text.lower()
         contacts = [
             c
@@ -140,11 +142,11 @@ class ContactList(OptionList):
         for team in teams:
             members = sorted((c for c in contacts if (c.team or "") == team), key=lambda c: presence.sort_key(c, now))
             keys.append(f"team:{team}")
-            keys.extend(c.handle for c in members)
+            keys.extend(str(ChatKey.dm(c.handle)) for c in members)
         channels = [c for c in self.state.channels.values() if not needle or needle in c.name.lower()]
         if channels:
             keys.append("team:#")
-            keys.extend(f"#{c.id}" for c in sorted(channels, key=lambda c: c.name))
+            keys.extend(str(ChatKey.channel(c.id)) for c in sorted(channels, key=lambda c: c.name))
         return keys
 
     def _option(self, key: str, now: datetime, width: int) -> Option:
@@ -152,11 +154,12 @@ class ContactList(OptionList):
             label = key[5:]
             title = "CHANNELS" if label == "#" else (untrusted.name(label).upper() if label else "PEOPLE")
             return Option(Content.styled(title, "bold $text-muted"), id=key, disabled=True)
-        if key.startswith("#"):
-            channel = self.state.channels[key[1:]]
-            return Option(channel_row(channel.name, 0, width), id=key)
-        contact = self.state.contacts[key]
-        with_handle = key in self.state.ambiguous
+        chat = ChatKey.parse(key)
+        assert chat is not None
+        if chat.is_channel:
+            return Option(channel_row(self.state.channels[chat.id].name, 0, width), id=key)
+        contact = self.state.contacts[chat.id]
+        with_handle = chat.id in self.state.ambiguous
         return LazyOption(lambda: contact_row(contact, now, width, with_handle=with_handle), id=key)
 
     def flush(self) -> None:
@@ -177,7 +180,7 @@ class ContactList(OptionList):
             for key in order:
                 if key not in options:
                     options[key] = self._option(key, now, width)
-            selected, scroll_y = self.selected_key, self.scroll_y
+            selected, scroll_y = self._highlighted_id(), self.scroll_y
             self.set_options([options[k] for k in order])
             self._order = order
             if selected in order:
@@ -220,16 +223,20 @@ class ContactList(OptionList):
         if self.highlighted is None or self.options[self.highlighted].disabled:
             self.action_first()
 
-    @property
-    def selected_key(self) -> str | None:
-        """The highlighted contact or channel."""
+    def _highlighted_id(self) -> str | None:
         if self.highlighted is None or self.highlighted >= len(self._order):
             return None
         return self._order[self.highlighted]
 
-    def row_text(self, key: str) -> str:
+    @property
+    def selected_chat(self) -> ChatKey | None:
+        """The highlighted contact or channel."""
+        option_id = self._highlighted_id()
+        return ChatKey.parse(option_id) if option_id else None
+
+    def row_text(self, chat: ChatKey) -> str:
         """What a row shows (for tests and screen readers)."""
-        return str(self.get_option(key).prompt)
+        return str(self.get_option(str(chat)).prompt)
 
     def on_resize(self) -> None:
         """Names are padded to the width: redraw when it changed (not when only the height did)."""
@@ -242,5 +249,6 @@ class ContactList(OptionList):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Enter or click opens the chat."""
         event.stop()
-        if event.option.id and not event.option.id.startswith("team:"):
-            self.post_message(self.Chosen(event.option.id))
+        chat = ChatKey.parse(event.option.id or "")
+        if chat is not None:
+            self.post_message(self.Chosen(chat))

@@ -15,7 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Label, Static, TextArea
 
 from huddle_tui import presence, untrusted
-from huddle_tui.store import CallRecord, ChatMessage, State
+from huddle_tui.records import CallRecord, ChatKey, ChatMessage
+from huddle_tui.store import State
 
 
 def first_name(state: State, handle: str) -> str:
@@ -141,7 +142,7 @@ class Conversation(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.state = state
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.key: str | None = None
+        self.key: ChatKey | None = None
         self.stale_hours = 4.0
         self.call_status = ""
         self._rows: dict[str, MessageRow] = {}
@@ -162,7 +163,7 @@ class Conversation(Vertical):
         self.show(None)
 
     # ---- what is shown ------------------------------------------------------------
-    def show(self, key: str | None) -> None:
+    def show(self, key: ChatKey | None) -> None:
         """Open a chat (None: nothing selected)."""
         self.key = key
         self.render_log()
@@ -171,20 +172,13 @@ class Conversation(Vertical):
 
     def title(self) -> str:
         """The name of the open chat, fit to show."""
-        return "" if self.key is None else self.title_of(self.key)
-
-    def title_of(self, key: str) -> str:
-        """The name of a chat (`# general`, `Maya Chen`), fit to show."""
-        if key.startswith("#"):
-            channel = self.state.channels.get(key[1:])
-            return f"# {untrusted.name(channel.name if channel else key[1:])}"
-        return self.state.name_of(key)
+        return "" if self.key is None else self.state.chat_title(self.key)
 
     def refresh_header(self) -> None:
         """Header sentence, OOO banner and the stale-teammate hint."""
         header, banner, hint = self.header, self.banner, self.hint
         now = self.clock()
-        contact = self.state.contacts.get(self.key or "")
+        contact = self.state.contact_of(self.key)
         if self.key is None:
             header.update(Content.styled("Pick someone on the left to talk to.", "$text-muted"))
             banner.display = hint.display = False
@@ -213,7 +207,7 @@ class Conversation(Vertical):
 
     def stale_hint(self, now: datetime) -> str:
         """⚠ when someone I wrote to has unread messages and has not been seen for a while."""
-        contact = self.state.contacts.get(self.key or "")
+        contact = self.state.contact_of(self.key)
         if contact is None or contact.status == "active":
             return ""
         unread = self.state.stale_unread_from_me(contact.handle)
@@ -228,10 +222,12 @@ class Conversation(Vertical):
         return f"⚠ {who} {gone} and has {len(unread)} unread message{plural} from you."
 
     def _items(self) -> list[_Item]:
-        items = [_Item(m.at, message=m) for m in self.state.chats.get(self.key or "", [])]
-        if self.key and not self.key.startswith("#"):
+        if self.key is None:
+            return []
+        items = [_Item(m.at, message=m) for m in self.state.chats.get(self.key, [])]
+        if not self.key.is_channel:
             for call in self.state.calls.values():
-                if self.key in (call.caller, call.callee) and call.started_at:
+                if self.key.id in (call.caller, call.callee) and call.started_at:
                     items.append(_Item(call.started_at, call=call))
         items.sort(key=lambda i: i.at)
         return items
@@ -266,7 +262,7 @@ class Conversation(Vertical):
         """A new message in the open chat: append it (keeping the reader's place if scrolled up)."""
         log = self.log_view
         at_bottom = log.scroll_y >= log.max_scroll_y - 1
-        chat = self.state.chats.get(self.key or "", [])
+        chat = self.state.chats.get(self.key, []) if self.key is not None else []
         if not chat or chat[-1].id != message.id or len(chat) < 2 or chat[-2].at.date() != message.at.date():
             self.render_log()
         else:

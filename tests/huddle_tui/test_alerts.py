@@ -54,7 +54,7 @@ async def test_desktop_alert_when_unfocused_and_quiet_while_dnd(server: LiveServ
         maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "are you there?"})
         await until(pilot, lambda: app.notifier.sent == [("Huddle", "Maya Chen: are you there?")], what="desktop")
         api(server, "alex.kim").patch("/api/v2/users/alex.kim", json={"status": "dnd"})
-        await until(pilot, lambda: app.state.contacts["alex.kim"].status == "dnd", what="dnd")
+        await until(pilot, lambda: app.session.state.contacts["alex.kim"].status == "dnd", what="dnd")
         maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "hello?"})
         await until(pilot, lambda: ("message", "Maya Chen: hello?") in app.alerts, what="toast still shown")
         await pilot.pause(0.3)
@@ -65,15 +65,15 @@ async def test_activity_pings_when_busy_not_when_idle(server: LiveServer, tmp_pa
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        await until(pilot, lambda: app.pings == 1, what="opening the client is activity")
+        await until(pilot, lambda: app.session.pings == 1, what="opening the client is activity")
         await pilot.press("ctrl+f", *"ma")
         await pilot.pause(0.3)
-        assert app.pings == 1  # at most one a minute
+        assert app.session.pings == 1  # at most one a minute
         await pilot.pause(1.0)
-        assert app.pings == 1  # idle: nothing
-        app._last_activity -= 61  # a minute later the user types again
+        assert app.session.pings == 1  # idle: nothing
+        app.session._last_activity -= 61  # a minute later the user types again
         await pilot.press("x")
-        await until(pilot, lambda: app.pings == 2, what="ping after a minute of typing")
+        await until(pilot, lambda: app.session.pings == 2, what="ping after a minute of typing")
 
 
 async def test_palette_lists_every_action_and_sign_out_forgets_the_token(server: LiveServer, tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ async def test_palette_lists_every_action_and_sign_out_forgets_the_token(server:
             "How others see me",
         } <= titles
         app.toggle_hide_last_seen()
-        await until(pilot, lambda: app.hidden_last_seen, what="hidden")
+        await until(pilot, lambda: app.session.hidden_last_seen, what="hidden")
         other: Any = api(server, "maya.chen").get("/api/v2/users/alex.kim/status").json()
         assert other["last_seen"] is None
         app.action_sign_out()

@@ -15,9 +15,11 @@ import httpx
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from huddle_tui import wire
 from huddle_tui.api import Api
 from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
+from huddle_tui.records import ChatKey
 from huddle_tui.screens.calls import CallsScreen, IncomingCall
 from huddle_tui.screens.login import LoginScreen
 from huddle_tui.screens.ooo import OooScreen
@@ -43,7 +45,7 @@ async def until(pilot: Pilot[Any], cond: Callable[[], Any], within: float = 10.0
 
 async def ready(pilot: Pilot[Any], app: HuddleApp) -> None:
     """Signed in, the stream live and the contact list drawn."""
-    await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live")
+    await until(pilot, lambda: "● live" in str(app.main.status_bar.render()), what="live")
     await until(pilot, lambda: "maya.chen" in rows(app), what="contacts drawn")
 
 
@@ -58,8 +60,14 @@ def api(server: LiveServer, handle: str) -> httpx.Client:
 
 
 def rows(app: HuddleApp) -> dict[str, str]:
-    contacts = app.contacts
-    return {key: contacts.row_text(key) for key in contacts._order if not key.startswith("team:")}
+    contacts = app.main.contacts
+    chats = [chat for option_id in contacts._order if (chat := ChatKey.parse(option_id)) is not None]
+    return {chat.id: contacts.row_text(chat) for chat in chats}  # by handle, or channel id
+
+
+def chat_of(target: str) -> ChatKey:
+    """A handle, or `#<channel id>`, as the chat key."""
+    return ChatKey.channel(target[1:]) if target.startswith("#") else ChatKey.dm(target)
 
 
 def shown(app: HuddleApp, selector: str) -> str:
@@ -68,11 +76,12 @@ def shown(app: HuddleApp, selector: str) -> str:
 
 
 async def open_chat(pilot: Pilot[Any], app: HuddleApp, handle: str) -> None:
-    await until(pilot, lambda: handle in app.contacts._order, what=f"{handle} in the list")
-    app.contacts.highlighted = app.contacts._order.index(handle)
-    app.contacts.focus()
+    key = chat_of(handle)
+    await until(pilot, lambda: str(key) in app.main.contacts._order, what=f"{handle} in the list")
+    app.main.contacts.highlighted = app.main.contacts._order.index(str(key))
+    app.main.contacts.focus()
     await pilot.press("enter")
-    await until(pilot, lambda: app.conversation.key == handle)
+    await until(pilot, lambda: app.main.conversation.key == key)
 
 
 async def test_contacts_show_presence_ooo_and_unread_at_start(server: LiveServer, tmp_path: Path) -> None:
@@ -90,13 +99,13 @@ async def test_contacts_show_presence_ooo_and_unread_at_start(server: LiveServer
         assert "✈ OOO" in table["jin.park"]
         assert table["sam.ortiz"].startswith("○ Sam Ortiz")  # never seen
         # Unread first, then active, then the rest; grouped by team, channels at the end.
-        order = app.contacts._order
-        assert order.index("maya.chen") < order.index("jin.park") < order.index("sam.ortiz")
+        order = app.main.contacts._order
+        assert order.index("dm:maya.chen") < order.index("dm:jin.park") < order.index("dm:sam.ortiz")
         assert order[0] == "team:infrastructure"
-        assert order[-1].startswith("#")
-        status = str(app.status_bar.render())
+        assert order[-1].startswith("channel:")
+        status = str(app.main.status_bar.render())
         assert "alex.kim" in status
-        await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live")
+        await until(pilot, lambda: "● live" in str(app.main.status_bar.render()), what="live")
 
 
 async def test_presence_updates_live_and_only_that_row(server: LiveServer, tmp_path: Path) -> None:
@@ -123,15 +132,15 @@ async def test_chat_receipts_delivered_then_read(server: LiveServer, tmp_path: P
         await pilot.press("enter")
         await until(
             pilot,
-            lambda: any("are you around?" in r and r.endswith("✓") for r in app.conversation.row_texts()),
+            lambda: any("are you around?" in r and r.endswith("✓") for r in app.main.conversation.row_texts()),
             what="delivered tick",
         )
         sent = maya.get("/api/v2/messages", params={"from": "alex.kim"}).json()["messages"]
         assert [m["body"] for m in sent] == ["are you around?"]
         maya.post(f"/api/v2/messages/{sent[0]['message_id']}/read")
-        await until(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()), what="read ticks")
-        assert sum("are you around?" in r for r in app.conversation.row_texts()) == 1  # shown once
-        row = next(r for r in app.conversation.row_texts() if "are you around?" in r)
+        await until(pilot, lambda: any("✓✓" in r for r in app.main.conversation.row_texts()), what="read ticks")
+        assert sum("are you around?" in r for r in app.main.conversation.row_texts()) == 1  # shown once
+        row = next(r for r in app.main.conversation.row_texts() if "are you around?" in r)
         assert row.split("✓✓")[1].strip().count(":") == 1  # ✓✓ HH:MM
 
 
@@ -220,20 +229,20 @@ async def test_call_nobody_answers_alerts_caller_and_callee(
         await until(
             pa, lambda: any("didn't answer" in str(t.render()) for t in caller.screen.query("Toast")), what="toast"
         )
-        await until(pa, lambda: "☎ 1 missed" in str(caller.status_bar.render()))
+        await until(pa, lambda: "☎ 1 missed" in str(caller.main.status_bar.render()))
         await until(
             pa,
-            lambda: any("you called Jin — no answer" in r for r in caller.conversation.row_texts()),
+            lambda: any("you called Jin — no answer" in r for r in caller.main.conversation.row_texts()),
             what="call line",
         )
         await until(pj, lambda: ("missed_call", "☎ Missed call from Alex Kim") in callee.alerts, what="missed")
         await until(pj, lambda: not isinstance(callee.screen, IncomingCall), what="prompt gone")
-        await until(pj, lambda: "☎ 1 missed" in str(callee.status_bar.render()))
+        await until(pj, lambda: "☎ 1 missed" in str(callee.main.status_bar.render()))
         # Looking at the calls list clears the badge.
         await pj.press("ctrl+l")
         await until(pj, lambda: isinstance(callee.screen, CallsScreen))
         await pj.press("escape")
-        await until(pj, lambda: "missed" not in str(callee.status_bar.render()), what="badge cleared")
+        await until(pj, lambda: "missed" not in str(callee.main.status_bar.render()), what="badge cleared")
 
 
 async def test_calls_missed_while_closed_are_shown_at_start(
@@ -246,7 +255,7 @@ async def test_calls_missed_while_closed_are_shown_at_start(
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: ("missed_call", "☎ You missed 1 call while you were away") in app.alerts)
-        await until(pilot, lambda: "☎ 1 missed" in str(app.status_bar.render()))
+        await until(pilot, lambda: "☎ 1 missed" in str(app.main.status_bar.render()))
     # Seen once, not alerted again next time.
     app2 = client_for(server, "alex.kim", tmp_path)
     async with app2.run_test(size=SIZE) as pilot:
@@ -305,12 +314,12 @@ async def test_dnd_toggle_and_watch(server: LiveServer, tmp_path: Path) -> None:
         await ready(pilot, app)
         await pilot.press("ctrl+d")
         await until(pilot, lambda: alex.get("/api/v2/users/alex.kim/status").json()["status"] == "dnd")
-        await until(pilot, lambda: "⊘ dnd: on" in str(app.status_bar.render()), what="dnd shown")
+        await until(pilot, lambda: "⊘ dnd: on" in str(app.main.status_bar.render()), what="dnd shown")
         await pilot.press("ctrl+d")
         await until(pilot, lambda: alex.get("/api/v2/users/alex.kim/status").json()["status"] != "dnd")
         await open_chat(pilot, app, "jin.park")
         await pilot.press("ctrl+w")
-        assert "jin.park" in app.watching
+        assert "jin.park" in app.main.watching
         api(server, "jin.park").post("/api/v2/activity")
         await until(pilot, lambda: ("watch", "● Jin Park is active now") in app.alerts, what="watch alert")
 
@@ -328,25 +337,25 @@ async def test_enter_in_the_filter_then_enter_opens_the_first_match(server: Live
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "maya.chen" in rows(app))
         await pilot.press("ctrl+f", *"may", "enter")
-        assert app.focused is app.contacts
-        assert app.contacts.selected_key == "maya.chen"
+        assert app.focused is app.main.contacts
+        assert app.main.contacts.selected_chat == ChatKey.dm("maya.chen")
         # Typed and entered at once (a paste): Enter comes before the list's own redraw of the
         # filter, and still lands on the match.
-        app.filter_input.focus()
-        app.filter_input.value = "jin"
-        await app.filter_input.action_submit()
+        app.main.filter_input.focus()
+        app.main.filter_input.value = "jin"
+        await app.main.filter_input.action_submit()
         await pilot.pause()
-        assert app.focused is app.contacts
-        assert app.contacts.selected_key == "jin.park"
+        assert app.focused is app.main.contacts
+        assert app.main.contacts.selected_chat == ChatKey.dm("jin.park")
         await pilot.press("enter")
-        await until(pilot, lambda: app.conversation.key == "jin.park", what="the chat opened")
+        await until(pilot, lambda: app.main.conversation.key == ChatKey.dm("jin.park"), what="the chat opened")
         # A person already highlighted stays so: Enter does not jump to the first one shown.
         await pilot.press("ctrl+f", *["backspace"] * 3)
         await until(pilot, lambda: "sam.ortiz" in rows(app), what="the filter cleared")
-        app.contacts.highlighted = app.contacts._order.index("sam.ortiz")
+        app.main.contacts.highlighted = app.main.contacts._order.index("dm:sam.ortiz")
         await pilot.press("enter")
-        assert app.focused is app.contacts
-        assert app.contacts.selected_key == "sam.ortiz"
+        assert app.focused is app.main.contacts
+        assert app.main.contacts.selected_chat == ChatKey.dm("sam.ortiz")
 
 
 async def test_sign_in_explains_errors_and_saves_token_0600(server: LiveServer, tmp_path: Path) -> None:
@@ -408,25 +417,27 @@ async def test_reconnect_resumes_and_sends_what_was_typed_offline_once(
         await open_chat(pilot, app, "maya.chen")
         await ready(pilot, app)
         server.stop()
-        await until(pilot, lambda: "reconnecting" in str(app.status_bar.render()), what="link lost")
+        await until(pilot, lambda: "reconnecting" in str(app.main.status_bar.render()), what="link lost")
         app.query_one(Composer).focus()
         await pilot.press(*"sent while offline")
         await pilot.press("enter")
-        await until(pilot, lambda: any("⧗ sending" in r for r in app.conversation.row_texts()), what="pending")
-        await until(pilot, lambda: "⧗ 1 to send" in str(app.status_bar.render()))
+        await until(pilot, lambda: any("⧗ sending" in r for r in app.main.conversation.row_texts()), what="pending")
+        await until(pilot, lambda: "⧗ 1 to send" in str(app.main.status_bar.render()))
         # The server comes back; something happens before the client is reconnected.
         server = server.restarted()
         try:
             api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": "you there?"})
             app.reconnect()
-            await until(pilot, lambda: "● live" in str(app.status_bar.render()), within=20, what="live again")
-            await until(
-                pilot, lambda: any("you there?" in r for r in app.conversation.row_texts()), what="missed message shown"
-            )
-            await until(pilot, lambda: "to send" not in str(app.status_bar.render()), what="outbox empty")
+            await until(pilot, lambda: "● live" in str(app.main.status_bar.render()), within=20, what="live again")
             await until(
                 pilot,
-                lambda: any("sent while offline" in r and r.endswith("✓") for r in app.conversation.row_texts()),
+                lambda: any("you there?" in r for r in app.main.conversation.row_texts()),
+                what="missed message shown",
+            )
+            await until(pilot, lambda: "to send" not in str(app.main.status_bar.render()), what="outbox empty")
+            await until(
+                pilot,
+                lambda: any("sent while offline" in r and r.endswith("✓") for r in app.main.conversation.row_texts()),
                 what="sent",
             )
             mine = api(server, "maya.chen").get("/api/v2/messages", params={"from": "alex.kim"}).json()
@@ -442,7 +453,7 @@ async def test_history_pages_back_when_scrolled_to_the_top(server: LiveServer, t
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await open_chat(pilot, app, "maya.chen")
-        await until(pilot, lambda: any("message 69" in r for r in app.conversation.row_texts()))
+        await until(pilot, lambda: any("message 69" in r for r in app.main.conversation.row_texts()))
         server_page = maya.get("/api/v2/messages", params={"with": "alex.kim", "limit": 50}).json()
         assert server_page["next_before"] is not None
         log = app.query_one("#log")
@@ -452,8 +463,8 @@ async def test_history_pages_back_when_scrolled_to_the_top(server: LiveServer, t
         await until(
             pilot,
             lambda: (
-                app.state.history_cursor.get("maya.chen") is None
-                or any("message 0" in r for r in app.conversation.row_texts())
+                app.session.state.history_cursor.get("maya.chen") is None
+                or any("message 0" in r for r in app.main.conversation.row_texts())
             ),
             what="older page",
         )
@@ -466,19 +477,18 @@ async def test_channels_are_readable_and_writable(server: LiveServer, tmp_path: 
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        key = f"#{general['id']}"
-        assert rows(app)[key].startswith("# general")
-        await open_chat(pilot, app, key)
-        await until(pilot, lambda: any("standup moved to 10" in r for r in app.conversation.row_texts()))
-        assert str(app.conversation.header.render()).startswith("# general")
+        assert rows(app)[general["id"]].startswith("# general")
+        await open_chat(pilot, app, f"#{general['id']}")
+        await until(pilot, lambda: any("standup moved to 10" in r for r in app.main.conversation.row_texts()))
+        assert str(app.main.conversation.header.render()).startswith("# general")
         await pilot.press(*"thanks sam", "enter")
         await until(
             pilot,
             lambda: any(m["body"] == "thanks sam" for m in sam.get("/api/boot").json()["messages"]),
             what="posted to the channel",
         )
-        await until(pilot, lambda: not any("⧗" in r for r in app.conversation.row_texts()), what="sent")
-        assert sum("thanks sam" in r for r in app.conversation.row_texts()) == 1
+        await until(pilot, lambda: not any("⧗" in r for r in app.main.conversation.row_texts()), what="sent")
+        assert sum("thanks sam" in r for r in app.main.conversation.row_texts()) == 1
 
 
 async def test_a_pruned_resume_point_means_a_fresh_boot(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
@@ -496,37 +506,24 @@ async def test_a_pruned_resume_point_means_a_fresh_boot(make_server: Callable[..
             app.reconnect()
             await until(
                 pilot,
-                lambda: any("after the gap" in r for r in app.conversation.row_texts()),
+                lambda: any("after the gap" in r for r in app.main.conversation.row_texts()),
                 within=20,
                 what="re-booted and shown",
             )
-            await until(pilot, lambda: "● live" in str(app.status_bar.render()), what="live again")
+            await until(pilot, lambda: "● live" in str(app.main.status_bar.render()), what="live again")
         finally:
             server.stop()
 
 
 async def test_a_flood_of_presence_events_updates_the_right_rows(server: LiveServer, tmp_path: Path) -> None:
-    from huddle_tui.messages import StreamEvent
-
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         people = ["maya.chen", "jin.park", "sam.ortiz", "hr.admin"]
         for i in range(500):
             status = "active" if i % 2 else "dnd"
-            app.post_message(
-                StreamEvent(
-                    None,
-                    {
-                        "type": "presence",
-                        "event": "changed",
-                        "user": people[i % 4],
-                        "status": status,
-                        "last_seen": None,
-                        "ooo": None,
-                    },
-                )
-            )
+            presence = {"type": "presence", "event": "changed", "user": people[i % 4], "status": status}
+            app.session.receive(None, wire.event({**presence, "last_seen": None, "ooo": None}))
         # The last event of each person wins; rows catch up within a few frames.
         await until(
             pilot,
@@ -587,10 +584,10 @@ async def test_a_boot_window_still_counts_and_pages_everything(
         await open_chat(pilot, app, f"#{general}")
         # Boot carried 3 of the 5; a log too short to scroll fetches the older ones by itself.
         assert len([m for m in jin.get("/api/boot").json()["messages"] if m.get("channel") == general]) == 3
-        await until(pilot, lambda: any("channel 0" in r for r in app.conversation.row_texts()), what="older page")
-        texts = app.conversation.row_texts()
+        await until(pilot, lambda: any("channel 0" in r for r in app.main.conversation.row_texts()), what="older page")
+        texts = app.main.conversation.row_texts()
         assert [sum(f"channel {i}" in r for r in texts) for i in range(5)] == [1] * 5
         # Reading the newest DM reads them all, those boot left out included.
         await open_chat(pilot, app, "jin.park")
         await until(pilot, lambda: not rows(app)["jin.park"].rstrip().endswith("5"), what="read")
-        await until(pilot, lambda: app.state.contacts["jin.park"].unread == 0, what="no unread")
+        await until(pilot, lambda: app.session.state.contacts["jin.park"].unread == 0, what="no unread")

@@ -22,7 +22,7 @@ def big_team() -> str:
 
 
 def drawn(app: object) -> set[str]:
-    options = app.contacts._options_by_key.values()  # type: ignore[attr-defined]
+    options = app.main.contacts._options_by_key.values()  # type: ignore[attr-defined]
     return {o.id for o in options if isinstance(o, LazyOption) and o._draw is None}
 
 
@@ -32,7 +32,7 @@ async def test_only_rows_on_screen_are_drawn_until_shown(
     server = make_server(team=big_team())
     app = client_for(server, "p000", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        contacts = app.contacts
+        contacts = app.main.contacts
         await until(pilot, lambda: len(contacts._order) == PEOPLE, what="every contact listed")
         await pilot.pause()
         on_screen = contacts.scrollable_content_region.height
@@ -45,8 +45,8 @@ async def test_only_rows_on_screen_are_drawn_until_shown(
         await pilot.press("end")
         await until(pilot, lambda: last in drawn(app), what="the last row drawn once shown")
         # A row not drawn yet shows, when asked, what drawing it then would show.
-        undrawn = next(k for k in contacts._order if k.startswith("p") and k not in drawn(app))
+        undrawn = next(k for k in contacts._order if k.startswith("dm:p") and k not in drawn(app))
         option = contacts.get_option(undrawn)
-        expected = contact_row(app.state.contacts[undrawn], contacts.clock(), contacts._width)
+        expected = contact_row(app.session.state.contacts[undrawn[3:]], contacts.clock(), contacts._width)
         assert str(option.prompt) == str(expected)
         assert undrawn in drawn(app)

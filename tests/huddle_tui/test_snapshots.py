@@ -25,7 +25,7 @@ def test_main_screen_with_read_receipts(snap_compare: Callable[..., bool], scene
 
     async def run_before(pilot: Any) -> None:
         await open_chat(pilot, app, "maya.chen")
-        await wait(pilot, lambda: any("✓✓" in r for r in app.conversation.row_texts()))
+        await wait(pilot, lambda: any("✓✓" in r for r in app.main.conversation.row_texts()))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -35,7 +35,7 @@ def test_ooo_banner_and_stale_hint(snap_compare: Callable[..., bool], scene: Sce
 
     async def run_before(pilot: Any) -> None:
         await open_chat(pilot, app, "jin.park")
-        await wait(pilot, lambda: app.conversation.banner.display and app.conversation.hint.display)
+        await wait(pilot, lambda: app.main.conversation.banner.display and app.main.conversation.hint.display)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -44,7 +44,7 @@ def test_ooo_form(snap_compare: Callable[..., bool], scene: Scene) -> None:
     app = scene.client()
 
     async def run_before(pilot: Any) -> None:
-        await wait(pilot, lambda: "● live" in str(app.status_bar.render()))
+        await wait(pilot, lambda: "● live" in str(app.main.status_bar.render()))
         await pilot.press("ctrl+o")
         await wait(pilot, lambda: app.screen.query("#ooo-list"))
         await pilot.press(*"2024-03-25", "tab", *"2024-03-29", "tab", *"at the offsite")

@@ -47,6 +47,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from huddle_tui import wire
 from huddle_tui.store import State
 from server.settings import Settings
 from server.store.repo import Repo
@@ -576,11 +577,11 @@ async def _churn(cfg: ChurnConfig, server: LiveServer) -> ChurnOutcome:
             differ = [i for (i, a), (_, b) in zip(got, want, strict=True) if a != b]
             problems.append(f"{s.name}: events {differ[:10]} differ from the log")
         folded = State()
-        folded.apply_boot(s.boot)
+        folded.apply_boot(wire.boot(s.boot))
         for event_id, data in got:
-            folded.apply(event_id, data)
+            folded.apply(event_id, wire.event(data))
         fresh = State()
-        fresh.apply_boot(ends[s.viewer])
+        fresh.apply_boot(wire.boot(ends[s.viewer]))
         if summary(folded) != summary(fresh):
             a, b = summary(folded), summary(fresh)
             keys = [k for k in a if a[k] != b[k]]

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from huddle_tui import wire
 from huddle_tui.store import State
 from server.settings import Settings
 from tests.conftest import LiveServer, load_team
@@ -106,11 +107,11 @@ def test_boot_before_plus_events_equals_boot_after(
         act(clients, general, step)
     after = clients[viewer].get("/api/boot").json()
     folded = State()
-    folded.apply_boot(before)
+    folded.apply_boot(wire.boot(before))
     for event_id, data in seen_by(server, viewer, before["resume_point"], after["resume_point"]):
-        folded.apply(event_id, data)
+        folded.apply(event_id, wire.event(data))
     fresh = State()
-    fresh.apply_boot(after)
+    fresh.apply_boot(wire.boot(after))
     # Chats outgrow the window: this also checks that unread counts hold beyond it.
     window = after["boot_window"]
     assert window > 0

@@ -1,0 +1,289 @@
+"""The main screen: who is around, the open chat, the status line; the keys of daily work."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input
+
+from huddle_tui import presence, untrusted
+from huddle_tui.records import ChatKey
+from huddle_tui.screens.call_control import CallControl
+from huddle_tui.session import (
+    Booted,
+    ChatUpdated,
+    Connection,
+    MissedWhileAway,
+    Session,
+    StatusChanged,
+    Update,
+)
+from huddle_tui.store import Change
+from huddle_tui.widgets.contact_list import ContactList
+from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog
+from huddle_tui.widgets.footer import KeyFooter
+from huddle_tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from huddle_tui.app import HuddleApp
+
+
+class MainScreen(Screen[None]):
+    """Contacts and channels on the left, the open chat on the right."""
+
+    BINDINGS = [
+        Binding("ctrl+k", "call", "Call", id="call", priority=True),
+        Binding("ctrl+o", "ooo", "My OOO", id="ooo", priority=True),
+        Binding("ctrl+d", "toggle_dnd", "DnD", id="dnd", priority=True),
+        Binding("ctrl+w", "watch", "Watch", id="watch", priority=True),
+        Binding("ctrl+l", "calls", "Calls", id="calls", priority=True),
+        Binding("ctrl+f", "filter", "Find", id="filter", priority=True),
+    ]
+
+    def __init__(self, session: Session, stale_hours: float) -> None:
+        super().__init__()
+        self.session = session
+        self.state = session.state
+        self.stale_hours = stale_hours
+        self.watching: set[str] = set()
+        self.calls = CallControl(self)
+
+    @property
+    def huddle(self) -> HuddleApp:
+        """The app, with its alerts."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: late timers and events never look up widgets being torn down.
+        clock = self.session.clock
+        self.status_bar = StatusBar(id="status")
+        self.filter_input = Input(placeholder="filter: type a name", id="filter")
+        self.contacts = ContactList(self.state, clock, id="contacts")
+        self.conversation = Conversation(self.state, clock, id="conversation")
+        self.conversation.stale_hours = self.stale_hours
+        yield self.status_bar
+        with Horizontal(id="main"):
+            with Vertical(id="people"):
+                yield self.filter_input
+                yield self.contacts
+            yield self.conversation
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        """No blinking cursors in tests, snapshots and screenshots; the call countdown ticks."""
+        if self.app.is_headless:
+            self.filter_input.cursor_blink = False
+            self.conversation.composer.cursor_blink = False
+        self.set_interval(1.0, self.calls.tick)
+
+    # ---- what the session says ----------------------------------------------------
+    def apply(self, update: Update) -> None:
+        """Show what changed."""
+        match update:
+            case Booted():
+                self.contacts.rebuild_soon()
+                self.contacts.flush()  # start-up waits for nothing else
+                self.conversation.show(self.conversation.key)
+                self.update_status()
+            case Connection():
+                self.status_bar.connection = update.state
+                self.status_bar.connection_detail = update.detail
+                self.status_bar.show()
+            case ChatUpdated():
+                self._chat_updated(update.chat, update.older)
+            case MissedWhileAway():
+                plural = "s" if update.count > 1 else ""
+                text = f"☎ You missed {update.count} call{plural} while you were away"
+                self.huddle.alert("missed_call", text, severity="error", loud=True)
+            case StatusChanged():
+                self.update_status()
+
+    def changed(self, change: Change) -> None:
+        """An event changed the state: touch only what it changed."""
+        open_key = self.conversation.key
+        if change.kind == "names":  # someone now looks like someone else, or no longer does
+            self.contacts.rebuild_soon()
+            self.conversation.refresh_header()
+            self._check_watch(change.handle)
+        elif change.kind == "contact":
+            self.contacts.mark(ChatKey.dm(change.handle))
+            if ChatKey.dm(change.handle) == open_key:
+                self.conversation.refresh_header()
+            if change.handle == self.state.me:
+                self.update_status()
+            self._check_watch(change.handle)
+        elif change.kind == "message" and change.chat is not None:
+            self._message_arrived(change.chat, change.message_id, change.incoming)
+        elif change.kind in ("receipt", "deleted") and change.chat is not None:
+            self.contacts.mark(change.chat)
+            if change.chat == open_key and change.kind == "receipt":
+                self.conversation.refresh_receipts()
+            elif change.chat == open_key:
+                self.conversation.render_log()
+        elif change.kind == "call":
+            self.calls.changed(change.call_id)
+        elif change.kind == "channel":
+            self.contacts.rebuild_soon()
+
+    def update_status(self) -> None:
+        """Redraw the status line from the state."""
+        bar = self.status_bar
+        bar.me = self.state.me
+        me = self.state.contacts.get(self.state.me)
+        bar.my_status = me.status if me else ""
+        bar.missed = len(self.state.unseen_missed())
+        bar.pending = len(self.session.outbox.items) if self.session.outbox else 0
+        bar.show()
+
+    def _chat_updated(self, chat: ChatKey, older: bool) -> None:
+        self.update_status()
+        if chat == self.conversation.key:
+            self.conversation.render_log()
+            if older:
+                self.mark_visible_read()
+
+    def _message_arrived(self, chat: ChatKey, message_id: str, incoming: bool) -> None:
+        self.contacts.mark(chat)
+        message = next((m for m in self.state.chats.get(chat, []) if m.id == message_id), None)
+        if message is None:
+            return
+        replaced = not incoming and self.session.drop_pending_twin(chat, message)
+        if chat == self.conversation.key:
+            if replaced:
+                self.conversation.render_log()  # the pending row becomes the real one
+            else:
+                self.conversation.add_message(message)
+            self.mark_visible_read()
+        if incoming and (chat != self.conversation.key or not self.app.app_focus):
+            where = f" in {self.state.chat_title(chat)}" if chat.is_channel else ""
+            preview = untrusted.line(message.body, limit=80)
+            text = f"{self.state.name_of(message.sender)}{where}: {preview}"
+            self.huddle.alert("message", text, severity="information", loud=True)
+
+    # ---- sending and reading --------------------------------------------------------
+    @on(Composer.Submitted)
+    def send_typed(self, event: Composer.Submitted) -> None:
+        """Keep the message in the outbox first, then try to send it."""
+        key = self.conversation.key
+        if key is None:
+            return
+        message = self.session.send(key, event.text)
+        if message is not None:
+            self.conversation.add_message(message)
+
+    @on(ContactList.Chosen)
+    def open_chat(self, event: ContactList.Chosen) -> None:
+        """Show a conversation; load its history if none is known yet."""
+        self.conversation.show(event.key)
+        self.conversation.composer.focus()
+        if event.key not in self.state.history_cursor:
+            self.load_history(event.key)
+        self.mark_visible_read()
+
+    @work(group="history", exit_on_error=False)
+    async def load_history(self, key: ChatKey, older: bool = False) -> None:
+        """A page of history (older than what is known when `older`)."""
+        await self.session.load_history(key, older=older)
+
+    def mark_visible_read(self) -> None:
+        """Incoming messages on screen in the focused conversation are read, not before."""
+        # After the next refresh: rows just mounted have no place on screen yet.
+        self.call_after_refresh(self._mark_visible_read)
+
+    def _mark_visible_read(self) -> None:
+        key = self.conversation.key
+        if key is None or key.is_channel or not self.app.app_focus or not self.is_current:
+            return
+        newest = self.conversation.newest_visible_unread()
+        if newest is not None:
+            self._mark_read(newest)
+
+    @work(group="read", exit_on_error=False)
+    async def _mark_read(self, message_id: str) -> None:
+        await self.session.mark_read(message_id)
+
+    @on(Conversation.Rendered)
+    def rendered(self, _: Conversation.Rendered) -> None:
+        """New rows are on screen: they may be read now; a log too short to scroll fetches older rows."""
+        self.mark_visible_read()
+        key = self.conversation.key
+        if key and self.state.history_cursor.get(key) and self.conversation.log_view.max_scroll_y == 0:
+            self.load_history(key, older=True)
+
+    @on(MessageLog.Scrolled)
+    def scrolled(self, event: MessageLog.Scrolled) -> None:
+        """Scrolling may reveal unread messages; the top asks for older ones."""
+        self.mark_visible_read()
+        key = self.conversation.key
+        if event.at_top and key and self.state.history_cursor.get(key):
+            self.load_history(key, older=True)
+
+    def on_app_focus(self, _: events.AppFocus) -> None:
+        """Back in the terminal: what is on screen is now read."""
+        self.mark_visible_read()
+
+    def on_screen_resume(self) -> None:
+        """Back from a dialog: what is on screen may be read now."""
+        self.mark_visible_read()
+
+    # ---- keys -----------------------------------------------------------------------
+    def action_call(self) -> None:
+        """Call the selected contact (or hang up the call in progress)."""
+        self.calls.call_or_hang_up(self.conversation.key or self.contacts.selected_chat)
+
+    def action_calls(self) -> None:
+        """The calls list; looking at it marks missed calls seen."""
+        self.calls.show_list()
+
+    @work(group="presence", exit_on_error=False)
+    async def action_toggle_dnd(self) -> None:
+        """Do not disturb on/off (alerts go quiet while on)."""
+        await self.session.toggle_dnd()
+
+    def action_watch(self) -> None:
+        """Tell me when the selected contact becomes active."""
+        key = self.conversation.key or self.contacts.selected_chat
+        contact = self.state.contacts.get(key.id) if key is not None and not key.is_channel else None
+        if contact is None or contact.handle == self.state.me:
+            self.app.notify("Pick a person to watch first.", severity="warning")
+            return
+        if contact.handle in self.watching:
+            self.watching.discard(contact.handle)
+            self.app.notify(f"Stopped watching {contact.name}.")
+        else:
+            self.watching.add(contact.handle)
+            self.app.notify(f"Watching {contact.name}: you'll be told when they're active.")
+
+    def _check_watch(self, handle: str) -> None:
+        contact = self.state.contacts.get(handle)
+        if handle in self.watching and contact and presence.state(contact, self.session.clock()) == "active":
+            self.watching.discard(handle)
+            self.huddle.alert("watch", f"● {contact.name} is active now", severity="information", loud=True)
+
+    def action_ooo(self) -> None:
+        """My out-of-office entries."""
+        from huddle_tui.screens.ooo import OooScreen
+
+        if self.session.api is not None:
+            self.app.push_screen(OooScreen(self.session.api, self.state.me))
+
+    def action_filter(self) -> None:
+        """Jump to the contact filter."""
+        self.filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_contacts(self, event: Input.Changed) -> None:
+        """Type to filter the contacts."""
+        self.contacts.filter_text = event.value.strip()
+        self.contacts.rebuild_soon()
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self, _: Input.Submitted) -> None:
+        """Enter in the filter goes to the list, on the first match."""
+        self.contacts.highlight_first()
+        self.contacts.focus()

@@ -1,0 +1,472 @@
+"""A signed-in session with a Huddle server: sign-in, boot and its retry, the event stream,
+the outbox, missed and seen calls, activity pings. No Textual here: what the UI must know
+arrives through one callback, as `Update` records, in the order things happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from huddle_tui.api import Api
+from huddle_tui.config import Config
+from huddle_tui.errors import ApiError, Offline, Unexpected
+from huddle_tui.events import EventStream
+from huddle_tui.outbox import Outbox, Pending
+from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, ChatMessage, Event
+from huddle_tui.seen_calls import SeenCalls
+from huddle_tui.store import Change, State
+
+ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
+Severity = Literal["information", "warning", "error"]
+
+
+# ---- what the UI is told --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Booted:
+    """A fresh snapshot is in the state: everything may have changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """An event changed the state."""
+
+    change: Change
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The link: live | connecting | reconnecting | offline | stopped | ⚠ … (detail: seconds to retry)."""
+
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOut:
+    """The token is gone (revoked, expired, or the user signed out)."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell the user (already in words; other people's text is in it raw)."""
+
+    text: str
+    severity: Severity = "information"
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MissedWhileAway:
+    """Calls missed while the client was closed, not yet seen."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUpdated:
+    """A chat's messages changed without an event: one sent, refused, or older ones loaded."""
+
+    chat: ChatKey
+    older: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """Something the status bar shows: the outbox's size, missed calls, my call."""
+
+
+Update = Booted | Changed | Connection | SignedOut | Notice | MissedWhileAway | ChatUpdated | StatusChanged
+
+
+class Session:
+    """Everything between the screen and the server, for one user on one server."""
+
+    def __init__(
+        self,
+        config: Config,
+        data: Path,
+        tell: Callable[[Update], object],
+        *,
+        save_config: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.tell = tell
+        self.save_config = save_config
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.state = State()
+        self.api: Api | None = None
+        self.stream: EventStream | None = None
+        self.outbox: Outbox | None = None
+        self.seen_calls: SeenCalls | None = None
+        self.my_call: str | None = None  # the call I am in, ringing or answered
+        self.hidden_last_seen = False  # as I last set it here
+        self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
+        self._last_activity = -ACTIVITY_EVERY
+        self._early: asyncio.Task[Boot] | None = None
+        self._wake = asyncio.Event()  # reconnect() cuts a start-up retry's wait short
+        self._flushing: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # work started and not awaited: kept, cancelled at close
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- signing in and out ---------------------------------------------------------
+    @property
+    def signed_in(self) -> bool:
+        """A token is there to use."""
+        return bool(self.config.token)
+
+    def prefetch(self) -> None:
+        """Ask for the snapshot now, while the screen is still being built: the server answers
+        while the widgets are composed and styled, instead of after. `run` takes it."""
+        if self.signed_in:
+            self.api = Api(self.config.server, self.config.token)
+            self._early = asyncio.create_task(self.api.boot())
+
+    async def sign_in(self, server: str, user: str, password: str) -> None:
+        """Sign in and remember the token (ApiError in words if that fails)."""
+        api = Api(server)
+        try:
+            handle = await api.login(user, password)
+        finally:
+            await api.close()
+        self.config.server, self.config.user, self.config.token = server, handle, api.token or ""
+        self.save_config()
+
+    async def sign_out(self) -> None:
+        """Revoke the token and forget it."""
+        if self.api is not None:
+            with contextlib.suppress(ApiError):
+                await self.api.logout()
+        self.forget("Signed out.")
+
+    def forget(self, why: str) -> None:
+        """The token is no good: forget it and say so."""
+        self.config.token = ""
+        self.save_config()
+        self.stream = None
+        self.tell(SignedOut(why))
+
+    async def close(self) -> None:
+        """Drop connections (the app is closing)."""
+        if self._early is not None:
+            self._early.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.api is not None:
+            await self.api.close()
+
+    # ---- the session's life ---------------------------------------------------------
+    async def run(self) -> None:
+        """Boot (retrying while the server is away), then keep the event stream alive."""
+        early, self._early = self._early, None
+        if early is None or self.api is None:
+            if self.api is not None:
+                await self.api.close()
+            self.api = Api(self.config.server, self.config.token)
+        self.outbox = Outbox(self.data, self.config.server, self.config.user)
+        self.seen_calls = SeenCalls(self.data, self.config.server, self.config.user)
+        self.activity()  # opening the client is activity
+        # Asked for with the snapshot and applied after it, while the stream connects.
+        missed = asyncio.create_task(self._missed_calls())
+        try:
+            if await self._boot_until_it_works(early):
+                await self._stream(missed)
+        finally:
+            missed.cancel()
+
+    async def _boot_until_it_works(self, early: asyncio.Task[Boot] | None) -> bool:
+        failures, said = 0, ""
+        while True:
+            try:
+                await self.reboot(early)
+                return True
+            except ApiError as exc:
+                early = None
+                if exc.unauthorized:
+                    self.forget("Your sign-in is no longer valid. Sign in again.")
+                    return False
+                failures += 1
+                unexpected = "⚠ unexpected answer" if isinstance(exc, Unexpected) else "⚠ server error"
+                self.tell(Connection("offline" if isinstance(exc, Offline) else unexpected))
+                if exc.message != said:  # once per reason, not at every retry
+                    said = exc.message
+                    self.tell(Notice(f"{exc.sentence} Retrying…", "warning", 10))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(30.0, 2.0 ** (failures - 1)))
+
+    async def _stream(self, missed: asyncio.Task[list[CallRecord] | None]) -> None:
+        calls = asyncio.create_task(self._apply_missed(missed))
+        self._spawn(self.flush_outbox())
+        self.stream = EventStream(
+            self.config.server,
+            self.config.token,
+            resume_point=self.state.resume_point,
+            heartbeat=self.state.heartbeat,
+            on_event=self.receive,
+            on_state=self._connection,
+            on_gone=self.reboot,
+            on_unauthorized=lambda: self.forget("Signed out by the server. Sign in again."),
+            on_garbage=lambda why: self.tell(
+                Notice(f"The server sent something unexpected on the event stream: {why}.", "warning")
+            ),
+        )
+        try:
+            await self.stream.run()
+        finally:
+            calls.cancel()
+
+    async def reboot(self, early: asyncio.Task[Boot] | None = None) -> int:
+        """A fresh snapshot (at start, and when the stream's resume point is too old)."""
+        assert self.api is not None
+        boot = await (early if early is not None else self.api.boot())
+        self.state.apply_boot(boot)
+        self.tell(Booted())
+        return self.state.resume_point
+
+    def reconnect(self) -> None:
+        """Drop and re-open the event stream (or try to start again now)."""
+        if self.stream is not None:
+            self.stream.reconnect_now()
+        self._wake.set()
+
+    def receive(self, event_id: int | None, event: Event) -> None:
+        """An event from the stream: folded into the state, the change told to the UI."""
+        self.tell(Changed(self.state.apply(event_id, event)))
+
+    def _connection(self, state: str, detail: str) -> None:
+        self.tell(Connection(state, detail))
+        if state == "live":
+            self._spawn(self.flush_outbox())
+
+    # ---- activity -------------------------------------------------------------------
+    def activity(self) -> None:
+        """The user did something: ping the server, at most once a minute."""
+        now = time.monotonic()
+        if now - self._last_activity < ACTIVITY_EVERY or self.api is None:
+            return
+        self._last_activity = now
+        self.pings += 1
+        self._spawn(self._ping())
+
+    async def _ping(self) -> None:
+        if self.stream is not None and await self.stream.send_activity():
+            return
+        if self.api is not None:
+            with contextlib.suppress(ApiError):
+                await self.api.activity()
+
+    # ---- sending --------------------------------------------------------------------
+    def send(self, chat: ChatKey, text: str) -> ChatMessage | None:
+        """Keep a message in the outbox first (on disk), show it as pending, then try to send."""
+        if self.outbox is None:
+            return None
+        said = self.outbox.problem
+        item = self.outbox.add(str(chat), text)
+        if self.outbox.problem and self.outbox.problem != said:
+            self.tell(Notice(f"{self.outbox.problem}. Sending goes on.", "warning", 15))  # once per reason
+        message = ChatMessage(
+            id=f"pending:{item.key}",
+            sender=self.state.me,
+            body=item.body,
+            at=self.clock(),
+            to=None if chat.is_channel else chat.id,
+            channel=chat.id if chat.is_channel else None,
+            pending=True,
+        )
+        self.state.chats.setdefault(chat, []).append(message)
+        self.tell(StatusChanged())
+        self._spawn(self.flush_outbox())
+        return message
+
+    async def flush_outbox(self) -> None:
+        """Send what waits, in order, each with its Idempotency-Key (a retry never doubles it)."""
+        if self._flushing is None:
+            self._flushing = asyncio.Lock()
+        async with self._flushing:  # one flush at a time: order holds, nothing goes twice at once
+            await self._flush()
+        self.tell(StatusChanged())
+
+    async def _flush(self) -> None:
+        if self.outbox is None or self.api is None:
+            return
+        for item in list(self.outbox.items):
+            chat = _outbox_chat(item.to)
+            try:
+                if chat.is_channel:
+                    message_id = await self.api.send_channel(chat.id, item.body, item.key)
+                else:
+                    message_id = await self.api.send(chat.id, item.body, item.key)
+            except (Offline, Unexpected):
+                return  # try again when the link is back (the Idempotency-Key makes that safe)
+            except ApiError as exc:
+                self.outbox.done(item.key)
+                self._unsent(chat, item, exc.message)
+                continue
+            self.outbox.done(item.key)
+            self._sent(chat, item, message_id)
+
+    def _sent(self, chat_key: ChatKey, item: Pending, message_id: str) -> None:
+        chat = self.state.chats.get(chat_key, [])
+        pending = next((m for m in chat if m.id == f"pending:{item.key}"), None)
+        if pending is None:
+            return
+        if any(m.id == message_id for m in chat):
+            chat.remove(pending)  # the event came first
+        else:
+            pending.id, pending.pending = message_id, False
+        self.tell(ChatUpdated(chat_key))
+
+    def _unsent(self, chat_key: ChatKey, item: Pending, why: str) -> None:
+        chat = self.state.chats.get(chat_key, [])
+        chat[:] = [m for m in chat if m.id != f"pending:{item.key}"]
+        self.tell(ChatUpdated(chat_key))
+        self.tell(Notice(f"Not sent to {self.state.chat_title(chat_key)}: {why}", "error"))
+
+    def drop_pending_twin(self, chat_key: ChatKey, sent: ChatMessage) -> bool:
+        """My message came back as an event before the send's answer: the pending copy goes."""
+        chat = self.state.chats.get(chat_key, [])
+        twin = next(
+            (m for m in chat if m.pending and m.body == sent.body and (m.to, m.channel) == (sent.to, sent.channel)),
+            None,
+        )
+        if twin is None:
+            return False
+        chat.remove(twin)
+        return True
+
+    # ---- reading --------------------------------------------------------------------
+    async def load_history(self, chat: ChatKey, *, older: bool = False) -> None:
+        """A page of history (older than what is known when `older`)."""
+        if self.api is None:
+            return
+        before = self.state.history_cursor.get(chat) if older else None
+        if older and before is None:
+            return
+        try:
+            if chat.is_channel:
+                page = await self.api.channel_history(chat.id, before=before)
+            else:
+                page = await self.api.history(chat.id, before=before)
+        except ApiError as exc:
+            self.tell(Notice(f"Could not load the history: {exc.message}", "warning"))
+            return
+        if self.state.add_history(chat, page) or older:
+            self.tell(ChatUpdated(chat, older=older))
+
+    async def mark_read(self, message_id: str) -> None:
+        """Read up to this message (a failure is retried the next time it is looked at)."""
+        if self.api is not None:
+            with contextlib.suppress(ApiError):
+                await self.api.mark_read(message_id)
+
+    # ---- calls ----------------------------------------------------------------------
+    async def call(self, handle: str) -> None:
+        """Ring someone."""
+        if self.api is None:
+            return
+        try:
+            record = await self.api.call(handle)
+        except ApiError as exc:
+            self.tell(Notice(f"Cannot call: {exc.message}", "error"))
+            return
+        self.state.calls.setdefault(record.call_id, record)
+        self.my_call = record.call_id
+        self.tell(StatusChanged())
+
+    async def call_action(self, call_id: str, action: CallAction) -> None:
+        """Answer, decline or end a call."""
+        if self.api is not None:
+            try:
+                await self.api.call_action(call_id, action)
+            except ApiError as exc:
+                self.tell(Notice(f"Call: {exc.message}", "warning"))
+
+    def live_call(self) -> CallRecord | None:
+        """The call I am in (ringing or answered), if any."""
+        call = self.state.calls.get(self.my_call or "")
+        return call if call is not None and call.status in ("ringing", "answered") else None
+
+    def calls_seen(self) -> None:
+        """The calls list was looked at: missed calls are seen."""
+        for call in self.state.calls.values():
+            call.seen = True
+        if self.seen_calls is not None:
+            self.seen_calls.add(set(self.state.calls))
+        self.tell(StatusChanged())
+
+    async def _missed_calls(self) -> list[CallRecord] | None:
+        """My missed calls; None when they could not be had."""
+        if self.api is None:
+            return None
+        try:
+            return await self.api.calls(missed=True, limit=50)
+        except ApiError:
+            return None
+
+    async def _apply_missed(self, asked: asyncio.Task[list[CallRecord] | None]) -> None:
+        """Calls missed while the client was closed: said once, kept in the list until seen.
+        `asked` is the request made with the snapshot; if it failed, they are asked for again."""
+        missed = await asked
+        if missed is None:
+            missed = await self._missed_calls()
+        if missed is None:
+            return
+        fresh = 0
+        for record in missed:
+            record.seen = self.seen_calls is not None and record.call_id in self.seen_calls
+            fresh += not record.seen
+            self.state.calls.setdefault(record.call_id, record)
+        if fresh:
+            self.tell(MissedWhileAway(fresh))
+        self.tell(StatusChanged())
+
+    # ---- my presence ----------------------------------------------------------------
+    async def toggle_dnd(self) -> None:
+        """Do not disturb on/off (alerts go quiet while on)."""
+        if self.api is None:
+            return
+        me = self.state.contacts.get(self.state.me)
+        target = None if me is not None and me.status == "dnd" else "dnd"
+        try:
+            await self.api.patch_me(self.state.me, status=target)
+        except ApiError as exc:
+            self.tell(Notice(f"Could not change your status: {exc.message}", "error"))
+            return
+        self.tell(Notice("Do not disturb is on: alerts are quiet." if target else "Do not disturb is off."))
+
+    async def toggle_hide_last_seen(self) -> bool | None:
+        """Hide my last seen from others, or show it again; the new setting (None: it failed)."""
+        if self.api is None:
+            return None
+        try:
+            me = await self.api.profile(self.state.me)
+            hidden = (await self.api.patch_me(self.state.me, hide_last_seen=not me.hide_last_seen)).hide_last_seen
+        except ApiError as exc:
+            self.tell(Notice(exc.message, "error"))
+            return None
+        self.hidden_last_seen = hidden
+        said = "Your last seen is now hidden from others." if hidden else "Others can see your last seen again."
+        self.tell(Notice(said))
+        return hidden
+
+
+def _outbox_chat(to: str) -> ChatKey:
+    """The chat an outbox item goes to (`channel:<id>` / `dm:<handle>`; older files wrote
+    `#<id>` and a bare handle)."""
+    if to.startswith("#"):
+        return ChatKey.channel(to[1:])
+    return ChatKey.parse(to) or ChatKey.dm(to)

@@ -37,7 +37,7 @@ async def shoot(scene: Scene) -> list[Path]:
         await wait(pilot, lambda: any(kind == "no_answer" for kind, _ in app.alerts))
         shots.append(Path(app.save_screenshot("call-no-answer.svg", str(OUT))))
         await pilot.press("ctrl+o")
-        await wait(pilot, lambda: app.screen.id != "_default" and app.screen.query("#ooo-list"))
+        await wait(pilot, lambda: app.screen is not app.main and app.screen.query("#ooo-list"))
         screen = app.screen
         screen.query_one("#start").value = "2024-03-25"  # type: ignore[attr-defined]
         screen.query_one("#end").value = "2024-03-29"  # type: ignore[attr-defined]

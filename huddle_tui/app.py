@@ -187,15 +187,19 @@ class HuddleApp(App[None]):
         shown, heading = untrusted.line(message, limit=TOAST_LIMIT), untrusted.line(title)
         super().notify(shown, title=heading, severity=severity, timeout=timeout, markup=False)
 
-    def alert(self, kind: str, text: str, *, severity: SeverityLevel = "warning", loud: bool = False) -> None:
-        """A toast; with `loud`, also the bell and a desktop notification (not while dnd)."""
+    def alert(
+        self, kind: str, text: str, *, severity: SeverityLevel = "warning", loud: bool = False, toast: bool = True
+    ) -> None:
+        """A toast (unless `toast` is off); with `loud`, also the bell and a desktop notification
+        (not while do-not-disturb, except for my own call nobody answered)."""
         self.alerts.append((kind, text))
-        self.notify(text, severity=severity, timeout=8 if loud else 5)
+        if toast:
+            self.notify(text, severity=severity, timeout=8 if loud else 5)
         me = self.session.state.contacts.get(self.session.state.me)
         quiet = me is not None and me.status == "dnd" and kind != "no_answer"
         if loud and not quiet and self.config.notify != "off":
             self.bell()
-            if not self.app_focus or kind in ("no_answer", "missed_call", "watch"):
+            if not self.app_focus or kind in ("no_answer", "missed_call", "watch", "ringing"):
                 self.notifier.desktop("Huddle", text)
 
     def _write_terminal(self, text: str) -> None:

@@ -127,6 +127,7 @@ class CallRecord:
     ended_at: datetime | None = None
     duration: int = 0
     seen: bool = True
+    answered_at: datetime | None = None  # when the answer was announced (the live call's clock)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,6 @@ class Session:
         self.stream: EventStream | None = None
         self.outbox: Outbox | None = None
         self.seen_calls: SeenCalls | None = None
-        self.my_call: str | None = None  # the call I am in, ringing or answered
         self.hidden_last_seen = False  # as I last set it here
         self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
         self._last_activity = -ACTIVITY_EVERY
@@ -384,7 +383,6 @@ class Session:
             self.tell(Notice(f"Cannot call: {exc.message}", "error"))
             return
         self.state.calls.setdefault(record.call_id, record)
-        self.my_call = record.call_id
         self.tell(StatusChanged())
 
     async def call_action(self, call_id: str, action: CallAction) -> None:
@@ -394,11 +392,6 @@ class Session:
                 await self.api.call_action(call_id, action)
             except ApiError as exc:
                 self.tell(Notice(f"Call: {exc.message}", "warning"))
-
-    def live_call(self) -> CallRecord | None:
-        """The call I am in (ringing or answered), if any."""
-        call = self.state.calls.get(self.my_call or "")
-        return call if call is not None and call.status in ("ringing", "answered") else None
 
     def calls_seen(self) -> None:
         """The calls list was looked at: missed calls are seen."""

@@ -7,6 +7,7 @@ so the UI can touch only the rows concerned. Both take records (wire.py made the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from huddle_tui import untrusted
@@ -46,6 +47,10 @@ class Change:
 
 
 NOTHING = Change("none")
+
+
+def _started(call: CallRecord) -> datetime:
+    return call.started_at or datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -230,6 +235,7 @@ class State:
         known = self.calls.get(record.call_id)
         if known is not None:
             record.seen = known.seen
+            record.answered_at = record.answered_at or known.answered_at
         # A missed or unanswered call waits in the calls list until seen.
         if record.status == "no_answer":
             record.seen = False
@@ -238,8 +244,24 @@ class State:
 
     # ---- queries and local changes ------------------------------------------------
     def unseen_missed(self) -> list[CallRecord]:
-        """Calls nobody answered (to me or from me) not yet looked at."""
-        return [c for c in self.calls.values() if c.status == "no_answer" and not c.seen]
+        """Calls to me that nobody answered, not yet looked at (my own unanswered calls are not
+        missed: I was there)."""
+        return [c for c in self.calls.values() if c.status == "no_answer" and c.callee == self.me and not c.seen]
+
+    def live_call(self) -> CallRecord | None:
+        """The call I am in: one I placed that rings or was answered, or one I answered."""
+        live = [
+            c
+            for c in self.calls.values()
+            if (c.caller == self.me and c.status in ("ringing", "answered"))
+            or (c.callee == self.me and c.status == "answered")
+        ]
+        return max(live, key=_started, default=None)
+
+    def ringing_in(self) -> CallRecord | None:
+        """A call to me that is ringing now (the newest, if several)."""
+        ringing = [c for c in self.calls.values() if c.callee == self.me and c.status == "ringing"]
+        return max(ringing, key=_started, default=None)
 
     def add_history(self, key: ChatKey, page: HistoryPage) -> int:
         """Older messages from the server; returns how many were new."""

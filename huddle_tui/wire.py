@@ -144,6 +144,7 @@ CALL_MAY: dict[str, Kinds] = {
     "started_at": MAYBE_TEXT,
     "ended_at": MAYBE_TEXT,
     "duration_seconds": (*NUMBER, type(None)),
+    "at": MAYBE_TEXT,
 }
 HISTORY_ITEM: dict[str, Kinds] = {"message_id": str, "from": str, "body": str}
 HISTORY_ITEM_MAY: dict[str, Kinds] = {"to": MAYBE_TEXT, "timestamp": MAYBE_TEXT, "read_at": MAYBE_TEXT}
@@ -199,6 +200,7 @@ def call(d: dict[str, Any]) -> CallRecord:
         started_at=parse_time(d.get("started_at")),
         ended_at=parse_time(d.get("ended_at")),
         duration=int(d.get("duration_seconds") or 0),
+        answered_at=parse_time(d.get("at")) if status == "answered" else None,
     )
 
 

@@ -24,6 +24,7 @@ from huddle_tui.session import (
     Update,
 )
 from huddle_tui.store import Change
+from huddle_tui.widgets.call_banner import CallBanner
 from huddle_tui.widgets.contact_list import ContactList
 from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog
 from huddle_tui.widgets.footer import KeyFooter
@@ -38,6 +39,7 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+k", "call", "Call", id="call", priority=True),
+        Binding("ctrl+r", "decline", "Decline", id="decline", priority=True, show=False),
         Binding("ctrl+o", "ooo", "My OOO", id="ooo", priority=True),
         Binding("ctrl+d", "toggle_dnd", "DnD", id="dnd", priority=True),
         Binding("ctrl+w", "watch", "Watch", id="watch", priority=True),
@@ -62,11 +64,13 @@ class MainScreen(Screen[None]):
         # Kept as attributes: late timers and events never look up widgets being torn down.
         clock = self.session.clock
         self.status_bar = StatusBar(id="status")
+        self.call_banner = CallBanner(id="call-banner")
         self.filter_input = Input(placeholder="filter: type a name", id="filter")
         self.contacts = ContactList(self.state, clock, id="contacts")
         self.conversation = Conversation(self.state, clock, id="conversation")
         self.conversation.stale_hours = self.stale_hours
         yield self.status_bar
+        yield self.call_banner
         with Horizontal(id="main"):
             with Vertical(id="people"):
                 yield self.filter_input
@@ -79,6 +83,7 @@ class MainScreen(Screen[None]):
         if self.app.is_headless:
             self.filter_input.cursor_blink = False
             self.conversation.composer.cursor_blink = False
+        self.call_banner.clear()
         self.set_interval(1.0, self.calls.tick)
 
     # ---- what the session says ----------------------------------------------------
@@ -232,9 +237,23 @@ class MainScreen(Screen[None]):
         self.mark_visible_read()
 
     # ---- keys -----------------------------------------------------------------------
+    def target(self) -> ChatKey | None:
+        """The chat a key acts on: the highlighted row while the list has focus, else the open chat."""
+        if self.contacts.has_focus and self.contacts.selected_chat is not None:
+            return self.contacts.selected_chat
+        return self.conversation.key or self.contacts.selected_chat
+
+    def open(self, chat: ChatKey) -> None:
+        """Open a chat, as if chosen in the list."""
+        self.open_chat(ContactList.Chosen(chat))
+
     def action_call(self) -> None:
-        """Call the selected contact (or hang up the call in progress)."""
-        self.calls.call_or_hang_up(self.conversation.key or self.contacts.selected_chat)
+        """Call the highlighted or open person; answer a call ringing in; hang up the call I am in."""
+        self.calls.call_answer_or_hang_up(self.target())
+
+    def action_decline(self) -> None:
+        """Decline the call ringing in."""
+        self.calls.decline()
 
     def action_calls(self) -> None:
         """The calls list; looking at it marks missed calls seen."""
@@ -247,8 +266,7 @@ class MainScreen(Screen[None]):
 
     def action_watch(self) -> None:
         """Tell me when the selected contact becomes active."""
-        key = self.conversation.key or self.contacts.selected_chat
-        contact = self.state.contacts.get(key.id) if key is not None and not key.is_channel else None
+        contact = self.state.contact_of(self.target())
         if contact is None or contact.handle == self.state.me:
             self.app.notify("Pick a person to watch first.", severity="warning")
             return

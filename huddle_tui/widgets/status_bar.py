@@ -32,6 +32,7 @@ class StatusBar(Static):
         self.connection_detail = ""
         self.missed = 0
         self.pending = 0
+        self.call = ""  # "☎ on a call · 1:05" while I am in one
         self._line: Content | None = None  # what is drawn
 
     def show(self) -> None:
@@ -48,6 +49,8 @@ class StatusBar(Static):
             "   ",
             (label, style),
         ]
+        if self.call:
+            parts += ["   ", (self.call, "bold $success")]
         if self.pending:
             parts += ["   ", (f"⧗ {self.pending} to send", "$warning")]
         if self.missed:

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from textual.pilot import Pilot
-from textual.widgets import Static
 
 from huddle_tui.app import HuddleApp
-from huddle_tui.screens.calls import CallsScreen, IncomingCall
+from huddle_tui.screens.calls import CallsScreen
 from huddle_tui.screens.ooo import OooScreen
 from server.store import schema
 from tests.conftest import LiveServer
@@ -73,11 +72,11 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
             await until(pilot, lambda: len(app.alerts) >= len(CORPUS) + 3, within=20, what="every arrival alerted")
             await until(pilot, lambda: len(terminal.notifications()) >= len(CORPUS) + 3, what="desktop notifications")
 
-            # A call from the hostile name: the incoming-call screen, then a missed call.
+            # A call from the hostile name: the incoming-call banner, then a missed call.
             assert maya.post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"}).status_code == 200
-            await until(pilot, lambda: isinstance(app.screen, IncomingCall), what="incoming call shown")
-            title = str(app.screen.query_one("#incoming-title", Static).render())
-            await until(pilot, lambda: not isinstance(app.screen, IncomingCall), within=15, what="it rang out")
+            await until(pilot, lambda: app.main.call_banner.display, what="incoming call shown")
+            title = str(app.main.call_banner.render())
+            await until(pilot, lambda: not app.main.call_banner.display, within=15, what="it rang out")
             await until(pilot, lambda: any(kind == "missed_call" for kind, _ in app.alerts), what="missed call")
 
             # The chat with them: message rows, header, OOO banner, stale hint, the call line.
@@ -121,7 +120,7 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
     # What each place showed: their text, visibly, never as markup and never as bytes.
     name = "Maya␛]2;PWNED-NAME␇ [/] [@click=app.quit]Chen ⟨RLO⟩nehC␤�2J"  # no zero-width space, no line break
     assert app.session.state.name_of("maya.chen") == name
-    assert title == f"☎  {name} is calling"
+    assert title == f"☎ {name} is calling — ctrl+k answer · ctrl+r decline"
     assert any("␛]52;c;" in line for line in log)
     assert any("[@click=app.screenshot('x.sh','/tmp')]click me" in line for line in log)
     assert any("⟨RLO⟩gnp.exe⟨PDF⟩" in line for line in log)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import ssl
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -161,17 +162,19 @@ class Api:
         return wire.profile(await self.request("PATCH", f"/api/v2/users/{handle}", json=fields))
 
     # ---- messages -----------------------------------------------------------------
-    async def send(self, to: str, body: str, key: str | None = None) -> str:
-        """Send a DM (the idempotency key makes a retry safe); returns its id."""
+    async def send(self, to: str, body: str, key: str | None = None) -> tuple[str, datetime | None]:
+        """Send a DM (the idempotency key makes a retry safe); its id, and when the server took it."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
         out = await self.request("POST", "/api/v2/messages", json={"to": to, "body": body}, headers=headers)
-        return str(wire.record(out, "the sent message", {"message_id": str})["message_id"])
+        sent = wire.record(out, "the sent message", {"message_id": str}, {"timestamp": wire.MAYBE_TEXT})
+        return sent["message_id"], wire.parse_time(sent.get("timestamp"))
 
-    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> str:
-        """Post to a public channel (the idempotency key makes a retry safe); returns its id."""
+    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> tuple[str, datetime | None]:
+        """Post to a public channel (the idempotency key makes a retry safe); its id and time."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
         out = await self.request("POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers)
-        return str(wire.record(out, "the posted message", {"id": str})["id"])
+        sent = wire.record(out, "the posted message", {"id": str}, {"at": wire.MAYBE_TEXT})
+        return sent["id"], wire.parse_time(sent.get("at"))
 
     async def history(self, partner: str, before: str | None = None, limit: int = 50) -> HistoryPage:
         """A page of the DM with someone, older than `before`."""

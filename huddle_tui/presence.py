@@ -84,6 +84,12 @@ def ooo_until(ooo: OooEntry) -> str:
     return text
 
 
+def ooo_short(ooo: OooEntry) -> str:
+    """`✈ OOO until Fri 19 Apr` (or `✈ OOO` with no end): a status line's words."""
+    until = f" until {ooo.end.astimezone().strftime('%a %-d %b')}" if ooo.end is not None else ""
+    return f"✈ OOO{until}"
+
+
 def sort_key(contact: Contact, now: datetime) -> tuple[int, int, str]:
     """Unread first, then active, away, the rest; by name."""
     return (0 if contact.unread else 1, RANK[state(contact, now)], contact.name.lower())

@@ -20,7 +20,7 @@ from huddle_tui.events import EventStream
 from huddle_tui.outbox import Outbox, Pending
 from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, ChatMessage, Event
 from huddle_tui.seen_calls import SeenCalls
-from huddle_tui.store import Change, State
+from huddle_tui.store import Change, State, in_order
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
 Severity = Literal["information", "warning", "error"]
@@ -306,9 +306,9 @@ class Session:
             chat = _outbox_chat(item.to)
             try:
                 if chat.is_channel:
-                    message_id = await self.api.send_channel(chat.id, item.body, item.key)
+                    message_id, at = await self.api.send_channel(chat.id, item.body, item.key)
                 else:
-                    message_id = await self.api.send(chat.id, item.body, item.key)
+                    message_id, at = await self.api.send(chat.id, item.body, item.key)
             except (Offline, Unexpected):
                 return  # try again when the link is back (the Idempotency-Key makes that safe)
             except ApiError as exc:
@@ -316,9 +316,9 @@ class Session:
                 self._unsent(chat, item, exc.message)
                 continue
             self.outbox.done(item.key)
-            self._sent(chat, item, message_id)
+            self._sent(chat, item, message_id, at)
 
-    def _sent(self, chat_key: ChatKey, item: Pending, message_id: str) -> None:
+    def _sent(self, chat_key: ChatKey, item: Pending, message_id: str, at: datetime | None) -> None:
         chat = self.state.chats.get(chat_key, [])
         pending = next((m for m in chat if m.id == f"pending:{item.key}"), None)
         if pending is None:
@@ -326,7 +326,9 @@ class Session:
         if any(m.id == message_id for m in chat):
             chat.remove(pending)  # the event came first
         else:
-            pending.id, pending.pending = message_id, False
+            # Sent: in the server's order from now on (its event, when it comes, says exactly).
+            pending.id, pending.pending, pending.at = message_id, False, at or pending.at
+            in_order(chat)
         self.tell(ChatUpdated(chat_key))
 
     def _unsent(self, chat_key: ChatKey, item: Pending, why: str) -> None:

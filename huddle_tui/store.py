@@ -31,7 +31,7 @@ from huddle_tui.records import (
     UserCreated,
 )
 
-ChangeKind = Literal["none", "contact", "names", "message", "receipt", "call", "channel", "deleted", "ooo"]
+ChangeKind = Literal["none", "contact", "names", "message", "moved", "receipt", "call", "channel", "deleted", "ooo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,11 @@ class Change:
 
 
 NOTHING = Change("none")
+
+
+def in_order(chat: list[ChatMessage]) -> None:
+    """A chat in the server's order; messages still waiting to be sent come last, as typed."""
+    chat.sort(key=lambda m: (m.pending, m.at))
 
 
 def _started(call: CallRecord) -> datetime:
@@ -192,10 +197,17 @@ class State:
     def _message_sent(self, message: ChatMessage) -> Change:
         key = message.chat_key(self.me)
         chat = self.chats.setdefault(key, [])
-        if any(m.id == message.id for m in chat):
-            return NOTHING
+        known = next((m for m in chat if m.id == message.id), None)
+        if known is not None:
+            # My own message, acknowledged before its event came: the server's time is the
+            # truth (the client's clock said when I pressed enter, not when it was sent).
+            if known.at == message.at:
+                return NOTHING
+            known.at = message.at
+            in_order(chat)
+            return Change("moved", chat=key, message_id=message.id)
         chat.append(message)
-        chat.sort(key=lambda m: m.at)
+        in_order(chat)
         incoming = message.sender != self.me
         if incoming and not key.is_channel and key.id in self.contacts:
             self.contacts[key.id].unread += 1
@@ -272,7 +284,7 @@ class State:
             if m.sender != self.me and m.read_at is None and self.unread_beyond.get(key.id) and not key.is_channel:
                 self.unread_beyond[key.id] -= 1  # counted by boot, now known
         chat.extend(fresh)
-        chat.sort(key=lambda m: m.at)
+        in_order(chat)
         self.history_cursor[key] = page.next_before
         return len(fresh)
 

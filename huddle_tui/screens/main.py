@@ -124,7 +124,7 @@ class MainScreen(Screen[None]):
             self._check_watch(change.handle)
         elif change.kind == "message" and change.chat is not None:
             self._message_arrived(change.chat, change.message_id, change.incoming)
-        elif change.kind in ("receipt", "deleted") and change.chat is not None:
+        elif change.kind in ("receipt", "deleted", "moved") and change.chat is not None:
             self.contacts.mark(change.chat)
             if change.chat == open_key and change.kind == "receipt":
                 self.conversation.refresh_receipts()
@@ -141,6 +141,7 @@ class MainScreen(Screen[None]):
         bar.me = self.state.me
         me = self.state.contacts.get(self.state.me)
         bar.my_status = me.status if me else ""
+        bar.ooo = presence.ooo_short(me.ooo) if me is not None and me.ooo is not None else ""
         bar.missed = len(self.state.unseen_missed())
         bar.pending = len(self.session.outbox.items) if self.session.outbox else 0
         bar.show()
@@ -302,6 +303,17 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self, _: Input.Submitted) -> None:
-        """Enter in the filter goes to the list, on the first match."""
-        self.contacts.highlight_first()
-        self.contacts.focus()
+        """Enter in the find box opens the first match (and what is typed next goes to its
+        composer); nothing matching, it says so."""
+        chat = self.contacts.first_match()
+        if chat is None:
+            self.app.notify("Nobody and no channel matches that.", severity="warning")
+            return
+        self.open(chat)
+
+    def on_key(self, event: events.Key) -> None:
+        """Down from the find box goes into the list, on the first match."""
+        if event.key == "down" and self.focused is self.filter_input:
+            event.stop()
+            self.contacts.highlight_first()
+            self.contacts.focus()

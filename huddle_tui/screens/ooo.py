@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
@@ -17,6 +17,7 @@ from huddle_tui import untrusted
 from huddle_tui.api import Api
 from huddle_tui.errors import ApiError
 from huddle_tui.records import OooDraft, OooEntry
+from huddle_tui.screens.confirm import Confirm
 
 MAX_MESSAGE = 280
 # Which field a server error code belongs to.
@@ -71,29 +72,31 @@ class OooScreen(ModalScreen[None]):
         self.editing: int | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="ooo-box"):
+        # Compact fields (one line each), in a box that scrolls: the whole form, its buttons
+        # included, fits 80×24.
+        with VerticalScroll(id="ooo-box"):
             yield Static("My out of office", id="ooo-title")
             yield OptionList(id="ooo-list")
             yield Static("New entry", id="ooo-mode")
             with Horizontal(classes="ooo-row"):
                 with Vertical(classes="ooo-field"):
                     yield Label("From (YYYY-MM-DD)")
-                    yield Input(placeholder=date.today().isoformat(), id="start")
+                    yield Input(date.today().isoformat(), placeholder="YYYY-MM-DD", id="start", compact=True)
                     yield Static("", id="start-error", classes="field-error")
                 with Vertical(classes="ooo-field"):
                     yield Label("Until (YYYY-MM-DD)")
-                    yield Input(placeholder=(date.today() + timedelta(days=4)).isoformat(), id="end")
+                    yield Input(placeholder="YYYY-MM-DD (optional)", id="end", compact=True)
                     yield Static("", id="end-error", classes="field-error")
             yield Label("Message")
-            yield Input(placeholder="back monday, ping maya for infra", id="message")
+            yield Input(placeholder="what teammates should know (optional)", id="message", compact=True)
             with Horizontal(classes="ooo-row"):
                 yield Static(f"0/{MAX_MESSAGE}", id="counter")
                 yield Static("", id="message-error", classes="field-error")
-            yield Checkbox("Out of office is on", True, id="active")
+            yield Checkbox("Out of office is on", True, id="active", compact=True)
             with Horizontal(id="ooo-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("New (ctrl+n)", id="new")
-                yield Button("Delete", variant="error", id="delete", disabled=True)
+                yield Button("Save (ctrl+s)", variant="primary", id="save", compact=True)
+                yield Button("New (ctrl+n)", id="new", compact=True)
+                yield Button("Delete", variant="error", id="delete", disabled=True, compact=True)
             yield Static("", id="ooo-status")
         yield Footer()
 
@@ -142,7 +145,8 @@ class OooScreen(ModalScreen[None]):
     def action_new(self) -> None:
         """An empty form."""
         self.editing = None
-        for field in ("#start", "#end", "#message"):
+        self.query_one("#start", Input).value = date.today().isoformat()
+        for field in ("#end", "#message"):
             self.query_one(field, Input).value = ""
         self.query_one("#active", Checkbox).value = True
         self.query_one("#ooo-mode", Static).update("New entry")
@@ -173,6 +177,10 @@ class OooScreen(ModalScreen[None]):
         message = self.query_one("#message", Input).value
         if len(message) > MAX_MESSAGE:
             errors["message"] = f"⚠ {len(message)} characters: at most {MAX_MESSAGE}"
+        if self.editing is None and end is None and not message.strip() and not errors:
+            # An untouched form (today, no end, no message) never turns OOO on by itself.
+            self.say("#ooo-status", "⚠ Nothing to save yet: add an end date or a message.")
+            return None
         for field, text in errors.items():
             self.say(f"#{field}-error", text)
         if errors:
@@ -202,13 +210,24 @@ class OooScreen(ModalScreen[None]):
         self.say("#ooo-status", done)
         self.reload()
 
-    @work(exclusive=True, group="ooo", exit_on_error=False)
-    async def delete_entry(self) -> None:
-        """Remove the entry being edited."""
-        if self.editing is None:
+    def ask_delete(self) -> None:
+        """Delete the entry being edited, once the user says yes."""
+        entry = next((e for e in self.entries if e.id == self.editing), None)
+        if entry is None:
             return
+        question = f"Delete this out-of-office entry?\n{describe(entry).plain}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.delete_entry(entry.id)
+
+        self.app.push_screen(Confirm(question, yes="Delete"), answered)
+
+    @work(exclusive=True, group="ooo", exit_on_error=False)
+    async def delete_entry(self, entry_id: int) -> None:
+        """Remove an entry."""
         try:
-            await self.api.delete_ooo(self.handle, self.editing)
+            await self.api.delete_ooo(self.handle, entry_id)
         except ApiError as exc:
             self.say("#ooo-status", f"⚠ {exc.message}")
             return
@@ -224,7 +243,7 @@ class OooScreen(ModalScreen[None]):
         elif event.button.id == "new":
             self.action_new()
         elif event.button.id == "delete":
-            self.delete_entry()
+            self.ask_delete()
 
     def action_close(self) -> None:
         """Back to the conversation."""

@@ -216,12 +216,16 @@ class ContactList(OptionList):
             self._scroll_update(virtual_size)
 
     def highlight_first(self) -> None:
-        """Leave the highlight on a contact or channel; else put it on the first one shown (Enter
-        in the filter: the first match, ready for Enter to open it). Team headers are the
-        disabled options."""
+        """Leave the highlight on a contact or channel; else put it on the first one shown (down
+        from the find box). Team headers are the disabled options."""
         self.flush()  # a filter typed in the last FLUSH_DELAY is not applied yet
         if self.highlighted is None or self.options[self.highlighted].disabled:
             self.action_first()
+
+    def first_match(self) -> ChatKey | None:
+        """The first contact or channel shown, with what was typed in the find box applied."""
+        self.flush()  # a filter typed in the last FLUSH_DELAY is not applied yet
+        return next((chat for option_id in self._order if (chat := ChatKey.parse(option_id))), None)
 
     def _highlighted_id(self) -> str | None:
         if self.highlighted is None or self.highlighted >= len(self._order):

@@ -89,7 +89,7 @@ class _Item:
 
 
 class Composer(TextArea):
-    """Enter sends; alt+enter (or ctrl+j) starts a new line."""
+    """Enter sends; ctrl+j (or alt+enter, where the terminal tells it from enter) starts a new line."""
 
     class Submitted(Message):
         """The user sent what they typed."""
@@ -154,7 +154,7 @@ class Conversation(Vertical):
         self.log_view = MessageLog(id="log")
         self.hint = Static("", id="stale-hint")
         self.composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
-        self.composer.placeholder = "type a message…  (enter ↵ send · alt+enter newline)"
+        self.composer.placeholder = "type a message…  (enter ↵ send · ctrl+j new line)"
         yield from (self.header, self.banner, self.log_view, self.hint, self.composer)
 
     def on_mount(self) -> None:

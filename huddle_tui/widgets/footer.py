@@ -7,8 +7,18 @@ from typing import Any, NamedTuple
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
+
+
+def _bindings(node: object) -> list[Binding]:
+    """The bindings a screen or app class declares, in order."""
+    out = []
+    for item in getattr(type(node), "BINDINGS", []):
+        if isinstance(item, Binding):
+            out.append(item)
+    return out
 
 
 class Key(NamedTuple):
@@ -82,7 +92,11 @@ class KeyFooter(Widget):
                 keys[binding.action] = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
             if name == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
                 palette = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
-        shown = list(keys.values())
+        # Always in the order the screen and then the app declare their keys, whatever has focus
+        # (Textual's Footer follows the focus chain, so its order moved as focus moved).
+        declared = [b.action for b in (*_bindings(screen), *_bindings(app))]
+        rank = {action: i for i, action in reversed(list(enumerate(declared)))}
+        shown = [key for _, key in sorted(keys.items(), key=lambda item: rank.get(item[0], len(rank)))]
         if (shown, palette) != (self.keys, self.palette):
             self.keys, self.palette = shown, palette
             self.refresh()

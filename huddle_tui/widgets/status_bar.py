@@ -33,6 +33,7 @@ class StatusBar(Static):
         self.missed = 0
         self.pending = 0
         self.call = ""  # "☎ on a call · 1:05" while I am in one
+        self.ooo = ""  # "✈ OOO until Fri 11 Dec" while I am out of office
         self._line: Content | None = None  # what is drawn
 
     def show(self) -> None:
@@ -41,14 +42,14 @@ class StatusBar(Static):
         if self.connection == "reconnecting" and self.connection_detail:
             label += f" {self.connection_detail}s"
         dnd = self.my_status == "dnd"
-        glyph, mine = MY_STATUS.get(self.my_status, ("☂", "$secondary"))
-        parts: list[Content | tuple[str, str] | str] = [
-            ("Huddle", "bold $accent"),
-            f" · {untrusted.name(self.me)} ",
-            (f"{glyph} {self.my_status.replace('_', ' ')}", mine),
-            "   ",
-            (label, style),
-        ]
+        glyph, mine = MY_STATUS.get(self.my_status, ("☂", "$secondary") if self.my_status else ("", ""))
+        me = f"{glyph} {self.my_status.replace('_', ' ')}".strip()
+        parts: list[Content | tuple[str, str] | str] = [("Huddle", "bold $accent")]
+        if self.me:
+            parts += [f" · {untrusted.name(self.me)} ", (me, mine)]
+        parts += ["   ", (label, style)]
+        if self.ooo:
+            parts += ["   ", (self.ooo, "bold $accent")]
         if self.call:
             parts += ["   ", (self.call, "bold $success")]
         if self.pending:

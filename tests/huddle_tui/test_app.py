@@ -21,6 +21,7 @@ from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
 from huddle_tui.records import ChatKey
 from huddle_tui.screens.calls import CallsScreen
+from huddle_tui.screens.confirm import Confirm
 from huddle_tui.screens.login import LoginScreen
 from huddle_tui.screens.ooo import OooScreen
 from huddle_tui.widgets.conversation import Composer
@@ -320,30 +321,25 @@ async def test_filter_as_you_type(server: LiveServer, tmp_path: Path) -> None:
         await until(pilot, lambda: list(rows(app)) == ["maya.chen"], what="filtered")
 
 
-async def test_enter_in_the_filter_then_enter_opens_the_first_match(server: LiveServer, tmp_path: Path) -> None:
+async def test_defect_14_enter_in_the_find_box_opens_the_first_match_at_once(
+    server: LiveServer, tmp_path: Path
+) -> None:
     app = client_for(server, "alex.kim", tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "maya.chen" in rows(app))
-        await pilot.press("ctrl+f", *"may", "enter")
-        assert app.focused is app.main.contacts
-        assert app.main.contacts.selected_chat == ChatKey.dm("maya.chen")
-        # Typed and entered at once (a paste): Enter comes before the list's own redraw of the
-        # filter, and still lands on the match.
-        app.main.filter_input.focus()
-        app.main.filter_input.value = "jin"
-        await app.main.filter_input.action_submit()
-        await pilot.pause()
+        # Typed fast, with a second enter and more text right behind: the chat opens, and what
+        # follows goes to its composer.
+        await pilot.press("ctrl+f", *"gen", "enter", "enter", *"hi all")
+        await until(pilot, lambda: app.main.conversation.key is not None, what="opened")
+        assert app.main.conversation.key.is_channel  # type: ignore[union-attr]
+        assert app.focused is app.main.conversation.composer
+        assert app.main.conversation.composer.text == "hi all"
+        # Down goes into the list on the first match instead.
+        await pilot.press("ctrl+f", *["backspace"] * 3, *"jin", "down")
         assert app.focused is app.main.contacts
         assert app.main.contacts.selected_chat == ChatKey.dm("jin.park")
         await pilot.press("enter")
         await until(pilot, lambda: app.main.conversation.key == ChatKey.dm("jin.park"), what="the chat opened")
-        # A person already highlighted stays so: Enter does not jump to the first one shown.
-        await pilot.press("ctrl+f", *["backspace"] * 3)
-        await until(pilot, lambda: "sam.ortiz" in rows(app), what="the filter cleared")
-        app.main.contacts.highlighted = app.main.contacts._order.index("dm:sam.ortiz")
-        await pilot.press("enter")
-        assert app.focused is app.main.contacts
-        assert app.main.contacts.selected_chat == ChatKey.dm("sam.ortiz")
 
 
 async def test_sign_in_explains_errors_and_saves_token_0600(server: LiveServer, tmp_path: Path) -> None:
@@ -552,7 +548,10 @@ async def test_ooo_form_edits_and_deletes(server: LiveServer, tmp_path: Path) ->
         await pilot.press("enter")
         await until(pilot, lambda: not screen.query_one("#delete").disabled)
         await pilot.click("#delete")
+        await until(pilot, lambda: isinstance(app.screen, Confirm), what="asked first")
+        await pilot.press("y")
         await until(pilot, lambda: mine.get(f"/presence/alex.kim/{created['id']}").status_code == 404, what="deleted")
+        assert str(screen.query_one("#ooo-mode", Static).render()) == "New entry"
 
 
 async def test_a_boot_window_still_counts_and_pages_everything(

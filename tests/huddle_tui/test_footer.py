@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.binding import Binding
 from textual.pilot import Pilot
 
 from huddle_tui.app import HuddleApp
@@ -26,12 +27,12 @@ def drawn(app: HuddleApp) -> list[tuple[str, str]]:
 
 
 def expected(app: HuddleApp) -> list[tuple[str, str]]:
-    """What Textual's Footer.compose would show for the screen's bindings now."""
-    seen: dict[str, tuple[str, str]] = {}
-    for _key, (_, binding, _enabled, _tip) in app.screen.active_bindings.items():
-        if binding.show:
-            seen.setdefault(binding.action, (binding.key, binding.description))
-    out = list(seen.values())
+    """The screen's shown bindings, in the order the screen and then the app declare them (the
+    same wherever focus is), the command palette's last."""
+    active = {b.action: b for _, b, _enabled, _tip in app.screen.active_bindings.values() if b.show}
+    declared = [b.action for b in (*type(app.screen).BINDINGS, *type(app).BINDINGS) if isinstance(b, Binding)]
+    ordered = [a for a in dict.fromkeys(declared) if a in active] + [a for a in active if a not in declared]
+    out = [(active[a].key, active[a].description) for a in ordered]
     palette = app.screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
     if palette is not None:
         out.append((palette[1].key, palette[1].description))
@@ -54,6 +55,7 @@ async def test_the_footer_follows_focus_and_a_click_presses_a_key(server: LiveSe
         await settle(pilot, app)
         assert ("ctrl+k", "Call") in drawn(app)
         assert ("ctrl+q", "Quit") in drawn(app)
+        first = drawn(app)
         for widget in (app.main.filter_input, app.main.conversation.composer, app.main.contacts, app.main.filter_input):
             widget.focus()
             await pilot.pause()
@@ -61,7 +63,9 @@ async def test_the_footer_follows_focus_and_a_click_presses_a_key(server: LiveSe
             await pilot.pause()
             text = line(app)
             at = [text.index(f" {description} ") for _key, description in drawn(app)]
-            assert at == sorted(at), (drawn(app), text)  # every key, in the order Footer has them
+            assert at == sorted(at), (drawn(app), text)  # every key, in order
+            assert drawn(app) == first  # defect 12: the same keys in the same order wherever focus is
+        assert [d for _k, d in first][:3] == ["Call", "My OOO", "DnD"]
         assert line(app).rstrip().endswith(footer(app).palette.description)  # type: ignore[union-attr]
 
         app.main.contacts.focus()

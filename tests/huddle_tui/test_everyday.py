@@ -1,0 +1,73 @@
+"""Defects a person living in the client ran into, each by its number in the issue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from textual.widgets import Footer
+
+from huddle_tui.app import make_app
+from huddle_tui.config import Config
+from huddle_tui.screens.login import LoginScreen
+from tests.conftest import LiveServer
+from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, until
+
+
+def bodies(app: object) -> list[str]:
+    """The messages of the open chat, top to bottom (the body is the third word of a row)."""
+    rows = app.main.conversation.row_texts()  # type: ignore[attr-defined]
+    return [r.split()[2] for r in rows if r[:2].isdigit() and ":" in r[:5] and "☎" not in r]
+
+
+async def test_defect_7_my_messages_stay_in_the_servers_order(server: LiveServer, tmp_path: Path) -> None:
+    """My client's clock runs two minutes fast (it happens): what I send is still shown where the
+    server put it, among the replies, and stays there after switching chats."""
+    maya = api(server, "maya.chen")
+    typed = [f"m{i:02d}" for i in range(6)]
+    cfg = Config(server=server.url, user="alex.kim", token=server.token("alex.kim"))
+    fast = make_app(cfg, data=tmp_path / "data", clock=lambda: datetime.now(UTC) + timedelta(minutes=2))
+    async with fast.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, fast, "maya.chen")
+        for i, text in enumerate(typed):
+            await pilot.press(*text, "enter")
+            await until(pilot, lambda: not any("⧗" in r for r in fast.main.conversation.row_texts()), what="sent")
+            maya.post("/api/v2/messages", json={"to": "alex.kim", "body": f"r{i:02d}"})
+            await until(pilot, lambda i=i: any(f"r{i:02d}" in r for r in fast.main.conversation.row_texts()))
+        await pilot.pause(0.3)  # every event in
+        expected = [b for pair in zip(typed, [f"r{i:02d}" for i in range(6)], strict=True) for b in pair]
+        assert bodies(fast) == expected
+        await open_chat(pilot, fast, "jin.park")
+        await open_chat(pilot, fast, "maya.chen")
+        assert bodies(fast) == expected
+    history = maya.get("/api/v2/messages", params={"with": "alex.kim"}).json()["messages"]
+    assert [m["body"] for m in history] == expected
+
+
+async def test_defect_6_a_new_line_has_a_key_that_works_in_tmux_and_says_so(server: LiveServer, tmp_path: Path) -> None:
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        composer = app.main.conversation.composer
+        assert "ctrl+j" in composer.placeholder  # tmux sends alt+enter as a plain enter
+        await pilot.press(*"one", "ctrl+j", *"two")
+        assert composer.text == "one\ntwo"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("one" in r for r in app.main.conversation.row_texts()), what="sent")
+    sent = api(server, "maya.chen").get("/api/v2/messages", params={"with": "alex.kim"}).json()["messages"]
+    assert [m["body"] for m in sent] == ["one\ntwo"]
+
+
+async def test_defect_11_the_sign_in_screen_has_only_its_own_keys(server: LiveServer, tmp_path: Path) -> None:
+    app = make_app(Config(server=server.url, user="alex.kim"), config_file=None, data=tmp_path / "data")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), what="sign-in")
+        for key in ("ctrl+k", "ctrl+o", "ctrl+w", "ctrl+l", "ctrl+d"):
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        said = [str(t.render()) for t in app.screen.query("Toast")]
+        assert not any("Pick a person" in t for t in said), said
+        assert isinstance(app.screen, LoginScreen)  # no dialog opened over it
+        shown = {b.description for _, b, _e, _t in app.screen.active_bindings.values() if b.show}
+        assert not shown & {"Call", "My OOO", "Watch", "Calls", "DnD", "Find"}
+        assert app.screen.query_one(Footer) is not None

@@ -15,6 +15,14 @@ from server.domain.errors import DomainError
 from server.settings import Settings, default_db_path
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huddle-server", description="The Huddle server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +46,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body, bytes (0 = off)"
+    )
+    serve.add_argument(
+        "--mail-max-headers",
+        type=int,
+        default=d.mail_max_headers,
+        help="header fields of a mail, all MIME parts together (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-max-header-bytes",
+        type=int,
+        default=d.mail_max_header_bytes,
+        help="bytes of one mail header field (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-max-encoded-words",
+        type=int,
+        default=d.mail_max_encoded_words,
+        help="RFC 2047 encoded words in a mail's headers (0 = off)",
+    )
+    serve.add_argument("--mail-max-parts", type=int, default=d.mail_max_parts, help="MIME parts of a mail (0 = off)")
+    serve.add_argument(
+        "--mail-max-multiparts",
+        type=int,
+        default=d.mail_max_multiparts,
+        help="multipart parts of a mail, which bound its MIME nesting (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-workers", type=_positive, default=d.mail_workers, help="threads that read mails (at least 1)"
     )
     serve.add_argument(
         "--timeout-keep-alive", type=int, default=d.timeout_keep_alive, help="idle seconds before a connection closes"
@@ -166,6 +202,12 @@ def serve(args: argparse.Namespace) -> int:
         login_rate=args.login_rate,
         max_streams_per_user=args.max_streams_per_user,
         max_body_bytes=args.max_body_bytes,
+        mail_max_headers=args.mail_max_headers,
+        mail_max_header_bytes=args.mail_max_header_bytes,
+        mail_max_encoded_words=args.mail_max_encoded_words,
+        mail_max_parts=args.mail_max_parts,
+        mail_max_multiparts=args.mail_max_multiparts,
+        mail_workers=args.mail_workers,
         timeout_keep_alive=args.timeout_keep_alive,
         timeout_request=args.timeout_request,
         limit_concurrency=args.limit_concurrency,

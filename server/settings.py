@@ -29,6 +29,16 @@ class Settings:
     login_rate: int = 10  # failed logins per handle, and per address, per minute
     max_streams_per_user: int = 20
     max_body_bytes: int = 1024 * 1024
+    # Mail (`POST /api/messages/email`): header fields in the whole message, bytes of one
+    # header field, RFC 2047 encoded words in all headers, MIME parts, multipart parts (each
+    # level of nesting is one); past one, 400.
+    mail_max_headers: int = 200
+    mail_max_header_bytes: int = 16 * 1024
+    mail_max_encoded_words: int = 200
+    mail_max_parts: int = 100
+    mail_max_multiparts: int = 10
+    # Threads that read mails (the event loop never does); more mails wait their turn.
+    mail_workers: int = 1
     # Connections: idle keep-alive connections close after timeout_keep_alive seconds (0: after
     # each answer); a request must arrive whole within timeout_request seconds of its first
     # byte, or of connecting (slowloris); past limit_concurrency connections or requests in

@@ -45,7 +45,7 @@ from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
-from server.domain.streams import Draft, Post, check_text, parse_email
+from server.domain.streams import Draft, Post, check_text
 from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
@@ -330,8 +330,7 @@ async def post_email(
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "message/rfc822":
         raise Invalid("InvalidRequest", "send the message with Content-Type: message/rfc822")
-    draft = parse_email(await request.body())
-    return created(await domain.streams.post(me, draft, [bare(target_id)], key))
+    return created(await domain.streams.post_email(me, await request.body(), bare(target_id), key))
 
 
 @router.post("/api/messages/{message_id}/shares", status_code=201, responses=CREATED)

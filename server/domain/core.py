@@ -15,6 +15,7 @@ from server.domain.channels import Channels
 from server.domain.clock import Clock, SystemClock
 from server.domain.convos import Convos
 from server.domain.groups import Groups
+from server.domain.mail import MailLimits, MailReader
 from server.domain.messaging import MessageView, Messaging
 from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
@@ -62,6 +63,14 @@ class Domain:
         self.channels = Channels(self)
         self.convos = Convos(self)
         self.streams = Streams(self)
+        limits = MailLimits(
+            max_headers=settings.mail_max_headers,
+            max_header_bytes=settings.mail_max_header_bytes,
+            max_encoded_words=settings.mail_max_encoded_words,
+            max_parts=settings.mail_max_parts,
+            max_multiparts=settings.mail_max_multiparts,
+        )
+        self.mail = MailReader(limits, settings.mail_workers)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
 
@@ -83,6 +92,7 @@ class Domain:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         await self.hub.stop()
+        self.mail.close()
 
     async def _tick_forever(self) -> None:
         while True:

@@ -17,11 +17,8 @@ of metadata records that other dialects may extend with records of their own kin
 
 from __future__ import annotations
 
-import email.policy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
 from server.domain.errors import Forbidden, Invalid, NotFound
@@ -36,13 +33,6 @@ if TYPE_CHECKING:
 META_KIND = "esn"
 MAX_TARGETS = 20
 MAX_IDS = 100
-# Defects that mean the bytes are not an RFC 822 message at all (others are tolerated).
-_FATAL_DEFECTS = (
-    "MissingHeaderBodySeparatorDefect",
-    "NoBoundaryInMultipartDefect",
-    "StartBoundaryNotFoundDefect",
-    "MultipartInvariantViolationDefect",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,49 +124,6 @@ def check_text(text: Any, *, has_attachments: bool) -> str:
     return text
 
 
-def _clean(text: str) -> str:
-    # Mail headers and bodies may hold undecodable bytes (as surrogates): never store those.
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def parse_email(raw: bytes) -> Draft:
-    """A post from an RFC 822 message: the Subject and the text/plain body; 400 when malformed."""
-    if not raw.strip():
-        raise Invalid("InvalidEmail", "the body is empty; send an RFC 822 message")
-    try:
-        message = BytesParser(policy=email.policy.default).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
-        defects = [type(d).__name__ for part in message.walk() for d in part.defects]
-        fatal = sorted(set(defects) & set(_FATAL_DEFECTS))
-        if fatal:
-            raise Invalid("InvalidEmail", f"not a well-formed RFC 822 message ({', '.join(fatal)})")
-        if message["from"] is None:
-            raise Invalid("InvalidEmail", "not an RFC 822 message: it has no From header")
-        subject = _clean(str(message["subject"] or "")).strip()
-        part = message.get_body(preferencelist=("plain",))
-        content = part.get_content() if part is not None else ""
-        text = _clean(content if isinstance(content, str) else "").strip()
-        files = [
-            {
-                "name": _clean(a.get_filename() or ""),
-                "contentType": a.get_content_type(),
-                "length": len(a.get_payload(decode=True) or b""),
-            }
-            for a in message.iter_attachments()
-            if isinstance(a, EmailMessage)
-        ]
-        headers = {k: _clean(str(message[k])) for k in ("from", "to", "subject", "date", "message-id") if message[k]}
-    except Invalid:
-        raise
-    except Exception as exc:  # untrusted bytes: any failure of the parser is the sender's 400
-        raise Invalid("InvalidEmail", f"the message cannot be read: {type(exc).__name__}") from None
-    if not subject and not text:
-        raise Invalid("InvalidEmail", "the message has neither a Subject nor a text/plain part")
-    body = f"{subject}\n\n{text}" if subject and text else subject or text
-    meta = {"objectType": "whatsup", "attachments": files, "parsers": [], "email": headers}
-    return Draft(check_text(body, has_attachments=bool(files)), meta)
-
-
 class Streams:
     """Stream rules: members of the owning team or workspace read and write."""
 
@@ -226,9 +173,9 @@ class Streams:
         stream = self.stream_of(repo, conversation.public_id or "")
         return self.readers(repo, stream) if stream is not None else frozenset(repo.admin_pks())
 
-    def _writable(self, tx: WriteTx, actor: User, stream_uuid: str) -> tuple[Stream, Conversation]:
-        """A stream the actor may post to, and its conversation (created on first use); else 403."""
-        stream = self.stream_of(tx, stream_uuid)
+    def _may_post(self, repo: Repo, actor: User, stream_uuid: str) -> Stream:
+        """A stream the actor may post to; else 403."""
+        stream = self.stream_of(repo, stream_uuid)
         if stream is None or not stream.may_read(actor):
             raise Forbidden("Forbidden", f"you may not post to activity stream {stream_uuid!r}")
         if not stream.writable:
@@ -236,6 +183,11 @@ class Streams:
             raise Forbidden("Forbidden", f"activity stream {stream_uuid!r} is read-only: its {stream.kind} is {state}")
         if not stream.may_write(actor):
             raise Forbidden("Forbidden", f"only members of {stream.kind} {stream.owner.name!r} may post to its stream")
+        return stream
+
+    def _writable(self, tx: WriteTx, actor: User, stream_uuid: str) -> tuple[Stream, Conversation]:
+        """A stream the actor may post to, and its conversation (created on first use); else 403."""
+        stream = self._may_post(tx, actor, stream_uuid)
         conv = tx.get_stream_conversation(stream.uuid)
         if conv is None:
             team_pk = stream.owner.pk if isinstance(stream.owner, Team) else None
@@ -386,9 +338,12 @@ class Streams:
             raise Invalid("TooManyTargets", f"at most {MAX_TARGETS} targets")
         return [self._writable(tx, actor, uuid) for uuid in dict.fromkeys(targets)]
 
-    async def _write(self, actor_pk: int, key: str | None, act: Callable[[WriteTx, User], MessageView]) -> MessageView:
+    async def _write(
+        self, actor_pk: int, key: str | None, act: Callable[[WriteTx, User], MessageView], *, counted: bool = False
+    ) -> MessageView:
         """One stream write: a retry with the key returns the first answer; else act, remember, touch."""
-        self.d.auth.check_send(actor_pk)
+        if not counted:
+            self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
@@ -403,7 +358,9 @@ class Streams:
 
         return await self.d.store.write(run)
 
-    async def post(self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None) -> MessageView:
+    async def post(
+        self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None, *, counted: bool = False
+    ) -> MessageView:
         """A new post in the first target; each further target gets a copy, as if shared."""
 
         def act(tx: WriteTx, actor: User) -> MessageView:
@@ -413,7 +370,14 @@ class Streams:
                 self._copies(tx, actor, view.message, places[0][0].uuid, places[1:])
             return view
 
-        return await self._write(actor_pk, key, act)
+        return await self._write(actor_pk, key, act, counted=counted)
+
+    async def post_email(self, actor_pk: int, raw: bytes, target: str, key: str | None = None) -> MessageView:
+        """A post made of an RFC 822 message, read only once the send rate and the stream allow it."""
+        self.d.auth.check_send(actor_pk)  # counted before any work, like every send
+        await self.d.store.read(lambda repo: self._may_post(repo, self.d.actor(repo, actor_pk), target))
+        draft = await self.d.mail.read(raw)  # off the event loop, within the mail limits
+        return await self.post(actor_pk, draft, [target], key, counted=True)
 
     async def reply(
         self, actor_pk: int, draft: Draft, parent_id: str, targets: list[str], key: str | None = None

@@ -301,6 +301,12 @@ def test_every_limit_has_a_serve_flag_on_by_default() -> None:
         "send_rate": 600,
         "login_rate": 10,
         "max_streams_per_user": 20,
+        "mail_max_headers": 200,
+        "mail_max_header_bytes": 16 * 1024,
+        "mail_max_encoded_words": 200,
+        "mail_max_parts": 100,
+        "mail_max_multiparts": 10,
+        "mail_workers": 1,
     }
     assert {name: getattr(args, name) for name in limits} == limits
     assert {name: getattr(defaults, name) for name in limits} == limits

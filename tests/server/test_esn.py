@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http import HTTPStatus
@@ -25,6 +25,8 @@ MAIL = (
     b"How are you today?\r\n"
 )
 RFC822 = {"Content-Type": "message/rfc822"}
+# Over the default mail bounds (200 header fields), whatever else it says.
+OVER_BOUNDS = b"From: a@b\r\n" + b"".join(b"X-Filler-%d: v\r\n" % i for i in range(200)) + b"\r\nhi\r\n"
 
 
 def client(server: LiveServer, handle: str) -> httpx.Client:
@@ -461,6 +463,10 @@ def test_email(server: LiveServer) -> None:
         ("objectType=activitystream&id=DESIGN", MAIL, RFC822, 403),
         ("objectType=activitystream&id=nope", MAIL, RFC822, 403),
         ("objectType=activitystream&id=INFRA", b"From: a@b\r\n\r\n" + b"x" * (1024 * 1024), RFC822, 413),
+        ("objectType=activitystream&id=INFRA", OVER_BOUNDS, RFC822, 400),  # past the mail bounds
+        # Whether the caller may post there is checked before the mail is read.
+        ("objectType=activitystream&id=nope", OVER_BOUNDS, RFC822, 403),
+        ("objectType=activitystream&id=DESIGN", OVER_BOUNDS, RFC822, 403),
     ],
 )
 def test_bad_email(shared: Shared, query: str, body: bytes, headers: dict[str, str], status: int) -> None:
@@ -468,6 +474,36 @@ def test_bad_email(shared: Shared, query: str, body: bytes, headers: dict[str, s
     query = query.replace("INFRA", streams["infrastructure"]).replace("DESIGN", streams["design"])
     assert_error(alex.post(f"/api/messages/email?{query}", content=body, headers=headers), status)
     assert alex.get(f"/api/activitystreams/{streams['infrastructure']}").json() == []
+
+
+def test_the_reference_mail_example_is_accepted(shared: Shared) -> None:
+    """Seed 004's own example has no blank line after the headers: its first non-header line starts the body."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+    mail = b"From: 'Sender Name' <sender@example.com>\nTo: 'Receiver Name' <receiver@example.com>\n"
+    mail += b"Subject: Hello world!\nHow are you today?\n"
+    r = alex.post(f"/api/messages/email?id={infra}&objectType=activitystream", content=mail, headers=RFC822)
+    assert r.status_code == 201, r.text
+    message = alex.get(f"/api/messages/{r.json()['_id']}").json()
+    assert message["description"] == "Hello world!\n\nHow are you today?"
+    alex.delete(f"/api/messages/{r.json()['_id']}")  # the shared stream stays empty for the error cases
+
+
+def test_mail_past_the_bounds_is_refused_in_the_esn_shape(shared: Shared) -> None:
+    """The 400 says which bound, in ESN's error shape."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+    r = alex.post(f"/api/messages/email?id={infra}&objectType=activitystream", content=OVER_BOUNDS, headers=RFC822)
+    assert_error(r, 400)
+    assert r.json()["error"]["details"] == "the message is too big to read: it has more than 200 header fields"
+
+
+def test_mail_is_read_only_after_the_send_rate_allows_it(make_server: Callable[..., LiveServer]) -> None:
+    """--send-rate 1: the second mail is 429 even when it would be refused as unreadable; it is counted first."""
+    server = make_server(send_rate=1)
+    alex = client(server, "alex.kim")
+    url = f"/api/messages/email?id={uuids(alex)['infrastructure']}&objectType=activitystream"
+    assert alex.post(url, content=MAIL, headers=RFC822).status_code == 201
+    assert_error(alex.post(url, content=OVER_BOUNDS, headers=RFC822), 429)
+    assert_error(alex.post(url, content=b"not a mail", headers=RFC822), 429)
 
 
 def test_get_many(server: LiveServer) -> None:

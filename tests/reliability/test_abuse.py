@@ -1,0 +1,103 @@
+"""Abuse of request work against the real `huddle-server serve` process: mail, logins, sessions, shutdown.
+
+Each test starts its own server (tests/reliability/test_limits.Served) with the flags it needs.
+Nothing is timed against a threshold: what is checked is which answer comes first, which
+status each attempt gets, and how much memory the process keeps.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.reliability.test_limits import Served
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+# The mail of the review: a Subject of 20,000 encoded words, 273 KiB.
+BIG_MAIL = b"From: M <m@example.com>\r\nSubject: " + b" ".join([b"=?utf-8?q?a?="] * 20_000) + b"\r\n\r\nhello\r\n"
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def stream_of(server: Served, handle: str) -> str:
+    """The first activity stream a user may read."""
+    auth = {"Authorization": f"Bearer {server.token(handle)}"}
+    return str(httpx.get(f"{server.url}/api/activitystreams", headers=auth, timeout=10).json()[0]["uuid"])
+
+
+def mail_request(token: str, stream: str, mail: bytes) -> bytes:
+    """A whole `POST /api/messages/email` request, to write on a raw socket."""
+    head = (
+        f"POST /api/messages/email?id={stream}&objectType=activitystream HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: message/rfc822\r\n"
+        f"Content-Length: {len(mail)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + mail
+
+
+def newcomer(server: Served) -> str:
+    """A user who just accepted an invitation (member of nothing); their session token."""
+    admin = {"Authorization": f"Bearer {server.token('hr.admin')}"}
+    invite = httpx.post(f"{server.url}/api/invite", json={}, headers=admin, timeout=10).json()["id"]
+    r = httpx.post(f"{server.url}/api/invite/{invite}", json={"name": "new.comer", "password": "pw"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return str(r.cookies["identity"])
+
+
+# ---- mail ------------------------------------------------------------------------------------
+def test_a_mail_is_read_off_the_event_loop(tmp_path: Path) -> None:
+    """Bounds off, the 273 KiB Subject keeps the mail worker busy for a while; a request sent meanwhile is
+    answered first. (The mail's text is then over 64,000 characters, so its 400 would go out before
+    anything else if the reading held up the event loop.)"""
+    server = Served(tmp_path, "--mail-max-header-bytes=0", "--mail-max-encoded-words=0")
+    try:
+        mail = BIG_MAIL + b"x" * 50_000
+        request = mail_request(server.token("alex.kim"), stream_of(server, "alex.kim"), mail)
+        jin = {"Authorization": f"Bearer {server.token('jin.park')}"}
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            sock.sendall(request)
+            time.sleep(0.3)  # the mail is in, and being read
+            other = httpx.get(f"{server.url}/api/v2/users/jin.park", headers=jin, timeout=60)
+            assert other.status_code == 200
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):  # the mail's answer is not there yet
+                sock.recv(1)
+            sock.setblocking(True)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert b"the limit is 64000" in answer
+    finally:
+        server.stop()
+
+
+def test_the_reviewed_mail_is_refused_before_it_costs_memory(tmp_path: Path) -> None:
+    """Default bounds: the newcomer's mail to a stream that does not exist is 403, a member's to their own
+    stream 400 MailTooBig; the server's memory barely moves (it grew by gigabytes)."""
+    server = Served(tmp_path)
+    try:
+        token = newcomer(server)
+        own = stream_of(server, "alex.kim")
+        before = rss_kib(server.process.pid)
+        url = f"{server.url}/api/messages/email?objectType=activitystream&id="
+        for who, stream, status in ((token, str(uuid.uuid4()), 403), (server.token("alex.kim"), own, 400)):
+            headers = {"Authorization": f"Bearer {who}", "Content-Type": "message/rfc822"}
+            r = httpx.post(url + stream, content=BIG_MAIL, headers=headers, timeout=60)
+            assert r.status_code == status, r.text
+            assert r.json()["error"]["status"] == status
+        assert rss_kib(server.process.pid) - before < 50 * 1024
+    finally:
+        server.stop()

@@ -37,7 +37,33 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--heartbeat", type=int, default=d.heartbeat, help="event stream heartbeat, seconds")
     serve.add_argument("--event-retention", type=float, default=d.event_retention, help="seconds of events kept")
     serve.add_argument("--send-rate", type=int, default=d.send_rate, help="messages per user per minute (0 = off)")
-    serve.add_argument("--login-rate", type=int, default=d.login_rate, help="failed logins per minute (0 = off)")
+    serve.add_argument(
+        "--login-rate",
+        type=int,
+        default=d.login_rate,
+        help="sign-in attempts per minute for one account from one address (0 = off)",
+    )
+    serve.add_argument(
+        "--login-rate-account",
+        type=int,
+        default=d.login_rate_account,
+        help="sign-in attempts per minute for one account from all addresses but those it signed in from (0 = off)",
+    )
+    serve.add_argument(
+        "--login-rate-address",
+        type=int,
+        default=d.login_rate_address,
+        help="sign-in attempts per minute from one address, any account (0 = off)",
+    )
+    serve.add_argument(
+        "--login-tracked-keys",
+        type=int,
+        default=d.login_tracked_keys,
+        help="keys each rate limiter remembers at most (0 = no bound)",
+    )
+    serve.add_argument(
+        "--hash-workers", type=_positive, default=d.hash_workers, help="threads that hash passwords (at least 1)"
+    )
     serve.add_argument(
         "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
     )
@@ -200,6 +226,10 @@ def serve(args: argparse.Namespace) -> int:
         event_retention=args.event_retention,
         send_rate=args.send_rate,
         login_rate=args.login_rate,
+        login_rate_account=args.login_rate_account,
+        login_rate_address=args.login_rate_address,
+        login_tracked_keys=args.login_tracked_keys,
+        hash_workers=args.hash_workers,
         max_streams_per_user=args.max_streams_per_user,
         max_body_bytes=args.max_body_bytes,
         mail_max_headers=args.mail_max_headers,

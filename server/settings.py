@@ -26,7 +26,16 @@ class Settings:
     event_retention: float = 604_800.0
     # Limits (0 = off).
     send_rate: int = 600  # messages per user per minute
-    login_rate: int = 10  # failed logins per handle, and per address, per minute
+    # Sign-in attempts per minute, counted before the password is checked (a success is taken
+    # back): per account from one address; per account from anywhere (not from addresses that
+    # signed in to it before); per address whatever the account.
+    login_rate: int = 10
+    login_rate_account: int = 100
+    login_rate_address: int = 100
+    # Keys each rate limiter tracks at most (the least recently hit is forgotten first).
+    login_tracked_keys: int = 100_000
+    # Threads that compute password hashes (scrypt; the event loop never does).
+    hash_workers: int = 1
     max_streams_per_user: int = 20
     max_body_bytes: int = 1024 * 1024
     # Mail (`POST /api/messages/email`): header fields in the whole message, bytes of one

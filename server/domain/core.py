@@ -93,6 +93,7 @@ class Domain:
                 await self._ticker
         await self.hub.stop()
         self.mail.close()
+        self.auth.close()
 
     async def _tick_forever(self) -> None:
         while True:

@@ -7,7 +7,9 @@ status each attempt gets, and how much memory the process keeps.
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -99,5 +101,73 @@ def test_the_reviewed_mail_is_refused_before_it_costs_memory(tmp_path: Path) -> 
             assert r.status_code == status, r.text
             assert r.json()["error"]["status"] == status
         assert rss_kib(server.process.pid) - before < 50 * 1024
+    finally:
+        server.stop()
+
+
+# ---- logins ----------------------------------------------------------------------------------
+async def _logins(url: str, bodies: list[dict[str, str]], answered: list[float] | None = None) -> list[int]:
+    """POST every body to the v2 login at once, one connection each; the statuses (noting when each came)."""
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def one(body: dict[str, str]) -> int:
+            r = await client.post(f"{url}/api/v2/auth/login", json=body)
+            if answered is not None:
+                answered.append(time.monotonic())
+            return r.status_code
+
+        return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+
+def test_concurrent_wrong_passwords_get_exactly_the_limit_of_verdicts(tmp_path: Path) -> None:
+    """Default --login-rate 10: of 100 concurrent wrong passwords for one account from one address,
+    10 get a 401 verdict and 90 a 429 (all 100 got a verdict before)."""
+    server = Served(tmp_path)
+    try:
+        bodies = [{"user": "alex.kim", "password": f"guess {i}"} for i in range(100)]
+        statuses = asyncio.run(_logins(server.url, bodies))
+        assert (statuses.count(401), statuses.count(429)) == (10, 90)
+    finally:
+        server.stop()
+
+
+def test_password_hashing_does_not_hold_up_other_requests(tmp_path: Path) -> None:
+    """Limits off, 40 concurrent sign-ins keep the hashing thread busy (~50 ms each); a request sent
+    once the first verdict is out is answered before most of the others (on the event loop, it
+    waited for nearly all of them)."""
+    off = ("--login-rate=0", "--login-rate-account=0", "--login-rate-address=0")
+    server = Served(tmp_path, *off)
+    try:
+        jin = {"Authorization": f"Bearer {server.token('jin.park')}"}
+        answered: list[float] = []
+        bodies = [{"user": "alex.kim", "password": f"guess {i}"} for i in range(40)]
+        thread = threading.Thread(target=lambda: asyncio.run(_logins(server.url, bodies, answered)))
+        thread.start()
+        while not answered and thread.is_alive():
+            time.sleep(0.005)
+        other = httpx.get(f"{server.url}/api/v2/users/jin.park", headers=jin, timeout=120)
+        done = time.monotonic()
+        thread.join(timeout=120)
+        assert other.status_code == 200
+        assert len(answered) == 40
+        assert sum(t <= done for t in answered) < 20
+    finally:
+        server.stop()
+
+
+def test_failed_logins_with_huge_handles_leave_no_memory_behind(tmp_path: Path) -> None:
+    """Bursts of 100 concurrent failed sign-ins, each with its own 900 KB handle, all let through to a
+    verdict: the server keeps none of the handles (a limiter that kept them grew by 90 MB a burst).
+    Measured from after the first burst: the allocator keeps some freed memory for reuse."""
+    server = Served(tmp_path, "--login-rate-address=0")
+    try:
+        after: list[int] = []
+        for burst in range(3):
+            bodies = [{"user": f"{burst}.{i:03d}" + "h" * 900_000, "password": "wrong"} for i in range(100)]
+            assert asyncio.run(_logins(server.url, bodies)) == [401] * 100
+            time.sleep(0.5)
+            after.append(rss_kib(server.process.pid))
+        assert after[-1] - after[0] < 40 * 1024, after
     finally:
         server.stop()

@@ -174,7 +174,7 @@ class Auth:
         return user_pk
 
     async def logout(self, token: str) -> None:
-        """Revoke a token."""
+        """Revoke a token, and close the event streams opened with it."""
         digest = token_hash(token)
         user_pk = await self.authenticate(token)
         self._cache.pop(digest, None)
@@ -185,10 +185,21 @@ class Auth:
             self.d.people.touch(tx, user_pk, now)
 
         await self.d.store.write(run)
+        self.d.hub.close_tokens({digest})
 
-    def forget_user(self, user_pk: int) -> None:
-        """Drop cached tokens of a user (after a password change)."""
-        self._cache = {k: v for k, v in self._cache.items() if v[0] != user_pk}
+    async def end_revoked_streams(self) -> None:
+        """Close the streams whose token was revoked (by any process: `huddle-server user passwd`
+        writes to the same database) or expired since they opened. Run every tick."""
+        open_with = {sub.token for sub in self.d.hub.subs if sub.token is not None}
+        if not open_with:
+            return
+        used_since = self.d.clock.now() - int(self.d.settings.token_ttl * 1_000_000)
+        live = await self.d.store.read(lambda repo: repo.live_tokens(open_with, used_since))
+        dead = open_with - live
+        if dead:
+            for digest in dead:
+                self._cache.pop(digest, None)
+            self.d.hub.close_tokens(dead)
 
     def check_send(self, user_pk: int) -> None:
         """Refuse a send over the per-user send rate; count it otherwise."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from server.domain.accounts import Accounts
 from server.domain.admin import Admin
-from server.domain.auth import Auth
+from server.domain.auth import Auth, token_hash
 from server.domain.calls import Calls
 from server.domain.channels import Channels
 from server.domain.clock import Clock, SystemClock
@@ -102,6 +102,10 @@ class Domain:
                 await self.tick()
             except Exception:
                 log.exception("periodic check failed")
+            try:
+                await self.auth.end_revoked_streams()
+            except Exception:
+                log.exception("checking the tokens of open streams failed")
 
     async def tick(self) -> None:
         """Ring timeouts, away flips, and (once a minute) retention."""
@@ -154,7 +158,10 @@ class Domain:
 
         return await self.store.read(run)
 
-    async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
-        """The viewer's event stream after resume_point."""
+    async def subscribe(self, viewer_pk: int, resume_point: int | None, token: str | None = None) -> Subscription:
+        """The viewer's event stream after resume_point, closed when `token` (the credentials it
+        was opened with) is revoked or expires."""
         await self.store.read(lambda repo: self.actor(repo, viewer_pk))
-        return await self.hub.subscribe(viewer_pk, resume_point)
+        sub = await self.hub.subscribe(viewer_pk, resume_point)
+        sub.token = token_hash(token) if token else None
+        return sub

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from tests.reliability.test_limits import Served
 
@@ -169,5 +174,46 @@ def test_failed_logins_with_huge_handles_leave_no_memory_behind(tmp_path: Path) 
             time.sleep(0.5)
             after.append(rss_kib(server.process.pid))
         assert after[-1] - after[0] < 40 * 1024, after
+    finally:
+        server.stop()
+
+
+# ---- sessions --------------------------------------------------------------------------------
+def ws_closed(ws: ClientConnection) -> int | None:
+    """The close code once the server closes the socket within a few seconds (a tick is 1 s); None if not."""
+    try:
+        while True:
+            ws.recv(timeout=5)
+    except ConnectionClosed:
+        return ws.close_code
+    except TimeoutError:
+        return None
+
+
+def test_user_passwd_in_another_process_closes_open_streams(tmp_path: Path) -> None:
+    """`huddle-server user passwd` revokes a user's tokens from its own process: the serving process
+    notices on its next tick and closes the WebSocket (1008) and the SSE stream opened with them;
+    a DM sent afterwards never reaches them (it did before)."""
+    server = Served(tmp_path)
+    try:
+        token = server.token("jin.park")
+        auth = {"Authorization": f"Bearer {token}"}
+        ws_url = server.url.replace("http", "ws") + "/api/events"
+        with (
+            httpx.Client(base_url=server.url, timeout=10) as client,
+            client.stream("GET", "/api/events", headers=auth) as sse,
+            ws_connect(ws_url, additional_headers=auth) as ws,
+        ):
+            assert sse.status_code == 200
+            command = [sys.executable, "-m", "server", "user", "passwd", "--db", str(server.db), "jin.park"]
+            subprocess.run(command, input="a new password\n", text=True, check=True, capture_output=True)
+            alex = {"Authorization": f"Bearer {server.token('alex.kim')}"}
+            assert ws_closed(ws) == 1008
+            sent = httpx.post(
+                f"{server.url}/api/v2/messages", json={"to": "jin.park", "body": "after passwd"}, headers=alex
+            )
+            assert sent.status_code == 200
+            lines = list(sse.iter_lines())  # ends: the server closed the stream
+            assert not any("after passwd" in line for line in lines)
     finally:
         server.stop()

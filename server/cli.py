@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         "--mail-workers", type=_positive, default=d.mail_workers, help="threads that read mails (at least 1)"
     )
     serve.add_argument(
+        "--esn-data-depth",
+        type=_positive,
+        default=d.esn_data_depth,
+        help="how deeply objects and lists may nest in an ESN post's data (at least 1)",
+    )
+    serve.add_argument(
         "--timeout-keep-alive", type=int, default=d.timeout_keep_alive, help="idle seconds before a connection closes"
     )
     serve.add_argument(
@@ -238,6 +244,7 @@ def serve(args: argparse.Namespace) -> int:
         mail_max_parts=args.mail_max_parts,
         mail_max_multiparts=args.mail_max_multiparts,
         mail_workers=args.mail_workers,
+        esn_data_depth=args.esn_data_depth,
         timeout_keep_alive=args.timeout_keep_alive,
         timeout_request=args.timeout_request,
         limit_concurrency=args.limit_concurrency,

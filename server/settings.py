@@ -48,6 +48,9 @@ class Settings:
     mail_max_multiparts: int = 10
     # Threads that read mails (the event loop never does); more mails wait their turn.
     mail_workers: int = 1
+    # How deeply objects and lists may nest in an ESN post's `data` (deeper: 400 at write,
+    # left out of answers when stored earlier).
+    esn_data_depth: int = 32
     # Connections: idle keep-alive connections close after timeout_keep_alive seconds (0: after
     # each answer); a request must arrive whole within timeout_request seconds of its first
     # byte, or of connecting (slowloris); past limit_concurrency connections or requests in

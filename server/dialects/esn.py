@@ -13,7 +13,8 @@ Where the reference is silent:
   drops data; targets, `resource`, `inReplyTo`, attachments and parsers ignore unknown keys
   (the reference's own share example misspells `objectType`).
 - `object.objectType` must be `whatsup`; the text is `description` (or `content`; both must
-  agree); it may be blank only when something is attached. `data` is kept as given (≤ 16 KiB).
+  agree); it may be blank only when something is attached. `data` is kept as given (≤ 16 KiB,
+  nested at most --esn-data-depth deep; deeper data stored earlier is left out of answers).
 - several `targets`: the message lives in the first; each other target gets a copy, exactly
   as if it had been shared there (listed under the message's `shares`).
 - a reply goes into its parent's stream: `targets`, if given, may only name that stream.
@@ -45,7 +46,7 @@ from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
-from server.domain.streams import Draft, Post, check_text
+from server.domain.streams import Draft, Post, check_data, check_text
 from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
@@ -123,8 +124,8 @@ class EsnObject(BaseModel):
     parsers: list[Parser] = Field(default_factory=list, max_length=10)
     data: dict[str, Any] | None = None
 
-    def draft(self) -> Draft:
-        """The text and ESN metadata of the post."""
+    def draft(self, max_data_depth: int) -> Draft:
+        """The text and ESN metadata of the post (`data` nested at most max_data_depth deep)."""
         if self.description is not None and self.content is not None and self.description != self.content:
             raise Invalid("InvalidRequest", "object.description and object.content differ; send one of them")
         text = self.description if self.description is not None else self.content
@@ -140,6 +141,7 @@ class EsnObject(BaseModel):
             "parsers": [{"name": p.name} for p in self.parsers],
         }
         if self.data is not None:
+            check_data(self.data, max_data_depth)  # first: json.dumps recurses
             if len(json.dumps(self.data, ensure_ascii=False)) > MAX_DATA:
                 raise Invalid("InvalidRequest", f"object.data is over {MAX_DATA // 1024} KiB as JSON")
             meta["data"] = self.data
@@ -296,7 +298,7 @@ async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
 async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A new post to `targets`, or a reply to `inReplyTo`."""
     key = checked_key(idempotency_key)
-    draft = body.esn_object.draft()
+    draft = body.esn_object.draft(domain.settings.esn_data_depth)
     targets = stream_ids(body.targets)
     if body.inReplyTo is not None:
         # Any objectType: the reference's own reply example calls the parent an "activitystream".

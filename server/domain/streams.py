@@ -124,6 +124,27 @@ def check_text(text: Any, *, has_attachments: bool) -> str:
     return text
 
 
+def nesting(value: Any, stop: int) -> int:
+    """How deeply objects and lists nest in a JSON value (a scalar is 0; `{"a": [1]}` is 2),
+    counted without recursion, giving up once past `stop`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def check_data(data: Any, max_depth: int) -> None:
+    """ESN `data` may nest at most max_depth objects and lists deep (so every answer can render it)."""
+    if nesting(data, max_depth) > max_depth:
+        raise Invalid("InvalidRequest", f"object.data is nested more than {max_depth} levels deep")
+
+
 class Streams:
     """Stream rules: members of the owning team or workspace read and write."""
 
@@ -290,6 +311,11 @@ class Streams:
         parents = repo.public_ids_of(m.parent_pk for m in messages if m.parent_pk)
         replies = repo.reply_ids([m.pk for m in messages])
         metas = [esn_meta(m) for m in messages]
+        limit = self.d.settings.esn_data_depth
+        for meta in metas:
+            # Stored before the bound, or under a looser one: left out, so the message still reads.
+            if "data" in meta and nesting(meta["data"], limit) > limit:
+                del meta["data"]
         readable: set[str] | None = None
         out = []
         for (message, conv), meta in zip(items, metas, strict=True):

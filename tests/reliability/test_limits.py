@@ -311,6 +311,7 @@ def test_every_limit_has_a_serve_flag_on_by_default() -> None:
         "login_rate_address": 100,
         "login_tracked_keys": 100_000,
         "hash_workers": 1,
+        "esn_data_depth": 32,
     }
     assert {name: getattr(args, name) for name in limits} == limits
     assert {name: getattr(defaults, name) for name in limits} == limits

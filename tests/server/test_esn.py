@@ -612,3 +612,51 @@ async def test_deleting_a_stream_message_tells_its_readers_and_links_resolve(ser
         got = await collect(stream, lambda d: (d["type"], d["event"]) == ("message", "deleted"))
     assert got[-1][1]["id"] == message_id
     assert maya.get(f"/api/messages/{message_id}").status_code == 404
+
+
+def deep(levels: int) -> dict[str, Any]:
+    """An object nested `levels` deep: {"a": {"a": ... 1}}."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return dict(value)
+
+
+def test_data_nesting_is_bounded_at_write(shared: Shared) -> None:
+    """`data` may nest 32 objects and lists deep (--esn-data-depth); deeper is 400 (it was stored, and
+    reading it then answered 500)."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+
+    def send(data: Any) -> httpx.Response:
+        body = {"object": {"objectType": "whatsup", "description": "d", "data": data}, "targets": [{"id": infra}]}
+        return alex.post("/api/messages", json=body)
+
+    for data in (deep(33), {"list": [[[[1]]]] * 2, "deep": deep(32)}, deep(900)):
+        r = send(data)
+        assert_error(r, 400)
+        assert r.json()["error"]["details"] == "object.data is nested more than 32 levels deep"
+    at = send(deep(32))
+    assert at.status_code == 201
+    message_id = at.json()["_id"]
+    assert alex.get(f"/api/messages/{message_id}").json()["data"] == deep(32)
+    alex.delete(f"/api/messages/{message_id}")  # the shared stream stays empty for the error cases
+
+
+def test_a_message_stored_with_deeper_data_still_reads(server: LiveServer) -> None:
+    """Data stored before the bound (900 levels) is left out of answers; everything else reads."""
+    alex = client(server, "alex.kim")
+    infra = uuids(alex)["infrastructure"]
+    message_id = post(alex, infra, "deep inside")
+    store = server.domain.store
+    message = store.read_sync(lambda repo: repo.get_message(message_id))
+    assert message is not None
+    meta = [{"kind": "esn", "objectType": "whatsup", "attachments": [], "parsers": [], "data": deep(900)}]
+    store.write_sync(lambda tx: tx.set_message_attachments(message.pk, meta))
+    one = alex.get(f"/api/messages/{message_id}")
+    assert one.status_code == 200
+    assert one.json()["description"] == "deep inside"
+    assert "data" not in one.json()
+    assert [m["_id"] for m in alex.get("/api/messages", params={"ids[]": message_id}).json()] == [message_id]
+    assert [e["_id"] for e in alex.get(f"/api/activitystreams/{infra}").json()] == [message_id]
+    assert alex.get(f"/api/v2/messages/{message_id}").status_code == 200
+    assert alex.get("/api/boot").status_code == 200

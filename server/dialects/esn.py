@@ -6,9 +6,11 @@ Where the reference is silent:
   puts an id, `urn:…:<id>` is accepted too (its last `:` segment is the id).
 - reading by id serves any message the caller may see (a DM, convo or channel message too, with
   `target` naming where it lives); replies and shares need an activity-stream message.
-- anything the caller may not read is 404 (never 403: that would reveal it exists); posting
-  to a stream the caller may not write (unknown, not a member, archived or locked workspace,
-  deleted team) is 403.
+- a message that exists but that the caller may not read is 403 when asked for by id (the
+  reference names 403 for exactly this; in `?ids[]=` a 403 error descriptor); streams the
+  caller may not read, and the parents of replies and shares, are 404; posting to a stream
+  the caller may not write (unknown, not a member, archived or locked workspace, deleted
+  team) is 403.
 - the request body and its `object` refuse unknown keys (400), so a typo never silently
   drops data; targets, `resource`, `inReplyTo`, attachments and parsers ignore unknown keys
   (the reference's own share example misspells `objectType`).
@@ -44,7 +46,7 @@ from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
 from server.domain import timefmt
 from server.domain.core import Domain
-from server.domain.errors import Invalid
+from server.domain.errors import DomainError, Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
 from server.domain.streams import Draft, Post, check_data, check_text
 from server.model import Team, Workspace
@@ -254,10 +256,14 @@ def timeline_entry(post: Post) -> dict[str, Any]:
     return out
 
 
-def not_found(public_id: str) -> dict[str, Any]:
-    """The error descriptor standing in for a message that cannot be found."""
-    details = f"The message {public_id} can not be found"
-    return {"error": {"code": 404, "status": 404, "message": HTTPStatus(404).phrase, "details": details}}
+def missing(public_id: str, why: DomainError) -> dict[str, Any]:
+    """The error descriptor standing in for a message that cannot be found (404) or read (403)."""
+    if why.status == 404:
+        details = f"The message {public_id} can not be found"
+    else:
+        details = f"You do not have the permission to read the message {public_id}"
+    status = why.status
+    return {"error": {"code": status, "status": status, "message": HTTPStatus(status).phrase, "details": details}}
 
 
 def created(view: MessageView, *, reply: bool = False) -> JSONResponse:
@@ -285,10 +291,11 @@ async def get_messages(
     """Messages by id (`ids[]=`, or `ids=`); an error descriptor for each one not found."""
     wanted = list(dict.fromkeys(bare(i) for i in [*(ids_brackets or []), *(ids or [])] if i.strip()))
     found = await domain.streams.get_many(me, wanted)
-    return [not_found(item) if isinstance(item, str) else message_object(item) for item in found]
+    pairs = zip(wanted, found, strict=True)
+    return [message_object(item) if isinstance(item, Post) else missing(i, item) for i, item in pairs]
 
 
-@router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 404))
+@router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 403, 404))
 async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One message."""
     return message_object(await domain.streams.get(me, bare(message_id)))

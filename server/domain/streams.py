@@ -245,29 +245,43 @@ class Streams:
 
         def run(repo: Repo) -> Post:
             viewer = self.d.actor(repo, viewer_pk)
-            return self._posts(repo, viewer, [self._visible(repo, viewer, public_id, streams_only=False)])[0]
+            return self._posts(repo, viewer, [self._readable(repo, viewer, public_id)])[0]
 
         return await self.d.store.read(run)
 
-    async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | str]:
-        """Each id's message, or the id itself when it is unknown or unreadable; 404 when none is found."""
+    def _readable(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+        """A message the viewer may read by id; 403 for one that exists but is not theirs to read
+        (the ESN reference names 403 for exactly this), 404 for one that does not exist (any more)."""
+        try:
+            return self._visible(repo, viewer, public_id, streams_only=False)
+        except NotFound:
+            message = repo.get_message(public_id) if isinstance(public_id, str) else None
+            conv = repo.get_conversation(message.conversation_pk) if message else None
+            if message is None or message.deleted or conv is None or conv.deleted:
+                raise
+            raise Forbidden("Forbidden", f"you do not have the permission to read message {public_id!r}") from None
+
+    async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | NotFound | Forbidden]:
+        """Each id's message, or why not (unknown: NotFound, not the viewer's to read: Forbidden);
+        404 when none can be read."""
         if not public_ids:
             raise Invalid("MissingIds", "name the messages: ?ids[]=<id>&ids[]=<id>")
         if len(public_ids) > MAX_IDS:
             raise Invalid("TooManyIds", f"at most {MAX_IDS} ids per request")
 
-        def run(repo: Repo) -> list[Post | str]:
+        def run(repo: Repo) -> list[Post | NotFound | Forbidden]:
             viewer = self.d.actor(repo, viewer_pk)
             found: dict[str, tuple[Message, Conversation]] = {}
+            refused: dict[str, NotFound | Forbidden] = {}
             for public_id in public_ids:
                 try:
-                    found[public_id] = self._visible(repo, viewer, public_id, streams_only=False)
-                except NotFound:
-                    continue
+                    found[public_id] = self._readable(repo, viewer, public_id)
+                except (NotFound, Forbidden) as exc:
+                    refused[public_id] = exc
             if not found:
                 raise NotFound("MessageNotFound", "none of the messages can be found")
             posts = dict(zip(found, self._posts(repo, viewer, list(found.values())), strict=True))
-            return [posts.get(public_id, public_id) for public_id in public_ids]
+            return [posts.get(public_id) or refused[public_id] for public_id in public_ids]
 
         return await self.d.store.read(run)
 

@@ -185,12 +185,13 @@ async def test_one_message_across_dialects_and_one_event(server: LiveServer) -> 
         "stream": infra,
     }
     assert not any(d.get("id") == message_id or "stream" in d for _, d in sam_got)
-    # Readable by stream members (and admins) in ESN and in v2; 404 to others in both.
+    # Readable by stream members (and admins) in ESN and in v2; to others 403 in ESN (the reference
+    # names it), 404 in v2.
     for reader in (jin, admin):
         assert reader.get(f"/api/messages/{message_id}").json()["description"] == "deploy at 5"
         assert reader.get(f"/api/v2/messages/{message_id}").status_code == 200
     assert jin.get(f"/api/v2/messages/{message_id}").json()["body"] == "deploy at 5"
-    assert_error(sam.get(f"/api/messages/{message_id}"), 404)
+    assert_error(sam.get(f"/api/messages/{message_id}"), 403)
     assert sam.get(f"/api/v2/messages/{message_id}").status_code == 404
     # In the boot snapshot of members only.
     booted = [m for m in jin.get("/api/boot").json()["messages"] if m["id"] == message_id]
@@ -286,7 +287,7 @@ def test_several_targets_make_copies(server: LiveServer) -> None:
     assert copy["copyOf"] == {"_id": message_id, "resource": {"objectType": "activitystream", "id": infra}}
     # jin is not in the platform workspace: the copy is hidden from him, and so is the share.
     assert jin.get(f"/api/messages/{message_id}").json()["shares"] == []
-    assert_error(jin.get(f"/api/messages/{share['_id']}"), 404)
+    assert_error(jin.get(f"/api/messages/{share['_id']}"), 403)
 
 
 def test_replies(server: LiveServer) -> None:
@@ -344,7 +345,7 @@ def test_archived_workspace_is_read_only_and_deleted_owners_hide_their_stream(se
         assert_error(alex.post("/api/messages", json=reply), 403)
     assert admin.patch(f"/workspaces/{space}", json={"state": "deleted"}).status_code == 200
     assert_error(alex.get(f"/api/activitystreams/{platform}"), 404)
-    assert_error(alex.get(f"/api/messages/{message_id}"), 404)
+    assert_error(alex.get(f"/api/messages/{message_id}"), 403)
     assert "platform" not in uuids(alex)
     # Admins read every stream, but post only where they are members.
     assert admin.get(f"/api/messages/{message_id}").status_code == 200
@@ -522,15 +523,19 @@ def test_get_many(server: LiveServer) -> None:
     # One model: any message the caller may see reads here, in the ESN shape.
     assert (direct["_id"], direct["description"], direct["creator"]) == (dm, "a DM reads here too", "alex.kim")
     assert direct["target"] == [{"objectType": "user", "id": "jin.park"}]
-    missing = [unknown, unreadable, junk]
+    missing = [unknown, junk]
     assert [m["error"]["details"] for m in missing] == [
-        f"The message {i} can not be found" for i in ("123", theirs, "%00' OR 1=1")
+        f"The message {i} can not be found" for i in ("123", "%00' OR 1=1")
     ]
     assert all(
         m == {"error": {"code": 404, "status": 404, "message": "Not Found", "details": m["error"]["details"]}}
         for m in missing
     )
-    assert_error(sam.get(f"/api/messages/{dm}"), 404)  # not Sam's DM
+    # One that exists but is not the caller's to read: 403, as GET /api/messages/{id} answers.
+    details = f"You do not have the permission to read the message {theirs}"
+    assert unreadable == {"error": {"code": 403, "status": 403, "message": "Forbidden", "details": details}}
+    assert_error(sam.get(f"/api/messages/{dm}"), 403)  # not Sam's DM
+    assert_error(sam.get("/api/messages/msg_0000000000000000"), 404)  # no such message
     assert [m["_id"] for m in alex.get("/api/messages", params=[("ids", mine)]).json()] == [mine]
     assert_error(alex.get("/api/messages", params=[("ids[]", "123"), ("ids[]", theirs)]), 404)
     assert_error(alex.get("/api/messages"), 400)

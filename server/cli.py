@@ -217,9 +217,7 @@ def _offline(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; prints `listening on http://HOST:PORT` first."""
-    import uvicorn
-
-    from server.app import uvicorn_config
+    from server.app import Server, uvicorn_config
     from server.logs import redact_everywhere
 
     settings = Settings(
@@ -265,7 +263,7 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     scheme = "https" if settings.ssl_certfile else "http"
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-    server = uvicorn.Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
+    server = Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
     redact_everywhere()  # after uvicorn has set up its handlers
     print(f"listening on {scheme}://{host}:{port}", flush=True)
     # What exists now (the modules, the app) lives as long as the process: frozen, the

@@ -242,6 +242,10 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.close_all()
+
+    def close_all(self) -> None:
+        """Close every subscription: SSE responses end, WebSockets close (the server is stopping)."""
         for sub in list(self.subs):
             sub.close()
 

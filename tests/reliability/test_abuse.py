@@ -8,6 +8,7 @@ status each attempt gets, and how much memory the process keeps.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -217,3 +218,28 @@ def test_user_passwd_in_another_process_closes_open_streams(tmp_path: Path) -> N
             assert not any("after passwd" in line for line in lines)
     finally:
         server.stop()
+
+
+# ---- shutdown --------------------------------------------------------------------------------
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_with_streams_open_is_clean(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (or SIGTERM) with an SSE stream and a WebSocket open: the streams end, the process exits,
+    and nothing is logged. (Before, the SSE response held the shutdown until uvicorn's 3 s grace ran
+    out, which logged an ERROR and the cancelled task's traceback.)"""
+    server = Served(tmp_path)
+    auth = {"Authorization": f"Bearer {server.token('alex.kim')}"}
+    ws_url = server.url.replace("http", "ws") + "/api/events"
+    with (
+        httpx.Client(base_url=server.url, timeout=10) as client,
+        client.stream("GET", "/api/events", headers=auth) as sse,
+        ws_connect(ws_url, additional_headers=auth) as ws,
+    ):
+        assert sse.status_code == 200
+        server.process.send_signal(sig)
+        assert list(sse.iter_lines()) == []  # the stream ends (no event came)
+        assert ws_closed(ws) is not None
+        server.process.wait(timeout=10)
+    assert server.process.stderr is not None
+    logged = server.process.stderr.read()
+    assert "ERROR" not in logged
+    assert "Traceback" not in logged

@@ -21,6 +21,7 @@ unchanged code come from the same script:
   unknown handle (login limits off).
 - handles: 100 concurrent failed logins, each with its own 900 KB handle: the server's RSS
   retained 2 s after (`retained_mib`, the first burst); then twice more, with other handles.
+- stop: SIGINT with an SSE stream open: seconds until the process exits, ERROR lines logged.
 
 The "stall" is the longest time one request of a prober took: another user's
 `GET /api/v2/users/{handle}` sent one after another, on its own connection, from a thread.
@@ -35,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,9 +115,8 @@ class Server:
             if flag in known:
                 self.flags += [flag, value]
         command = [self.python, "-m", "server", "serve", "--port", "0", "--db", str(db), *self.flags]
-        self.proc = subprocess.Popen(
-            command, cwd=self.checkout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
+        with (self.root / "stderr.log").open("w") as log:  # a file: a full pipe would block the server
+            self.proc = subprocess.Popen(command, cwd=self.checkout, stdout=subprocess.PIPE, stderr=log, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
@@ -358,7 +359,29 @@ def handles(checkout: Path, n: int = 100, size: int = 900_000, bursts: int = 3) 
     return out
 
 
-WORKLOADS = {"mail": mail, "logins": logins, "timing": timing, "handles": handles}
+def stop(checkout: Path) -> dict[str, Any]:
+    """SIGINT with an SSE stream open: how long the process takes to exit, and what it logged."""
+    with serving(checkout) as server:
+        assert server.proc is not None
+        headers = {"Authorization": f"Bearer {server.tokens['alex.kim']}"}
+        with (
+            httpx.Client(base_url=server.url, timeout=TIMEOUT) as client,
+            client.stream("GET", "/api/events", headers=headers),
+        ):
+            time.sleep(0.3)
+            start = time.perf_counter()
+            server.proc.send_signal(signal.SIGINT)
+            server.proc.wait(timeout=TIMEOUT)
+            took = time.perf_counter() - start
+        logged = (server.root / "stderr.log").read_text()
+    return {
+        "exit_s": round(took, 2),
+        "error_lines": sum("ERROR" in line for line in logged.splitlines()),
+        "traceback": "Traceback" in logged,
+    }
+
+
+WORKLOADS = {"mail": mail, "logins": logins, "timing": timing, "handles": handles, "stop": stop}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,14 @@ from server.domain.errors import DomainError
 from server.settings import Settings, default_db_path
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huddle-server", description="The Huddle server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,7 +37,33 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--heartbeat", type=int, default=d.heartbeat, help="event stream heartbeat, seconds")
     serve.add_argument("--event-retention", type=float, default=d.event_retention, help="seconds of events kept")
     serve.add_argument("--send-rate", type=int, default=d.send_rate, help="messages per user per minute (0 = off)")
-    serve.add_argument("--login-rate", type=int, default=d.login_rate, help="failed logins per minute (0 = off)")
+    serve.add_argument(
+        "--login-rate",
+        type=int,
+        default=d.login_rate,
+        help="sign-in attempts per minute for one account from one address (0 = off)",
+    )
+    serve.add_argument(
+        "--login-rate-account",
+        type=int,
+        default=d.login_rate_account,
+        help="sign-in attempts per minute for one account from all addresses but those it signed in from (0 = off)",
+    )
+    serve.add_argument(
+        "--login-rate-address",
+        type=int,
+        default=d.login_rate_address,
+        help="sign-in attempts per minute from one address, any account (0 = off)",
+    )
+    serve.add_argument(
+        "--login-tracked-keys",
+        type=int,
+        default=d.login_tracked_keys,
+        help="keys each rate limiter remembers at most (0 = no bound)",
+    )
+    serve.add_argument(
+        "--hash-workers", type=_positive, default=d.hash_workers, help="threads that hash passwords (at least 1)"
+    )
     serve.add_argument(
         "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
     )
@@ -38,6 +72,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body, bytes (0 = off)"
+    )
+    serve.add_argument(
+        "--mail-max-headers",
+        type=int,
+        default=d.mail_max_headers,
+        help="header fields of a mail, all MIME parts together (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-max-header-bytes",
+        type=int,
+        default=d.mail_max_header_bytes,
+        help="bytes of one mail header field (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-max-encoded-words",
+        type=int,
+        default=d.mail_max_encoded_words,
+        help="RFC 2047 encoded words in a mail's headers (0 = off)",
+    )
+    serve.add_argument("--mail-max-parts", type=int, default=d.mail_max_parts, help="MIME parts of a mail (0 = off)")
+    serve.add_argument(
+        "--mail-max-multiparts",
+        type=int,
+        default=d.mail_max_multiparts,
+        help="multipart parts of a mail, which bound its MIME nesting (0 = off)",
+    )
+    serve.add_argument(
+        "--mail-workers", type=_positive, default=d.mail_workers, help="threads that read mails (at least 1)"
+    )
+    serve.add_argument(
+        "--esn-data-depth",
+        type=_positive,
+        default=d.esn_data_depth,
+        help="how deeply objects and lists may nest in an ESN post's data (at least 1)",
     )
     serve.add_argument(
         "--timeout-keep-alive", type=int, default=d.timeout_keep_alive, help="idle seconds before a connection closes"
@@ -149,9 +217,7 @@ def _offline(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; prints `listening on http://HOST:PORT` first."""
-    import uvicorn
-
-    from server.app import uvicorn_config
+    from server.app import Server, uvicorn_config
     from server.logs import redact_everywhere
 
     settings = Settings(
@@ -164,8 +230,19 @@ def serve(args: argparse.Namespace) -> int:
         event_retention=args.event_retention,
         send_rate=args.send_rate,
         login_rate=args.login_rate,
+        login_rate_account=args.login_rate_account,
+        login_rate_address=args.login_rate_address,
+        login_tracked_keys=args.login_tracked_keys,
+        hash_workers=args.hash_workers,
         max_streams_per_user=args.max_streams_per_user,
         max_body_bytes=args.max_body_bytes,
+        mail_max_headers=args.mail_max_headers,
+        mail_max_header_bytes=args.mail_max_header_bytes,
+        mail_max_encoded_words=args.mail_max_encoded_words,
+        mail_max_parts=args.mail_max_parts,
+        mail_max_multiparts=args.mail_max_multiparts,
+        mail_workers=args.mail_workers,
+        esn_data_depth=args.esn_data_depth,
         timeout_keep_alive=args.timeout_keep_alive,
         timeout_request=args.timeout_request,
         limit_concurrency=args.limit_concurrency,
@@ -186,7 +263,7 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     scheme = "https" if settings.ssl_certfile else "http"
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-    server = uvicorn.Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
+    server = Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
     redact_everywhere()  # after uvicorn has set up its handlers
     print(f"listening on {scheme}://{host}:{port}", flush=True)
     # What exists now (the modules, the app) lives as long as the process: frozen, the

@@ -103,6 +103,9 @@ class Subscription:
         self._replayed: deque[Frame] = deque()
         self.last_id = resume_point
         self.closed = False
+        # The digest of the token the stream was opened with: revoking it closes the stream.
+        self.token: str | None = None
+        self.revoked = False
         # Set by a WebSocket stream whose server can write a ready-made frame (FrameWriter):
         # while the reader is caught up and waiting, push() writes frames itself.
         self.write: Callable[[bytes], bool] | None = None
@@ -239,6 +242,10 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.close_all()
+
+    def close_all(self) -> None:
+        """Close every subscription: SSE responses end, WebSockets close (the server is stopping)."""
         for sub in list(self.subs):
             sub.close()
 
@@ -319,6 +326,14 @@ class Hub:
         self.subs.add(sub)
         self._per_user[viewer_pk] = self._per_user.get(viewer_pk, 0) + 1
         return sub
+
+    def close_tokens(self, token_hashes: set[str]) -> int:
+        """Close every stream opened with one of these tokens (revoked or expired); how many."""
+        doomed = [sub for sub in self.subs if sub.token in token_hashes]
+        for sub in doomed:
+            sub.revoked = True
+            sub.close()
+        return len(doomed)
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Forget a subscription."""

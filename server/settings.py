@@ -26,9 +26,31 @@ class Settings:
     event_retention: float = 604_800.0
     # Limits (0 = off).
     send_rate: int = 600  # messages per user per minute
-    login_rate: int = 10  # failed logins per handle, and per address, per minute
+    # Sign-in attempts per minute, counted before the password is checked (a success is taken
+    # back): per account from one address; per account from anywhere (not from addresses that
+    # signed in to it before); per address whatever the account.
+    login_rate: int = 10
+    login_rate_account: int = 100
+    login_rate_address: int = 100
+    # Keys each rate limiter tracks at most (the least recently hit is forgotten first).
+    login_tracked_keys: int = 100_000
+    # Threads that compute password hashes (scrypt; the event loop never does).
+    hash_workers: int = 1
     max_streams_per_user: int = 20
     max_body_bytes: int = 1024 * 1024
+    # Mail (`POST /api/messages/email`): header fields in the whole message, bytes of one
+    # header field, RFC 2047 encoded words in all headers, MIME parts, multipart parts (each
+    # level of nesting is one); past one, 400.
+    mail_max_headers: int = 200
+    mail_max_header_bytes: int = 16 * 1024
+    mail_max_encoded_words: int = 200
+    mail_max_parts: int = 100
+    mail_max_multiparts: int = 10
+    # Threads that read mails (the event loop never does); more mails wait their turn.
+    mail_workers: int = 1
+    # How deeply objects and lists may nest in an ESN post's `data` (deeper: 400 at write,
+    # left out of answers when stored earlier).
+    esn_data_depth: int = 32
     # Connections: idle keep-alive connections close after timeout_keep_alive seconds (0: after
     # each answer); a request must arrive whole within timeout_request seconds of its first
     # byte, or of connecting (slowloris); past limit_concurrency connections or requests in

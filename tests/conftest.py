@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from server.app import create_app, uvicorn_config
+from server.app import Server, create_app, uvicorn_config
 from server.cli import main as server_main
 from server.domain.clock import Clock, ManualClock
 from server.domain.core import Domain
@@ -95,7 +94,7 @@ class LiveServer:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         # The same uvicorn settings as `huddle-server serve` (timeouts, limits, no WS compression).
-        self._server = uvicorn.Server(uvicorn_config(settings, self.app, log_level="warning", lifespan="on"))
+        self._server = Server(uvicorn_config(settings, self.app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
 

@@ -6,14 +6,17 @@ Where the reference is silent:
   puts an id, `urn:…:<id>` is accepted too (its last `:` segment is the id).
 - reading by id serves any message the caller may see (a DM, convo or channel message too, with
   `target` naming where it lives); replies and shares need an activity-stream message.
-- anything the caller may not read is 404 (never 403: that would reveal it exists); posting
-  to a stream the caller may not write (unknown, not a member, archived or locked workspace,
-  deleted team) is 403.
+- a message that exists but that the caller may not read is 403 when asked for by id (the
+  reference names 403 for exactly this; in `?ids[]=` a 403 error descriptor); streams the
+  caller may not read, and the parents of replies and shares, are 404; posting to a stream
+  the caller may not write (unknown, not a member, archived or locked workspace, deleted
+  team) is 403.
 - the request body and its `object` refuse unknown keys (400), so a typo never silently
   drops data; targets, `resource`, `inReplyTo`, attachments and parsers ignore unknown keys
   (the reference's own share example misspells `objectType`).
 - `object.objectType` must be `whatsup`; the text is `description` (or `content`; both must
-  agree); it may be blank only when something is attached. `data` is kept as given (≤ 16 KiB).
+  agree); it may be blank only when something is attached. `data` is kept as given (≤ 16 KiB,
+  nested at most --esn-data-depth deep; deeper data stored earlier is left out of answers).
 - several `targets`: the message lives in the first; each other target gets a copy, exactly
   as if it had been shared there (listed under the message's `shares`).
 - a reply goes into its parent's stream: `targets`, if given, may only name that stream.
@@ -43,9 +46,9 @@ from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
 from server.domain import timefmt
 from server.domain.core import Domain
-from server.domain.errors import Invalid
+from server.domain.errors import DomainError, Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
-from server.domain.streams import Draft, Post, check_text, parse_email
+from server.domain.streams import Draft, Post, check_data, check_text
 from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
@@ -123,8 +126,8 @@ class EsnObject(BaseModel):
     parsers: list[Parser] = Field(default_factory=list, max_length=10)
     data: dict[str, Any] | None = None
 
-    def draft(self) -> Draft:
-        """The text and ESN metadata of the post."""
+    def draft(self, max_data_depth: int) -> Draft:
+        """The text and ESN metadata of the post (`data` nested at most max_data_depth deep)."""
         if self.description is not None and self.content is not None and self.description != self.content:
             raise Invalid("InvalidRequest", "object.description and object.content differ; send one of them")
         text = self.description if self.description is not None else self.content
@@ -140,6 +143,7 @@ class EsnObject(BaseModel):
             "parsers": [{"name": p.name} for p in self.parsers],
         }
         if self.data is not None:
+            check_data(self.data, max_data_depth)  # first: json.dumps recurses
             if len(json.dumps(self.data, ensure_ascii=False)) > MAX_DATA:
                 raise Invalid("InvalidRequest", f"object.data is over {MAX_DATA // 1024} KiB as JSON")
             meta["data"] = self.data
@@ -252,10 +256,14 @@ def timeline_entry(post: Post) -> dict[str, Any]:
     return out
 
 
-def not_found(public_id: str) -> dict[str, Any]:
-    """The error descriptor standing in for a message that cannot be found."""
-    details = f"The message {public_id} can not be found"
-    return {"error": {"code": 404, "status": 404, "message": HTTPStatus(404).phrase, "details": details}}
+def missing(public_id: str, why: DomainError) -> dict[str, Any]:
+    """The error descriptor standing in for a message that cannot be found (404) or read (403)."""
+    if why.status == 404:
+        details = f"The message {public_id} can not be found"
+    else:
+        details = f"You do not have the permission to read the message {public_id}"
+    status = why.status
+    return {"error": {"code": status, "status": status, "message": HTTPStatus(status).phrase, "details": details}}
 
 
 def created(view: MessageView, *, reply: bool = False) -> JSONResponse:
@@ -283,10 +291,11 @@ async def get_messages(
     """Messages by id (`ids[]=`, or `ids=`); an error descriptor for each one not found."""
     wanted = list(dict.fromkeys(bare(i) for i in [*(ids_brackets or []), *(ids or [])] if i.strip()))
     found = await domain.streams.get_many(me, wanted)
-    return [not_found(item) if isinstance(item, str) else message_object(item) for item in found]
+    pairs = zip(wanted, found, strict=True)
+    return [message_object(item) if isinstance(item, Post) else missing(i, item) for i, item in pairs]
 
 
-@router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 404))
+@router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 403, 404))
 async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """One message."""
     return message_object(await domain.streams.get(me, bare(message_id)))
@@ -296,7 +305,7 @@ async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
 async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A new post to `targets`, or a reply to `inReplyTo`."""
     key = checked_key(idempotency_key)
-    draft = body.esn_object.draft()
+    draft = body.esn_object.draft(domain.settings.esn_data_depth)
     targets = stream_ids(body.targets)
     if body.inReplyTo is not None:
         # Any objectType: the reference's own reply example calls the parent an "activitystream".
@@ -330,8 +339,7 @@ async def post_email(
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "message/rfc822":
         raise Invalid("InvalidRequest", "send the message with Content-Type: message/rfc822")
-    draft = parse_email(await request.body())
-    return created(await domain.streams.post(me, draft, [bare(target_id)], key))
+    return created(await domain.streams.post_email(me, await request.body(), bare(target_id), key))
 
 
 @router.post("/api/messages/{message_id}/shares", status_code=201, responses=CREATED)

@@ -40,6 +40,9 @@ Dom = Annotated[Domain, Depends(domain_dep)]
 Skip = Annotated[int, Query(ge=0, le=MAX_PK)]  # a bigger one would overflow SQLite's OFFSET
 PageSize = Annotated[int, Query(ge=1, le=100)]
 JsonObject = Annotated[dict[str, Any], Body()]
+# A query's body: every field is optional, so no body at all is an empty query (for `POST
+# /presence`, which names no user then: UserNotProvided, the reference's row).
+QueryBody = Annotated[dict[str, Any] | None, Body()]
 QUERY = huddle(HuddlePresencePage, 400, 401, 403, 404)
 
 
@@ -126,27 +129,30 @@ async def _query(
 
 
 @router.post("/presence", response_model=Any, responses=QUERY)
-async def by_users(body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+async def by_users(
+    me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
+) -> dict[str, Any]:
     """Entries of the users named in `links` that overlap the date range."""
-    return await _query(domain, me, body, skip, pagesize, "/presence", "/presence")
+    return await _query(domain, me, body or {}, skip, pagesize, "/presence", "/presence")
 
 
 @router.post("/presence/teams/{team_id}", response_model=Any, responses=QUERY)
 async def by_team(
-    team_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+    team_id: str, me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
     """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
     base = f"/presence/teams/{team_id}"
-    return await _query(domain, me, body, skip, pagesize, f"/teams/{team_id}", base, team=team_id)
+    return await _query(domain, me, body or {}, skip, pagesize, f"/teams/{team_id}", base, team=team_id)
 
 
 @router.post("/presence/workspace/{workspace_id}", response_model=Any, responses=QUERY)
 async def by_workspace(
-    workspace_id: str, body: JsonObject, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20
+    workspace_id: str, me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
 ) -> dict[str, Any]:
     """Entries of a workspace's members (narrowed by `user` links) that overlap the date range."""
     base = f"/presence/workspace/{workspace_id}"
-    return await _query(domain, me, body, skip, pagesize, f"/workspaces/{workspace_id}", base, workspace=workspace_id)
+    self_href = f"/workspaces/{workspace_id}"
+    return await _query(domain, me, body or {}, skip, pagesize, self_href, base, workspace=workspace_id)
 
 
 @router.get("/presence/{user_id}/audits", response_model=Any, responses=huddle(HuddleAuditPage, 400, 401, 403, 404))

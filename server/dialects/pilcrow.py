@@ -144,7 +144,7 @@ def idle_seconds(domain: Domain) -> float:
 async def events_sse(request: Request, me: Me, domain: Dom, resume_point: str | None = None) -> StreamingResponse:
     """The event stream as Server-Sent Events."""
     point = resume_point_of(resume_point, request.headers.get("last-event-id"))
-    sub = await domain.subscribe(me, point)
+    sub = await domain.subscribe(me, point, token_of(request))
     idle = idle_seconds(domain)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -166,9 +166,10 @@ async def events_ws(websocket: WebSocket) -> None:
     """The same events over a WebSocket: one text frame each, `{"id": N, "data": {...}}`."""
     domain = domain_of(websocket)
     try:
-        me = await domain.auth.authenticate(token_of(websocket))
+        token = token_of(websocket)
+        me = await domain.auth.authenticate(token)
         point = resume_point_of(websocket.query_params.get("resume_point"), websocket.headers.get("last-event-id"))
-        sub = await domain.subscribe(me, point)
+        sub = await domain.subscribe(me, point, token)
     except DomainError as exc:
         # Refused during the handshake: a plain HTTP answer, never an accepted socket.
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
@@ -191,7 +192,10 @@ async def events_ws(websocket: WebSocket) -> None:
     finally:
         sub.close()
         with contextlib.suppress(Exception):
-            await websocket.close()
+            if sub.revoked:  # 1008 policy violation: the credentials it was opened with are no more
+                await websocket.close(code=1008, reason="this token is no longer valid; sign in again")
+            else:
+                await websocket.close()
 
 
 async def _write_events(websocket: WebSocket, sub: Subscription, idle: float, reader: asyncio.Task[None]) -> None:

@@ -39,11 +39,12 @@ class Accounts:
     async def setup(self, name: Any, password: Any) -> tuple[User, str]:
         """Create the first user (an admin) and sign them in; Conflict once anyone exists."""
         name, password = check_name(name), check_password(password)
+        digest = await self.d.auth.hash(password)
 
         def run(tx: WriteTx) -> tuple[User, str]:
             if tx.count_users() > 0:
                 raise Conflict("SetupDone", "this server is already set up; sign in instead")
-            pk, _ = self.d.admin.ensure_user(tx, name, password=password, admin=True)
+            pk, _ = self.d.admin.ensure_user(tx, name, password_hash=digest, admin=True)
             return self._signed_in(tx, pk)
 
         return await self.d.store.write(run)
@@ -88,12 +89,14 @@ class Accounts:
     async def accept(self, public_id: str, name: Any, password: Any) -> tuple[User, str]:
         """Become a user through an invitation (once); signed in at once."""
         name, password = check_name(name), check_password(password)
+        await self.d.store.read(lambda repo: self._open_invite(repo, public_id))  # no hashing for a bad invitation
+        digest = await self.d.auth.hash(password)
 
         def run(tx: WriteTx) -> tuple[User, str]:
             self._open_invite(tx, public_id)
             if tx.get_user_by_handle(name) is not None:
                 raise Conflict("NameInUse", f"the name {name!r} is taken")
-            pk, _ = self.d.admin.ensure_user(tx, name, password=password, admin=False)
+            pk, _ = self.d.admin.ensure_user(tx, name, password_hash=digest, admin=False)
             tx.use_invite(public_id, pk, self.d.clock.now())
             return self._signed_in(tx, pk)
 

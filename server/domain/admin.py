@@ -46,10 +46,12 @@ class Admin:
         *,
         display_name: str | None = None,
         password: str | None = None,
+        password_hash: str | None = None,
         admin: bool | None = None,
         team: str | None = None,
     ) -> tuple[int, bool]:
-        """Create or update a user so it matches; returns (pk, changed)."""
+        """Create or update a user so it matches; returns (pk, changed). A new user's password may
+        come hashed already (`password_hash`, from Auth.hash: off the writer and the event loop)."""
         check_handle(handle, "InvalidHandle")
         now = self.d.clock.now()
         user = tx.get_user_by_handle(handle)
@@ -59,7 +61,7 @@ class Admin:
                 handle=handle,
                 display_name=_text(display_name or handle, "display_name"),
                 role="admin" if admin else "member",
-                password_hash=hash_password(password) if password else None,
+                password_hash=password_hash or (hash_password(password) if password else None),
                 auto_status="away",
                 hide_last_seen=False,
                 created_at=now,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
 import time
-from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from server.domain.errors import RateLimited, Unauthorized
+from server.domain.limits import Recent, Window, address_key
 from server.model import User
 from server.store.base import WriteTx
 from server.store.repo import Repo
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
     from server.domain.core import Domain
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+# Checked when there is no stored hash (an unknown user), so that takes as long as a wrong
+# password: a hash of a random password nobody kept.
+_DUMMY_HASH = "scrypt$AmoTXqZQPALOnLWUAV6EKQ==$6Bo4f7kR9Kg3cLGwYEkjXEwHD3GtDfwBjAvxpneR8FE="
+# No handle is longer (people.valid_handle): a longer one is no one's, and is never looked up or kept.
+MAX_HANDLE = 64
 # A token's last use is written at most this often (it only feeds the 30-day expiry).
 _TOUCH_EVERY_US = 3600 * 1_000_000
 # How long a validated token is trusted without asking the database again (a revocation
@@ -36,7 +43,7 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, stored: str | None) -> bool:
     """Whether a password matches a stored hash (constant time)."""
     if not stored or not stored.startswith("scrypt$"):
-        # Spend the same time as a real check, so timing does not reveal unknown users.
+        # The same work as a real check (Auth.verify uses a dummy hash for this).
         hashlib.scrypt(password.encode(), salt=b"0" * 16, dklen=32, **_SCRYPT)
         return False
     _, salt_b64, digest_b64 = stored.split("$")
@@ -49,52 +56,22 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class Window:
-    """Counts events per key within a sliding window of `seconds`."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._hits: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until the key may act again; 0 when it may now."""
-        if self.limit <= 0:
-            return 0
-        now = time.monotonic()
-        hits = self._hits.get(key)
-        if not hits:
-            return 0
-        while hits and hits[0] <= now - self.seconds:
-            hits.popleft()
-        if len(hits) < self.limit:
-            return 0
-        return max(1, int(hits[0] + self.seconds - now) + 1)
-
-    def hit(self, key: str) -> None:
-        """Record one event."""
-        if self.limit <= 0:
-            return
-        self._hits.setdefault(key, deque()).append(time.monotonic())
-        if len(self._hits) > 100_000:  # forget idle keys
-            cutoff = time.monotonic() - self.seconds
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > cutoff}
-
-    def check(self, key: str, message: str) -> None:
-        """Raise RateLimited when the key is over its limit."""
-        wait = self.retry_after(key)
-        if wait:
-            raise RateLimited("RateLimited", message, retry_after=wait)
-
-
 class Auth:
     """Sign-in, tokens, and the login and send limits."""
 
     def __init__(self, domain: Domain) -> None:
         self.d = domain
+        s = domain.settings
         self._cache: dict[str, tuple[int, float]] = {}
-        self.login_failures = Window(domain.settings.login_rate, 60.0)
-        self.sends = Window(domain.settings.send_rate, 60.0)
+        keys = s.login_tracked_keys
+        # Sign-in attempts per (account, address), per account, per address (see login()).
+        self.login_pair = Window(s.login_rate, 60.0, max_keys=keys)
+        self.login_account = Window(s.login_rate_account, 60.0, max_keys=keys)
+        self.login_address = Window(s.login_rate_address, 60.0, max_keys=keys)
+        # (account, address) pairs that signed in: the account-wide limit does not apply to them.
+        self.known = Recent(keys)
+        self.sends = Window(s.send_rate, 60.0, max_keys=keys)
+        self._hasher = ThreadPoolExecutor(max_workers=max(1, s.hash_workers), thread_name_prefix="huddle-hash")
 
     def issue(self, tx: WriteTx, user_pk: int) -> str:
         """Create a token for a user inside a write; returns the token (stored only hashed)."""
@@ -106,17 +83,66 @@ class Auth:
         """Create a token (for the command line)."""
         return self.d.store.write_sync(lambda tx: self.issue(tx, user_pk))
 
+    # ---- passwords, off the event loop ------------------------------------------------
+    async def hash(self, password: str) -> str:
+        """hash_password on the hashing threads (scrypt takes ~50 ms of CPU; the loop never runs it)."""
+        return await asyncio.get_running_loop().run_in_executor(self._hasher, hash_password, password)
+
+    async def verify(self, password: str, stored: str | None) -> bool:
+        """verify_password on the hashing threads; no stored hash is checked against a dummy one,
+        so an unknown user (or one without a password) takes as long as a wrong password."""
+        return await asyncio.get_running_loop().run_in_executor(self._hasher, self._verify, password, stored)
+
+    @staticmethod
+    def _verify(password: str, stored: str | None) -> bool:
+        if stored and stored.startswith("scrypt$"):
+            return verify_password(password, stored)
+        verify_password(password, _DUMMY_HASH)
+        return False
+
+    def close(self) -> None:
+        """Stop the hashing threads."""
+        self._hasher.shutdown(wait=False, cancel_futures=True)
+
+    # ---- sign-in --------------------------------------------------------------------
+    def _count_login(self, handle: str, address: str) -> list[tuple[Window, str]]:
+        """Check every limit an attempt falls under, then count it in each: no await in between,
+        so a concurrent burst cannot slip past the check; and all before any hashing.
+
+        Limits: per (account, address) `login_rate`; per address `login_rate_address`, whatever
+        the account (password spraying); per account `login_rate_account`, looser, whatever the
+        address, except from addresses that signed in to that account before. One address can
+        thus lock an account out only for itself; a handle too long to be anyone's counts
+        against its address alone and is never kept.
+        """
+        addr = address_key(address)
+        counted = [(self.login_address, addr)]
+        if len(handle) <= MAX_HANDLE:
+            pair = f"{handle}\0{addr}"
+            counted.append((self.login_pair, pair))
+            if pair not in self.known:
+                counted.append((self.login_account, handle))
+        wait = max(window.retry_after(key) for window, key in counted)
+        if wait:
+            raise RateLimited("RateLimited", "too many failed sign-ins; wait and try again", retry_after=wait)
+        for window, key in counted:
+            window.hit(key)
+        return counted
+
     async def login(self, handle: str, password: str, address: str) -> tuple[str, User]:
-        """Check a password; returns a new token and the user."""
-        for key in (f"handle:{handle}", f"addr:{address}"):
-            self.login_failures.check(key, "too many failed sign-ins; wait and try again")
+        """Check a password; returns a new token and the user. An attempt is counted before the
+        hash is computed; a successful one is taken back."""
+        counted = self._count_login(handle, address)
+        if len(handle) > MAX_HANDLE:
+            raise Unauthorized("InvalidCredentials", "wrong user or password")
         user, stored = await self.d.store.read(
             lambda repo: (u := repo.get_user_by_handle(handle), repo.password_hash(u.pk) if u else None)
         )
-        if user is None or not verify_password(password, stored):
-            self.login_failures.hit(f"handle:{handle}")
-            self.login_failures.hit(f"addr:{address}")
+        if not await self.verify(password, stored if user is not None else None) or user is None:
             raise Unauthorized("InvalidCredentials", "wrong user or password")
+        for window, key in counted:
+            window.unhit(key)
+        self.known.add(f"{handle}\0{address_key(address)}")
 
         def run(tx: WriteTx) -> str:
             token = self.issue(tx, user.pk)
@@ -148,7 +174,7 @@ class Auth:
         return user_pk
 
     async def logout(self, token: str) -> None:
-        """Revoke a token."""
+        """Revoke a token, and close the event streams opened with it."""
         digest = token_hash(token)
         user_pk = await self.authenticate(token)
         self._cache.pop(digest, None)
@@ -159,10 +185,21 @@ class Auth:
             self.d.people.touch(tx, user_pk, now)
 
         await self.d.store.write(run)
+        self.d.hub.close_tokens({digest})
 
-    def forget_user(self, user_pk: int) -> None:
-        """Drop cached tokens of a user (after a password change)."""
-        self._cache = {k: v for k, v in self._cache.items() if v[0] != user_pk}
+    async def end_revoked_streams(self) -> None:
+        """Close the streams whose token was revoked (by any process: `huddle-server user passwd`
+        writes to the same database) or expired since they opened. Run every tick."""
+        open_with = {sub.token for sub in self.d.hub.subs if sub.token is not None}
+        if not open_with:
+            return
+        used_since = self.d.clock.now() - int(self.d.settings.token_ttl * 1_000_000)
+        live = await self.d.store.read(lambda repo: repo.live_tokens(open_with, used_since))
+        dead = open_with - live
+        if dead:
+            for digest in dead:
+                self._cache.pop(digest, None)
+            self.d.hub.close_tokens(dead)
 
     def check_send(self, user_pk: int) -> None:
         """Refuse a send over the per-user send rate; count it otherwise."""

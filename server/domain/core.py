@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from server.domain.accounts import Accounts
 from server.domain.admin import Admin
-from server.domain.auth import Auth
+from server.domain.auth import Auth, token_hash
 from server.domain.calls import Calls
 from server.domain.channels import Channels
 from server.domain.clock import Clock, SystemClock
 from server.domain.convos import Convos
 from server.domain.groups import Groups
+from server.domain.mail import MailLimits, MailReader
 from server.domain.messaging import MessageView, Messaging
 from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
@@ -62,6 +63,14 @@ class Domain:
         self.channels = Channels(self)
         self.convos = Convos(self)
         self.streams = Streams(self)
+        limits = MailLimits(
+            max_headers=settings.mail_max_headers,
+            max_header_bytes=settings.mail_max_header_bytes,
+            max_encoded_words=settings.mail_max_encoded_words,
+            max_parts=settings.mail_max_parts,
+            max_multiparts=settings.mail_max_multiparts,
+        )
+        self.mail = MailReader(limits, settings.mail_workers)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
 
@@ -83,6 +92,8 @@ class Domain:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         await self.hub.stop()
+        self.mail.close()
+        self.auth.close()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -91,6 +102,10 @@ class Domain:
                 await self.tick()
             except Exception:
                 log.exception("periodic check failed")
+            try:
+                await self.auth.end_revoked_streams()
+            except Exception:
+                log.exception("checking the tokens of open streams failed")
 
     async def tick(self) -> None:
         """Ring timeouts, away flips, and (once a minute) retention."""
@@ -143,7 +158,10 @@ class Domain:
 
         return await self.store.read(run)
 
-    async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
-        """The viewer's event stream after resume_point."""
+    async def subscribe(self, viewer_pk: int, resume_point: int | None, token: str | None = None) -> Subscription:
+        """The viewer's event stream after resume_point, closed when `token` (the credentials it
+        was opened with) is revoked or expires."""
         await self.store.read(lambda repo: self.actor(repo, viewer_pk))
-        return await self.hub.subscribe(viewer_pk, resume_point)
+        sub = await self.hub.subscribe(viewer_pk, resume_point)
+        sub.token = token_hash(token) if token else None
+        return sub

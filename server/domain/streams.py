@@ -17,11 +17,8 @@ of metadata records that other dialects may extend with records of their own kin
 
 from __future__ import annotations
 
-import email.policy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
 from server.domain.errors import Forbidden, Invalid, NotFound
@@ -36,13 +33,6 @@ if TYPE_CHECKING:
 META_KIND = "esn"
 MAX_TARGETS = 20
 MAX_IDS = 100
-# Defects that mean the bytes are not an RFC 822 message at all (others are tolerated).
-_FATAL_DEFECTS = (
-    "MissingHeaderBodySeparatorDefect",
-    "NoBoundaryInMultipartDefect",
-    "StartBoundaryNotFoundDefect",
-    "MultipartInvariantViolationDefect",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,47 +124,25 @@ def check_text(text: Any, *, has_attachments: bool) -> str:
     return text
 
 
-def _clean(text: str) -> str:
-    # Mail headers and bodies may hold undecodable bytes (as surrogates): never store those.
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+def nesting(value: Any, stop: int) -> int:
+    """How deeply objects and lists nest in a JSON value (a scalar is 0; `{"a": [1]}` is 2),
+    counted without recursion, giving up once past `stop`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
-def parse_email(raw: bytes) -> Draft:
-    """A post from an RFC 822 message: the Subject and the text/plain body; 400 when malformed."""
-    if not raw.strip():
-        raise Invalid("InvalidEmail", "the body is empty; send an RFC 822 message")
-    try:
-        message = BytesParser(policy=email.policy.default).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
-        defects = [type(d).__name__ for part in message.walk() for d in part.defects]
-        fatal = sorted(set(defects) & set(_FATAL_DEFECTS))
-        if fatal:
-            raise Invalid("InvalidEmail", f"not a well-formed RFC 822 message ({', '.join(fatal)})")
-        if message["from"] is None:
-            raise Invalid("InvalidEmail", "not an RFC 822 message: it has no From header")
-        subject = _clean(str(message["subject"] or "")).strip()
-        part = message.get_body(preferencelist=("plain",))
-        content = part.get_content() if part is not None else ""
-        text = _clean(content if isinstance(content, str) else "").strip()
-        files = [
-            {
-                "name": _clean(a.get_filename() or ""),
-                "contentType": a.get_content_type(),
-                "length": len(a.get_payload(decode=True) or b""),
-            }
-            for a in message.iter_attachments()
-            if isinstance(a, EmailMessage)
-        ]
-        headers = {k: _clean(str(message[k])) for k in ("from", "to", "subject", "date", "message-id") if message[k]}
-    except Invalid:
-        raise
-    except Exception as exc:  # untrusted bytes: any failure of the parser is the sender's 400
-        raise Invalid("InvalidEmail", f"the message cannot be read: {type(exc).__name__}") from None
-    if not subject and not text:
-        raise Invalid("InvalidEmail", "the message has neither a Subject nor a text/plain part")
-    body = f"{subject}\n\n{text}" if subject and text else subject or text
-    meta = {"objectType": "whatsup", "attachments": files, "parsers": [], "email": headers}
-    return Draft(check_text(body, has_attachments=bool(files)), meta)
+def check_data(data: Any, max_depth: int) -> None:
+    """ESN `data` may nest at most max_depth objects and lists deep (so every answer can render it)."""
+    if nesting(data, max_depth) > max_depth:
+        raise Invalid("InvalidRequest", f"object.data is nested more than {max_depth} levels deep")
 
 
 class Streams:
@@ -226,9 +194,9 @@ class Streams:
         stream = self.stream_of(repo, conversation.public_id or "")
         return self.readers(repo, stream) if stream is not None else frozenset(repo.admin_pks())
 
-    def _writable(self, tx: WriteTx, actor: User, stream_uuid: str) -> tuple[Stream, Conversation]:
-        """A stream the actor may post to, and its conversation (created on first use); else 403."""
-        stream = self.stream_of(tx, stream_uuid)
+    def _may_post(self, repo: Repo, actor: User, stream_uuid: str) -> Stream:
+        """A stream the actor may post to; else 403."""
+        stream = self.stream_of(repo, stream_uuid)
         if stream is None or not stream.may_read(actor):
             raise Forbidden("Forbidden", f"you may not post to activity stream {stream_uuid!r}")
         if not stream.writable:
@@ -236,6 +204,11 @@ class Streams:
             raise Forbidden("Forbidden", f"activity stream {stream_uuid!r} is read-only: its {stream.kind} is {state}")
         if not stream.may_write(actor):
             raise Forbidden("Forbidden", f"only members of {stream.kind} {stream.owner.name!r} may post to its stream")
+        return stream
+
+    def _writable(self, tx: WriteTx, actor: User, stream_uuid: str) -> tuple[Stream, Conversation]:
+        """A stream the actor may post to, and its conversation (created on first use); else 403."""
+        stream = self._may_post(tx, actor, stream_uuid)
         conv = tx.get_stream_conversation(stream.uuid)
         if conv is None:
             team_pk = stream.owner.pk if isinstance(stream.owner, Team) else None
@@ -272,29 +245,43 @@ class Streams:
 
         def run(repo: Repo) -> Post:
             viewer = self.d.actor(repo, viewer_pk)
-            return self._posts(repo, viewer, [self._visible(repo, viewer, public_id, streams_only=False)])[0]
+            return self._posts(repo, viewer, [self._readable(repo, viewer, public_id)])[0]
 
         return await self.d.store.read(run)
 
-    async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | str]:
-        """Each id's message, or the id itself when it is unknown or unreadable; 404 when none is found."""
+    def _readable(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+        """A message the viewer may read by id; 403 for one that exists but is not theirs to read
+        (the ESN reference names 403 for exactly this), 404 for one that does not exist (any more)."""
+        try:
+            return self._visible(repo, viewer, public_id, streams_only=False)
+        except NotFound:
+            message = repo.get_message(public_id) if isinstance(public_id, str) else None
+            conv = repo.get_conversation(message.conversation_pk) if message else None
+            if message is None or message.deleted or conv is None or conv.deleted:
+                raise
+            raise Forbidden("Forbidden", f"you do not have the permission to read message {public_id!r}") from None
+
+    async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | NotFound | Forbidden]:
+        """Each id's message, or why not (unknown: NotFound, not the viewer's to read: Forbidden);
+        404 when none can be read."""
         if not public_ids:
             raise Invalid("MissingIds", "name the messages: ?ids[]=<id>&ids[]=<id>")
         if len(public_ids) > MAX_IDS:
             raise Invalid("TooManyIds", f"at most {MAX_IDS} ids per request")
 
-        def run(repo: Repo) -> list[Post | str]:
+        def run(repo: Repo) -> list[Post | NotFound | Forbidden]:
             viewer = self.d.actor(repo, viewer_pk)
             found: dict[str, tuple[Message, Conversation]] = {}
+            refused: dict[str, NotFound | Forbidden] = {}
             for public_id in public_ids:
                 try:
-                    found[public_id] = self._visible(repo, viewer, public_id, streams_only=False)
-                except NotFound:
-                    continue
+                    found[public_id] = self._readable(repo, viewer, public_id)
+                except (NotFound, Forbidden) as exc:
+                    refused[public_id] = exc
             if not found:
                 raise NotFound("MessageNotFound", "none of the messages can be found")
             posts = dict(zip(found, self._posts(repo, viewer, list(found.values())), strict=True))
-            return [posts.get(public_id, public_id) for public_id in public_ids]
+            return [posts.get(public_id) or refused[public_id] for public_id in public_ids]
 
         return await self.d.store.read(run)
 
@@ -338,6 +325,11 @@ class Streams:
         parents = repo.public_ids_of(m.parent_pk for m in messages if m.parent_pk)
         replies = repo.reply_ids([m.pk for m in messages])
         metas = [esn_meta(m) for m in messages]
+        limit = self.d.settings.esn_data_depth
+        for meta in metas:
+            # Stored before the bound, or under a looser one: left out, so the message still reads.
+            if "data" in meta and nesting(meta["data"], limit) > limit:
+                del meta["data"]
         readable: set[str] | None = None
         out = []
         for (message, conv), meta in zip(items, metas, strict=True):
@@ -386,9 +378,12 @@ class Streams:
             raise Invalid("TooManyTargets", f"at most {MAX_TARGETS} targets")
         return [self._writable(tx, actor, uuid) for uuid in dict.fromkeys(targets)]
 
-    async def _write(self, actor_pk: int, key: str | None, act: Callable[[WriteTx, User], MessageView]) -> MessageView:
+    async def _write(
+        self, actor_pk: int, key: str | None, act: Callable[[WriteTx, User], MessageView], *, counted: bool = False
+    ) -> MessageView:
         """One stream write: a retry with the key returns the first answer; else act, remember, touch."""
-        self.d.auth.check_send(actor_pk)
+        if not counted:
+            self.d.auth.check_send(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
@@ -403,7 +398,9 @@ class Streams:
 
         return await self.d.store.write(run)
 
-    async def post(self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None) -> MessageView:
+    async def post(
+        self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None, *, counted: bool = False
+    ) -> MessageView:
         """A new post in the first target; each further target gets a copy, as if shared."""
 
         def act(tx: WriteTx, actor: User) -> MessageView:
@@ -413,7 +410,14 @@ class Streams:
                 self._copies(tx, actor, view.message, places[0][0].uuid, places[1:])
             return view
 
-        return await self._write(actor_pk, key, act)
+        return await self._write(actor_pk, key, act, counted=counted)
+
+    async def post_email(self, actor_pk: int, raw: bytes, target: str, key: str | None = None) -> MessageView:
+        """A post made of an RFC 822 message, read only once the send rate and the stream allow it."""
+        self.d.auth.check_send(actor_pk)  # counted before any work, like every send
+        await self.d.store.read(lambda repo: self._may_post(repo, self.d.actor(repo, actor_pk), target))
+        draft = await self.d.mail.read(raw)  # off the event loop, within the mail limits
+        return await self.post(actor_pk, draft, [target], key, counted=True)
 
     async def reply(
         self, actor_pk: int, draft: Draft, parent_id: str, targets: list[str], key: str | None = None

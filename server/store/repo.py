@@ -912,6 +912,21 @@ class Repo(ConvoQueries, StreamQueries):
         """Revoke a token."""
         self.conn.execute(update(s.tokens).where(s.tokens.c.token_hash == token_hash).values(revoked_at=at))
 
+    def live_tokens(self, token_hashes: Iterable[str], used_since: int) -> set[str]:
+        """Those of the token hashes that are neither revoked nor unused since `used_since`."""
+        t, wanted = s.tokens, list(token_hashes)
+        live: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(
+                select(t.c.token_hash).where(
+                    t.c.token_hash.in_(wanted[i : i + 500]),
+                    t.c.revoked_at.is_(None),
+                    t.c.last_used_at >= used_since,
+                )
+            )
+            live.update(row[0] for row in rows)
+        return live
+
     def revoke_user_tokens(self, user_pk: int, at: int) -> None:
         """Revoke every token of a user."""
         self.conn.execute(

@@ -154,6 +154,9 @@ ooo_entries = Table(
     Column("message", Text, nullable=True),
     Column("created_at", Integer, nullable=False),
     Index("ix_ooo_user", "user_pk"),
+    # Entries are deleted for good; their ids are never given out again (audits and old links
+    # name them). Databases of version 1 are rebuilt so (sqlite.py, migration 2).
+    sqlite_autoincrement=True,
 )
 
 audits = Table(
@@ -217,4 +220,5 @@ invites = Table(
 )
 
 # The schema version this code writes. Migration N brings a database from N-1 to N.
-SCHEMA_VERSION = 1
+# 2: ooo_entries ids are never reused (AUTOINCREMENT).
+SCHEMA_VERSION = 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -65,6 +66,29 @@ def _make_engine(path: Path, *, begin: str, synchronous: str) -> Engine:
     return engine
 
 
+def _ooo_ids_never_reused(conn: Connection) -> None:
+    """Migration 2: rebuild ooo_entries with AUTOINCREMENT, so a deleted entry's id is never given
+    out again (SQLite cannot add it to a table). The counter starts past every id the table or
+    its audit trail has named, so ids deleted before the migration are not reused either."""
+    created = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ooo_entries'")
+    if "AUTOINCREMENT" in (created.scalar_one() or "").upper():
+        return  # made by create_all just now (a new database), or rebuilt already
+    columns = ", ".join(c.name for c in schema.ooo_entries.columns)
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_ooo_user")
+    conn.exec_driver_sql("ALTER TABLE ooo_entries RENAME TO ooo_entries_v1")
+    schema.ooo_entries.create(conn)
+    conn.exec_driver_sql(f"INSERT INTO ooo_entries ({columns}) SELECT {columns} FROM ooo_entries_v1")
+    conn.exec_driver_sql("DROP TABLE ooo_entries_v1")
+    named = [int(m[1]) for (ctx,) in conn.exec_driver_sql("SELECT context FROM audits") if (m := _AUDIT_ID.match(ctx))]
+    highest = max([conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM ooo_entries").scalar_one(), *named])
+    conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = 'ooo_entries'")
+    conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('ooo_entries', ?)", (highest,))
+
+
+# An OOO audit's context starts with the entry's id: {'id':12} or {'id':12,'message':'...'}.
+_AUDIT_ID = re.compile(r"\{'id':(\d+)")
+
+
 class SqliteStore(Store):
     """The SQLite store. Writes go through one thread that commits queued requests together."""
 
@@ -90,7 +114,8 @@ class SqliteStore(Store):
                 )
             # New tables need no version step: create_all only adds the ones that are missing.
             schema.metadata.create_all(conn)
-            # Later versions add their steps here: `if version < 2: ...`.
+            if version < 2:
+                _ooo_ids_never_reused(conn)
             if version != schema.SCHEMA_VERSION:
                 conn.exec_driver_sql(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
 

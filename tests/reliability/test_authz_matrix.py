@@ -903,10 +903,10 @@ ROWS: list[Row] = [
         why=ESN,
     ),
     Row(
-        "esn get post",
+        "esn get post",  # a message that exists but is not yours to read: 403, as the reference names it
         "GET",
         "/api/messages/{message_id}",
-        E(200, 200, 404, 200, party=200),
+        E(200, 200, 403, 200, party=200),
         {"message_id": "post"},
         party="jin.park",
         why=ESN,
@@ -915,7 +915,7 @@ ROWS: list[Row] = [
         "esn get a DM",
         "GET",
         "/api/messages/{message_id}",
-        E(200, 404, 404, 404, party=200),
+        E(200, 403, 403, 403, party=200),
         DM,
         party="jin.park",
         why=ESN,

@@ -301,6 +301,17 @@ def test_every_limit_has_a_serve_flag_on_by_default() -> None:
         "send_rate": 600,
         "login_rate": 10,
         "max_streams_per_user": 20,
+        "mail_max_headers": 200,
+        "mail_max_header_bytes": 16 * 1024,
+        "mail_max_encoded_words": 200,
+        "mail_max_parts": 100,
+        "mail_max_multiparts": 10,
+        "mail_workers": 1,
+        "login_rate_account": 100,
+        "login_rate_address": 100,
+        "login_tracked_keys": 100_000,
+        "hash_workers": 1,
+        "esn_data_depth": 32,
     }
     assert {name: getattr(args, name) for name in limits} == limits
     assert {name: getattr(defaults, name) for name in limits} == limits
@@ -308,8 +319,8 @@ def test_every_limit_has_a_serve_flag_on_by_default() -> None:
 
 # ---- rates and streams, in every dialect's shape -----------------------------------------------
 def test_failed_logins_are_limited_per_address(make_server: Callable[..., LiveServer]) -> None:
-    """--login-rate 3: three failures from one address on three handles, then both logins answer 429."""
-    server = make_server(login_rate=3)
+    """--login-rate-address 3: three failures from one address on three handles, then both logins answer 429."""
+    server = make_server(login_rate_address=3)
     for handle in ("jin.park", "maya.chen", "sam.ortiz"):
         r = httpx.post(f"{server.url}/api/v2/auth/login", json={"user": handle, "password": "wrong"})
         assert r.status_code == 401

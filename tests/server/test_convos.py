@@ -519,6 +519,6 @@ def test_a_convo_message_reads_through_esn_for_its_participants_only(server: Liv
         assert r.status_code == 200
         assert (r.json()["_id"], r.json()["description"]) == (message_id, "read me anywhere")
         assert r.json()["target"] == [{"objectType": "convo", "id": str(convo)}]
-    refused = sam.get(f"/api/messages/{message_id}")
-    assert refused.status_code == 404
-    assert refused.json()["error"]["status"] == 404
+    refused = sam.get(f"/api/messages/{message_id}")  # it exists, but is not Sam's: ESN's 403
+    assert refused.status_code == 403
+    assert refused.json()["error"]["status"] == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http import HTTPStatus
@@ -25,6 +25,8 @@ MAIL = (
     b"How are you today?\r\n"
 )
 RFC822 = {"Content-Type": "message/rfc822"}
+# Over the default mail bounds (200 header fields), whatever else it says.
+OVER_BOUNDS = b"From: a@b\r\n" + b"".join(b"X-Filler-%d: v\r\n" % i for i in range(200)) + b"\r\nhi\r\n"
 
 
 def client(server: LiveServer, handle: str) -> httpx.Client:
@@ -183,12 +185,13 @@ async def test_one_message_across_dialects_and_one_event(server: LiveServer) -> 
         "stream": infra,
     }
     assert not any(d.get("id") == message_id or "stream" in d for _, d in sam_got)
-    # Readable by stream members (and admins) in ESN and in v2; 404 to others in both.
+    # Readable by stream members (and admins) in ESN and in v2; to others 403 in ESN (the reference
+    # names it), 404 in v2.
     for reader in (jin, admin):
         assert reader.get(f"/api/messages/{message_id}").json()["description"] == "deploy at 5"
         assert reader.get(f"/api/v2/messages/{message_id}").status_code == 200
     assert jin.get(f"/api/v2/messages/{message_id}").json()["body"] == "deploy at 5"
-    assert_error(sam.get(f"/api/messages/{message_id}"), 404)
+    assert_error(sam.get(f"/api/messages/{message_id}"), 403)
     assert sam.get(f"/api/v2/messages/{message_id}").status_code == 404
     # In the boot snapshot of members only.
     booted = [m for m in jin.get("/api/boot").json()["messages"] if m["id"] == message_id]
@@ -284,7 +287,7 @@ def test_several_targets_make_copies(server: LiveServer) -> None:
     assert copy["copyOf"] == {"_id": message_id, "resource": {"objectType": "activitystream", "id": infra}}
     # jin is not in the platform workspace: the copy is hidden from him, and so is the share.
     assert jin.get(f"/api/messages/{message_id}").json()["shares"] == []
-    assert_error(jin.get(f"/api/messages/{share['_id']}"), 404)
+    assert_error(jin.get(f"/api/messages/{share['_id']}"), 403)
 
 
 def test_replies(server: LiveServer) -> None:
@@ -342,7 +345,7 @@ def test_archived_workspace_is_read_only_and_deleted_owners_hide_their_stream(se
         assert_error(alex.post("/api/messages", json=reply), 403)
     assert admin.patch(f"/workspaces/{space}", json={"state": "deleted"}).status_code == 200
     assert_error(alex.get(f"/api/activitystreams/{platform}"), 404)
-    assert_error(alex.get(f"/api/messages/{message_id}"), 404)
+    assert_error(alex.get(f"/api/messages/{message_id}"), 403)
     assert "platform" not in uuids(alex)
     # Admins read every stream, but post only where they are members.
     assert admin.get(f"/api/messages/{message_id}").status_code == 200
@@ -461,6 +464,10 @@ def test_email(server: LiveServer) -> None:
         ("objectType=activitystream&id=DESIGN", MAIL, RFC822, 403),
         ("objectType=activitystream&id=nope", MAIL, RFC822, 403),
         ("objectType=activitystream&id=INFRA", b"From: a@b\r\n\r\n" + b"x" * (1024 * 1024), RFC822, 413),
+        ("objectType=activitystream&id=INFRA", OVER_BOUNDS, RFC822, 400),  # past the mail bounds
+        # Whether the caller may post there is checked before the mail is read.
+        ("objectType=activitystream&id=nope", OVER_BOUNDS, RFC822, 403),
+        ("objectType=activitystream&id=DESIGN", OVER_BOUNDS, RFC822, 403),
     ],
 )
 def test_bad_email(shared: Shared, query: str, body: bytes, headers: dict[str, str], status: int) -> None:
@@ -468,6 +475,36 @@ def test_bad_email(shared: Shared, query: str, body: bytes, headers: dict[str, s
     query = query.replace("INFRA", streams["infrastructure"]).replace("DESIGN", streams["design"])
     assert_error(alex.post(f"/api/messages/email?{query}", content=body, headers=headers), status)
     assert alex.get(f"/api/activitystreams/{streams['infrastructure']}").json() == []
+
+
+def test_the_reference_mail_example_is_accepted(shared: Shared) -> None:
+    """Seed 004's own example has no blank line after the headers: its first non-header line starts the body."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+    mail = b"From: 'Sender Name' <sender@example.com>\nTo: 'Receiver Name' <receiver@example.com>\n"
+    mail += b"Subject: Hello world!\nHow are you today?\n"
+    r = alex.post(f"/api/messages/email?id={infra}&objectType=activitystream", content=mail, headers=RFC822)
+    assert r.status_code == 201, r.text
+    message = alex.get(f"/api/messages/{r.json()['_id']}").json()
+    assert message["description"] == "Hello world!\n\nHow are you today?"
+    alex.delete(f"/api/messages/{r.json()['_id']}")  # the shared stream stays empty for the error cases
+
+
+def test_mail_past_the_bounds_is_refused_in_the_esn_shape(shared: Shared) -> None:
+    """The 400 says which bound, in ESN's error shape."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+    r = alex.post(f"/api/messages/email?id={infra}&objectType=activitystream", content=OVER_BOUNDS, headers=RFC822)
+    assert_error(r, 400)
+    assert r.json()["error"]["details"] == "the message is too big to read: it has more than 200 header fields"
+
+
+def test_mail_is_read_only_after_the_send_rate_allows_it(make_server: Callable[..., LiveServer]) -> None:
+    """--send-rate 1: the second mail is 429 even when it would be refused as unreadable; it is counted first."""
+    server = make_server(send_rate=1)
+    alex = client(server, "alex.kim")
+    url = f"/api/messages/email?id={uuids(alex)['infrastructure']}&objectType=activitystream"
+    assert alex.post(url, content=MAIL, headers=RFC822).status_code == 201
+    assert_error(alex.post(url, content=OVER_BOUNDS, headers=RFC822), 429)
+    assert_error(alex.post(url, content=b"not a mail", headers=RFC822), 429)
 
 
 def test_get_many(server: LiveServer) -> None:
@@ -486,15 +523,19 @@ def test_get_many(server: LiveServer) -> None:
     # One model: any message the caller may see reads here, in the ESN shape.
     assert (direct["_id"], direct["description"], direct["creator"]) == (dm, "a DM reads here too", "alex.kim")
     assert direct["target"] == [{"objectType": "user", "id": "jin.park"}]
-    missing = [unknown, unreadable, junk]
+    missing = [unknown, junk]
     assert [m["error"]["details"] for m in missing] == [
-        f"The message {i} can not be found" for i in ("123", theirs, "%00' OR 1=1")
+        f"The message {i} can not be found" for i in ("123", "%00' OR 1=1")
     ]
     assert all(
         m == {"error": {"code": 404, "status": 404, "message": "Not Found", "details": m["error"]["details"]}}
         for m in missing
     )
-    assert_error(sam.get(f"/api/messages/{dm}"), 404)  # not Sam's DM
+    # One that exists but is not the caller's to read: 403, as GET /api/messages/{id} answers.
+    details = f"You do not have the permission to read the message {theirs}"
+    assert unreadable == {"error": {"code": 403, "status": 403, "message": "Forbidden", "details": details}}
+    assert_error(sam.get(f"/api/messages/{dm}"), 403)  # not Sam's DM
+    assert_error(sam.get("/api/messages/msg_0000000000000000"), 404)  # no such message
     assert [m["_id"] for m in alex.get("/api/messages", params=[("ids", mine)]).json()] == [mine]
     assert_error(alex.get("/api/messages", params=[("ids[]", "123"), ("ids[]", theirs)]), 404)
     assert_error(alex.get("/api/messages"), 400)
@@ -576,3 +617,51 @@ async def test_deleting_a_stream_message_tells_its_readers_and_links_resolve(ser
         got = await collect(stream, lambda d: (d["type"], d["event"]) == ("message", "deleted"))
     assert got[-1][1]["id"] == message_id
     assert maya.get(f"/api/messages/{message_id}").status_code == 404
+
+
+def deep(levels: int) -> dict[str, Any]:
+    """An object nested `levels` deep: {"a": {"a": ... 1}}."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return dict(value)
+
+
+def test_data_nesting_is_bounded_at_write(shared: Shared) -> None:
+    """`data` may nest 32 objects and lists deep (--esn-data-depth); deeper is 400 (it was stored, and
+    reading it then answered 500)."""
+    alex, infra = shared.clients["alex.kim"], shared.streams["infrastructure"]
+
+    def send(data: Any) -> httpx.Response:
+        body = {"object": {"objectType": "whatsup", "description": "d", "data": data}, "targets": [{"id": infra}]}
+        return alex.post("/api/messages", json=body)
+
+    for data in (deep(33), {"list": [[[[1]]]] * 2, "deep": deep(32)}, deep(900)):
+        r = send(data)
+        assert_error(r, 400)
+        assert r.json()["error"]["details"] == "object.data is nested more than 32 levels deep"
+    at = send(deep(32))
+    assert at.status_code == 201
+    message_id = at.json()["_id"]
+    assert alex.get(f"/api/messages/{message_id}").json()["data"] == deep(32)
+    alex.delete(f"/api/messages/{message_id}")  # the shared stream stays empty for the error cases
+
+
+def test_a_message_stored_with_deeper_data_still_reads(server: LiveServer) -> None:
+    """Data stored before the bound (900 levels) is left out of answers; everything else reads."""
+    alex = client(server, "alex.kim")
+    infra = uuids(alex)["infrastructure"]
+    message_id = post(alex, infra, "deep inside")
+    store = server.domain.store
+    message = store.read_sync(lambda repo: repo.get_message(message_id))
+    assert message is not None
+    meta = [{"kind": "esn", "objectType": "whatsup", "attachments": [], "parsers": [], "data": deep(900)}]
+    store.write_sync(lambda tx: tx.set_message_attachments(message.pk, meta))
+    one = alex.get(f"/api/messages/{message_id}")
+    assert one.status_code == 200
+    assert one.json()["description"] == "deep inside"
+    assert "data" not in one.json()
+    assert [m["_id"] for m in alex.get("/api/messages", params={"ids[]": message_id}).json()] == [message_id]
+    assert [e["_id"] for e in alex.get(f"/api/activitystreams/{infra}").json()] == [message_id]
+    assert alex.get(f"/api/v2/messages/{message_id}").status_code == 200
+    assert alex.get("/api/boot").status_code == 200

@@ -123,6 +123,7 @@ ROWS: list[tuple[str, str, str, str, Any, int, str]] = [
     ("by user", "none", "GET", "/presence/{alex}", None, 401, "AccessTokenInvalid"),
     ("by user", "alex", "GET", "/presence/99999", None, 404, "UserNotFound"),
     ("by users", "alex", "POST", "/presence", {"links": []}, 400, "UserNotProvided"),
+    ("by users", "alex", "POST", "/presence", None, 400, "UserNotProvided"),  # no body: no user either
     (
         "by users",
         "alex",
@@ -312,6 +313,26 @@ def test_create(world: World) -> None:
     # The earlier entry was not replaced.
     listing = alex.get(f"/presence/{world.ids['alex']}").json()
     assert [e["message"] for e in listing["presenceEntities"]] == ["back friday", "conference"]
+
+
+def test_entry_ids_are_never_reused(world: World) -> None:
+    """Create, delete, create: the second entry gets a new id, so the audit trail and old links never
+    name two entries with one id (they were reused: create 2, delete 2, create 2)."""
+    alex = world.clients["alex"]
+    first = alex.post("/presence/create", json={"isActive": True, "message": "one"}).json()["id"]
+    assert alex.delete(f"/presence/{world.ids['alex']}/{first}").status_code == 204
+    second = alex.post("/presence/create", json={"isActive": True, "message": "two"}).json()["id"]
+    assert second > first
+    audits = alex.get(f"/presence/{world.ids['alex']}/audits", params={"pagesize": 100}).json()["audits"]
+    assert [a["context"] for a in audits][-3:] == [f"{{'id':{first}}}", f"{{'id':{first}}}", f"{{'id':{second}}}"]
+
+
+def test_queries_without_a_body(world: World) -> None:
+    """A query's fields are all optional: no body is an empty query (by team: every member's entries)."""
+    alex = world.clients["alex"]
+    r = alex.post(world.fmt("/presence/teams/{team}"))
+    assert r.status_code == 200
+    assert "back friday" in [e["message"] for e in r.json()["presenceEntities"]]
 
 
 def test_by_user_pages_with_links(world: World) -> None:

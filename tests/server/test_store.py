@@ -159,3 +159,49 @@ def test_bulk_reads_give_the_records_single_reads_give(tmp_path: Path) -> None:
     spaces = store.read_sync(lambda r: r.workspaces_of())
     assert spaces == {pks["bob"]: [store.read_sync(lambda r: r.get_workspace_by_name("hq"))]}
     store.close()
+
+
+# What version 1 made of ooo_entries: no AUTOINCREMENT, so a deleted last id came back.
+V1_OOO = """
+DROP TABLE ooo_entries;
+CREATE TABLE ooo_entries (
+    pk INTEGER NOT NULL, user_pk INTEGER NOT NULL, is_active BOOLEAN NOT NULL, start_date INTEGER,
+    end_date INTEGER, message TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (pk)
+);
+CREATE INDEX ix_ooo_user ON ooo_entries (user_pk);
+DELETE FROM sqlite_sequence WHERE name = 'ooo_entries';
+INSERT INTO ooo_entries VALUES (1, 7, 1, NULL, NULL, 'kept', 100), (2, 7, 0, 10, 20, NULL, 200);
+INSERT INTO audits (user_pk, audit_type, at, context) VALUES
+    (7, 'create', 1, '{''id'':1}'), (7, 'create', 2, '{''id'':2}'), (7, 'create', 3, '{''id'':3}'),
+    (7, 'update', 4, '{''id'':3,''message'':''x''}'), (7, 'delete', 5, '{''id'':3}');
+PRAGMA user_version = 1;
+"""
+
+
+def test_version_1_databases_stop_reusing_ooo_ids(tmp_path: Path) -> None:
+    """Migration 2 rebuilds ooo_entries with AUTOINCREMENT, keeping its rows and index; the next id is
+    past every id the table or its audit trail named (3 was deleted before the migration)."""
+    db = tmp_path / "h.db"
+    SqliteStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.executescript(V1_OOO)
+    conn.close()
+    store = SqliteStore(db)
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ooo_entries'").fetchone()[0]
+    assert "AUTOINCREMENT" in sql
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ix_ooo_user'").fetchone() == ("ix_ooo_user",)
+    rows = conn.execute("SELECT * FROM ooo_entries ORDER BY pk").fetchall()
+    assert rows == [(1, 7, 1, None, None, "kept", 100), (2, 7, 0, 10, 20, None, 200)]
+    conn.execute("INSERT INTO ooo_entries (user_pk, is_active, created_at) VALUES (7, 1, 300)")
+    conn.execute("DELETE FROM ooo_entries WHERE pk = 4")
+    conn.execute("INSERT INTO ooo_entries (user_pk, is_active, created_at) VALUES (7, 1, 400)")
+    assert [r[0] for r in conn.execute("SELECT pk FROM ooo_entries ORDER BY pk")] == [1, 2, 5]
+    conn.commit()
+    conn.close()
+    SqliteStore(db).close()  # opening again changes nothing
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT pk FROM ooo_entries ORDER BY pk")] == [1, 2, 5]
+    conn.close()

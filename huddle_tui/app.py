@@ -210,11 +210,11 @@ class HuddleApp(App[None]):
 
     # ---- keys and commands --------------------------------------------------------
     def action_help(self) -> None:
-        """Show every key."""
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        """Keys by task and what the symbols mean."""
+        from huddle_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     @work(exclusive=True, group="login", exit_on_error=False)
     async def action_sign_out(self) -> None:

@@ -22,7 +22,7 @@ def _server_url(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huddle", description="Huddle: presence and chat for your team.")
     parser.add_argument("--server", type=_server_url, help="server URL, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--user", help="your user name (handle)")
+    parser.add_argument("--user", help="your user name (handle); each user's sign-in is kept (default: the last used)")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="start a bundled server with a demo team and sign in to it")
     demo.add_argument("--port", type=int, default=0, help="port for the demo server (default: a free one)")
@@ -38,10 +38,9 @@ def client(server: str | None = None, user: str | None = None) -> HuddleApp:
     # what it did about it, and shows sign-in.
     loaded = Config.recover(path)
     config = loaded.config
-    if server and server != config.server.rstrip("/"):
-        config.server, config.token = server, ""
-    if user and user != config.user:
-        config.user, config.token = user, ""
+    wanted = ((server or config.server).rstrip("/"), user or config.user)
+    if wanted != (config.server.rstrip("/"), config.user):
+        config.switch(*wanted)  # that user on that server: their saved sign-in, if any
     return make_app(config, config_file=path if loaded.writable else None, notice=loaded.problem)
 
 

@@ -8,7 +8,7 @@ import math
 import os
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,12 @@ def _hours(value: Any) -> str:
     return "" if ok else f"should be a number of hours, not {_shown(value)}"
 
 
+def _tokens(value: Any) -> str:
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return ""
+    return f"should be a table of sign-ins, not {_shown(value)}"
+
+
 # What each setting must look like: a check that says what is wrong ("" when nothing is).
 CHECKS: dict[str, Callable[[Any], str]] = {
     "server": _server,
@@ -74,6 +80,7 @@ CHECKS: dict[str, Callable[[Any], str]] = {
     "notify": _notify,
     "theme": _text,
     "stale_hours": _hours,
+    "tokens": _tokens,
 }
 
 
@@ -115,6 +122,23 @@ class Config:
     theme: str = "textual-dark"
     # Hint when someone you wrote to has unread messages and was last seen longer ago than this.
     stale_hours: float = 4.0
+    # Every saved sign-in, `user@server` -> token; server, user and token above are the last used.
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def switch(self, server: str, user: str) -> None:
+        """Use the sign-in saved for this user on this server (none: sign in), keeping the
+        current one for later."""
+        self.remember()
+        self.server, self.user = server, user
+        self.token = self.tokens.get(f"{user}@{server}", "")
+
+    def remember(self) -> None:
+        """The current sign-in among the saved ones (a token of "" forgets it)."""
+        key = f"{self.user}@{self.server}"
+        if self.token and self.user:
+            self.tokens[key] = self.token
+        else:
+            self.tokens.pop(key, None)
 
     @classmethod
     def _values(cls, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -185,6 +209,7 @@ class Config:
     def save(self, path: Path | None = None) -> None:
         """Write the file, readable by the owner only (it holds a token)."""
         path = path or config_path()
+        self.remember()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -27,6 +27,16 @@ OnGone = Callable[[], Awaitable[int]]  # re-boot; returns the new resume point
 OnGarbage = Callable[[str], object]  # a frame or a handshake was not understood: what, and what now
 
 MAX_BACKOFF = 30.0
+# A server restart takes seconds: retry soon and often for the first minute (a doubling
+# backoff had clients wait 16-20 s after a restart), then back off to MAX_BACKOFF.
+QUICK_RETRIES = (0.5, 1.0, 2.0, 3.0, *([5.0] * 10))
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before reconnect attempt `attempt` (1, 2, …)."""
+    if attempt <= len(QUICK_RETRIES):
+        return QUICK_RETRIES[attempt - 1]
+    return min(MAX_BACKOFF, 10.0 * 2.0 ** (attempt - len(QUICK_RETRIES) - 1))
 
 
 class EventStream:
@@ -109,7 +119,7 @@ class EventStream:
                 log.info("event stream dropped: %r", exc)
             self._conn = None
             self.attempts += 1
-            delay = min(MAX_BACKOFF, 0.5 * 2 ** min(self.attempts - 1, 6)) * random.uniform(0.8, 1.2)
+            delay = backoff(self.attempts) * random.uniform(0.8, 1.2)
             self.on_state("reconnecting", f"{delay:.0f}")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

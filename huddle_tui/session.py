@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from huddle_tui import presence
 from huddle_tui.api import Api
 from huddle_tui.config import Config
 from huddle_tui.errors import ApiError, Offline, Unexpected
 from huddle_tui.events import EventStream
+from huddle_tui.kept import KeptIds
 from huddle_tui.outbox import Outbox, Pending
 from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, ChatMessage, Event
-from huddle_tui.seen_calls import SeenCalls
 from huddle_tui.store import Change, State, in_order
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
@@ -79,11 +80,20 @@ class ChatUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchedActive:
+    """Someone I was watching is active now (and no longer watched)."""
+
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChanged:
     """Something the status bar shows: the outbox's size, missed calls, my call."""
 
 
-Update = Booted | Changed | Connection | SignedOut | Notice | MissedWhileAway | ChatUpdated | StatusChanged
+Update = (
+    Booted | Changed | Connection | SignedOut | Notice | MissedWhileAway | ChatUpdated | StatusChanged | WatchedActive
+)
 
 
 class Session:
@@ -107,7 +117,8 @@ class Session:
         self.api: Api | None = None
         self.stream: EventStream | None = None
         self.outbox: Outbox | None = None
-        self.seen_calls: SeenCalls | None = None
+        self.seen_calls: KeptIds | None = None
+        self.watching: KeptIds | None = None  # people I want to be told about when they are active
         self.hidden_last_seen = False  # as I last set it here
         self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
         self._last_activity = -ACTIVITY_EVERY
@@ -176,7 +187,8 @@ class Session:
                 await self.api.close()
             self.api = Api(self.config.server, self.config.token)
         self.outbox = Outbox(self.data, self.config.server, self.config.user)
-        self.seen_calls = SeenCalls(self.data, self.config.server, self.config.user)
+        self.seen_calls = KeptIds(self.data, self.config.server, self.config.user, "calls-seen")
+        self.watching = KeptIds(self.data, self.config.server, self.config.user, "watching")
         self.activity()  # opening the client is activity
         # Asked for with the snapshot and applied after it, while the stream connects.
         missed = asyncio.create_task(self._missed_calls())
@@ -244,7 +256,23 @@ class Session:
 
     def receive(self, event_id: int | None, event: Event) -> None:
         """An event from the stream: folded into the state, the change told to the UI."""
-        self.tell(Changed(self.state.apply(event_id, event)))
+        change = self.state.apply(event_id, event)
+        self.tell(Changed(change))
+        if change.kind in ("contact", "names") and self.watching is not None and change.handle in self.watching:
+            contact = self.state.contacts.get(change.handle)
+            if contact is not None and presence.state(contact, self.clock()) == "active":
+                self.watching.discard(change.handle)
+                self.tell(WatchedActive(change.handle))
+
+    def watch(self, handle: str) -> bool:
+        """Be told when this person is active (again: not any more); whether they are watched now."""
+        if self.watching is None:
+            return False
+        if handle in self.watching:
+            self.watching.discard(handle)
+            return False
+        self.watching.add(handle)
+        return True
 
     def _connection(self, state: str, detail: str) -> None:
         self.tell(Connection(state, detail))
@@ -400,7 +428,7 @@ class Session:
         for call in self.state.calls.values():
             call.seen = True
         if self.seen_calls is not None:
-            self.seen_calls.add(set(self.state.calls))
+            self.seen_calls.add(*self.state.calls)
         self.tell(StatusChanged())
 
     async def _missed_calls(self) -> list[CallRecord] | None:

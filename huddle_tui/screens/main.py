@@ -22,6 +22,7 @@ from huddle_tui.session import (
     Session,
     StatusChanged,
     Update,
+    WatchedActive,
 )
 from huddle_tui.store import Change
 from huddle_tui.widgets.call_banner import CallBanner
@@ -45,14 +46,16 @@ class MainScreen(Screen[None]):
         Binding("ctrl+w", "watch", "Watch", id="watch", priority=True),
         Binding("ctrl+l", "calls", "Calls", id="calls", priority=True),
         Binding("ctrl+f", "filter", "Find", id="filter", priority=True),
+        Binding("ctrl+b", "toggle_people", "People", id="people", priority=True, show=False),
     ]
+    # Below 100 columns the people list narrows, below 72 more: the chat keeps room to read.
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (72, "-narrow"), (100, "-wide")]
 
     def __init__(self, session: Session, stale_hours: float) -> None:
         super().__init__()
         self.session = session
         self.state = session.state
         self.stale_hours = stale_hours
-        self.watching: set[str] = set()
         self.calls = CallControl(self)
 
     @property
@@ -67,12 +70,14 @@ class MainScreen(Screen[None]):
         self.call_banner = CallBanner(id="call-banner")
         self.filter_input = Input(placeholder="filter: type a name", id="filter")
         self.contacts = ContactList(self.state, clock, id="contacts")
+        self.contacts.watched = lambda handle: self.session.watching is not None and handle in self.session.watching
         self.conversation = Conversation(self.state, clock, id="conversation")
         self.conversation.stale_hours = self.stale_hours
         yield self.status_bar
         yield self.call_banner
         with Horizontal(id="main"):
-            with Vertical(id="people"):
+            self.people = Vertical(id="people")
+            with self.people:
                 yield self.filter_input
                 yield self.contacts
             yield self.conversation
@@ -107,6 +112,10 @@ class MainScreen(Screen[None]):
                 self.huddle.alert("missed_call", text, severity="error", loud=True)
             case StatusChanged():
                 self.update_status()
+            case WatchedActive():
+                name = self.state.name_of(update.handle)
+                self.contacts.mark(ChatKey.dm(update.handle))
+                self.huddle.alert("watch", f"● {name} is active now", severity="information", loud=True)
 
     def changed(self, change: Change) -> None:
         """An event changed the state: touch only what it changed."""
@@ -114,14 +123,12 @@ class MainScreen(Screen[None]):
         if change.kind == "names":  # someone now looks like someone else, or no longer does
             self.contacts.rebuild_soon()
             self.conversation.refresh_header()
-            self._check_watch(change.handle)
         elif change.kind == "contact":
             self.contacts.mark(ChatKey.dm(change.handle))
             if ChatKey.dm(change.handle) == open_key:
                 self.conversation.refresh_header()
             if change.handle == self.state.me:
                 self.update_status()
-            self._check_watch(change.handle)
         elif change.kind == "message" and change.chat is not None:
             self._message_arrived(change.chat, change.message_id, change.incoming)
         elif change.kind in ("receipt", "deleted", "moved") and change.chat is not None:
@@ -271,18 +278,11 @@ class MainScreen(Screen[None]):
         if contact is None or contact.handle == self.state.me:
             self.app.notify("Pick a person to watch first.", severity="warning")
             return
-        if contact.handle in self.watching:
-            self.watching.discard(contact.handle)
-            self.app.notify(f"Stopped watching {contact.name}.")
+        if self.session.watch(contact.handle):
+            self.app.notify(f"Watching {contact.name} (⚑): you'll be told when they're active.")
         else:
-            self.watching.add(contact.handle)
-            self.app.notify(f"Watching {contact.name}: you'll be told when they're active.")
-
-    def _check_watch(self, handle: str) -> None:
-        contact = self.state.contacts.get(handle)
-        if handle in self.watching and contact and presence.state(contact, self.session.clock()) == "active":
-            self.watching.discard(handle)
-            self.huddle.alert("watch", f"● {contact.name} is active now", severity="information", loud=True)
+            self.app.notify(f"Stopped watching {contact.name}.")
+        self.contacts.mark(ChatKey.dm(contact.handle))
 
     def action_ooo(self) -> None:
         """My out-of-office entries."""
@@ -293,7 +293,14 @@ class MainScreen(Screen[None]):
 
     def action_filter(self) -> None:
         """Jump to the contact filter."""
+        self.people.display = True
         self.filter_input.focus()
+
+    def action_toggle_people(self) -> None:
+        """Hide the people list (the chat takes the width), or show it again."""
+        self.people.display = not self.people.display
+        if not self.people.display and self.focused in (self.filter_input, self.contacts):
+            self.conversation.composer.focus()
 
     @on(Input.Changed, "#filter")
     def filter_contacts(self, event: Input.Changed) -> None:

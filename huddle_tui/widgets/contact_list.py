@@ -25,7 +25,9 @@ STATE_STYLE = {
 }
 
 
-def contact_row(contact: Contact, now: datetime, width: int, *, with_handle: bool = False) -> Content:
+def contact_row(
+    contact: Contact, now: datetime, width: int, *, with_handle: bool = False, watched: bool = False
+) -> Content:
     """One row: glyph, name (and handle when the name looks like someone else's), OOO marker,
     age, unread count. Names are cut to their cell width (wide characters count twice); the
     OOO column's room goes to the name when they are not out of office."""
@@ -33,6 +35,8 @@ def contact_row(contact: Contact, now: datetime, width: int, *, with_handle: boo
     ooo = "✈ OOO" if contact.ooo else ""
     name_width = max(8, width - (18 if ooo else 12))
     name = Content.styled(contact.name, "bold" if contact.unread else "")
+    if watched:  # told when they are active: the mark keeps its room
+        name = Content.assemble(name.truncate(name_width - 2, ellipsis=True), (" ⚑", "$accent"))
     if with_handle:  # the handle is what tells them apart: it keeps its room, the name gives way
         handle = Content.styled(f" @{contact.shown_handle}", "$text-muted")
         room = min(handle.cell_length, name_width - 6)
@@ -102,6 +106,7 @@ class ContactList(OptionList):
         # a new list of the same options, not a new prompt (and its layout) for every row.
         self._options_by_key: dict[str, Option] = {}
         self._width = 0
+        self.watched: Callable[[str], bool] = lambda handle: False  # the main screen says who is watched
 
     def on_mount(self) -> None:
         """Ages ("3h") move on their own."""
@@ -160,7 +165,8 @@ class ContactList(OptionList):
             return Option(channel_row(self.state.channels[chat.id].name, 0, width), id=key)
         contact = self.state.contacts[chat.id]
         with_handle = chat.id in self.state.ambiguous
-        return LazyOption(lambda: contact_row(contact, now, width, with_handle=with_handle), id=key)
+        watched = self.watched(chat.id)
+        return LazyOption(lambda: contact_row(contact, now, width, with_handle=with_handle, watched=watched), id=key)
 
     def flush(self) -> None:
         """Apply pending changes: in place when the order holds, else the same options reordered."""

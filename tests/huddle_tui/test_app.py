@@ -308,9 +308,15 @@ async def test_dnd_toggle_and_watch(server: LiveServer, tmp_path: Path) -> None:
         await until(pilot, lambda: alex.get("/api/v2/users/alex.kim/status").json()["status"] != "dnd")
         await open_chat(pilot, app, "jin.park")
         await pilot.press("ctrl+w")
-        assert "jin.park" in app.main.watching
+        await until(pilot, lambda: "⚑" in rows(app)["jin.park"], what="the row shows the watch")
+    # A watch outlives the client: the next run still watches, and tells.
+    again = client_for(server, "alex.kim", tmp_path)
+    async with again.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot, again)
+        assert "⚑" in rows(again)["jin.park"]
         api(server, "jin.park").post("/api/v2/activity")
-        await until(pilot, lambda: ("watch", "● Jin Park is active now") in app.alerts, what="watch alert")
+        await until(pilot, lambda: ("watch", "● Jin Park is active now") in again.alerts, what="watch alert")
+        await until(pilot, lambda: "⚑" not in rows(again)["jin.park"], what="no longer watched")
 
 
 async def test_filter_as_you_type(server: LiveServer, tmp_path: Path) -> None:

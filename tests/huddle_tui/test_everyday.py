@@ -71,3 +71,38 @@ async def test_defect_11_the_sign_in_screen_has_only_its_own_keys(server: LiveSe
         shown = {b.description for _, b, _e, _t in app.screen.active_bindings.values() if b.show}
         assert not shown & {"Call", "My OOO", "Watch", "Calls", "DnD", "Find"}
         assert app.screen.query_one(Footer) is not None
+
+
+async def test_each_user_keeps_their_sign_in_and_the_last_one_is_the_default(server: LiveServer) -> None:
+    """One saved sign-in per server and user: signing in as someone else no longer replaces it."""
+    from huddle_tui import cli
+    from huddle_tui.config import config_path
+    from tests.conftest import PASSWORDS
+
+    async def sign_in(app: object, handle: str) -> None:
+        async with app.run_test(size=SIZE) as pilot:  # type: ignore[attr-defined]
+            await until(pilot, lambda: isinstance(app.screen, LoginScreen), what="sign-in")  # type: ignore[attr-defined]
+            app.screen.query_one("#password").value = PASSWORDS[handle]  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await until(pilot, lambda: app.session.state.me == handle, what=f"signed in as {handle}")  # type: ignore[attr-defined]
+
+    await sign_in(cli.client(server.url, "alex.kim"), "alex.kim")
+    await sign_in(cli.client(server.url, "maya.chen"), "maya.chen")
+    last = cli.client()  # no --user: the last one used
+    assert (last.config.user, bool(last.config.token)) == ("maya.chen", True)
+    alex = cli.client(server.url, "alex.kim")  # alex's sign-in was kept: no password asked
+    assert alex.config.token
+    async with alex.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: alex.session.state.me == "alex.kim", what="alex without signing in")
+        assert not isinstance(alex.screen, LoginScreen)
+    assert config_path().stat().st_mode & 0o077 == 0  # still the owner's only
+
+
+def test_reconnects_come_quickly_after_a_restart_then_back_off() -> None:
+    from huddle_tui.events import MAX_BACKOFF, backoff
+
+    waits = [backoff(n) for n in range(1, 40)]
+    assert sum(waits[:5]) <= 12  # five tries within ~12 s: a restart is over by then
+    assert max(waits[:14]) <= 5
+    assert waits[-1] == MAX_BACKOFF
+    assert waits == sorted(waits)

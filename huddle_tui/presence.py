@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from huddle_tui import untrusted
@@ -10,10 +11,23 @@ from huddle_tui.records import Contact, OooEntry
 LEAVES = {"medical_leave": "medical leave", "parental_leave": "parental leave", "leave": "on leave"}
 # Away this long (or never seen) reads as offline.
 LONG_IDLE = timedelta(hours=12)
+# The server out of reach this long: "active now" is no longer known to be true.
+STALE_AFTER = timedelta(seconds=15)
+
+
+def as_shown(contact: Contact, last_known: datetime | None) -> Contact:
+    """The contact as the screen should show them: when presence is only known as of
+    `last_known` (State.presence_last_known), someone active then is shown as that (`stale`),
+    never as "active now"."""
+    if last_known is None or contact.status != "active":
+        return contact
+    return replace(contact, status="stale", last_seen=last_known)
 
 
 def state(contact: Contact, now: datetime) -> str:
-    """One word: active | away | dnd | leave | offline."""
+    """One word: active | away | dnd | leave | offline | stale (last known active)."""
+    if contact.status == "stale":
+        return "stale"
     if contact.status in LEAVES:
         return "leave"
     if contact.status == "dnd":
@@ -25,8 +39,8 @@ def state(contact: Contact, now: datetime) -> str:
     return "away"
 
 
-GLYPHS = {"active": "●", "away": "◒", "dnd": "⊘", "leave": "☂", "offline": "○"}
-RANK = {"active": 0, "away": 1, "dnd": 2, "leave": 3, "offline": 4}
+GLYPHS = {"active": "●", "away": "◒", "dnd": "⊘", "leave": "☂", "offline": "○", "stale": "◌"}
+RANK = {"active": 0, "stale": 1, "away": 1, "dnd": 2, "leave": 3, "offline": 4}
 
 
 def glyph(contact: Contact, now: datetime) -> str:
@@ -70,6 +84,8 @@ def sentence(contact: Contact, now: datetime) -> str:
         return label if word != "offline" else "offline · never seen"
     seen = contact.last_seen.astimezone()
     clock = seen.strftime("%H:%M") if now - contact.last_seen < timedelta(days=1) else seen.strftime("%a %-d %b %H:%M")
+    if word == "stale":
+        return f"active when last known, {ago(contact.last_seen, now)} ({clock}) · the server is out of reach"
     return f"{label} · seen {ago(contact.last_seen, now)} ({clock})"
 
 

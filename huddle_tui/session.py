@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from huddle_tui import presence
 from huddle_tui.api import Api
+from huddle_tui.cache import Cache
 from huddle_tui.config import Config
 from huddle_tui.errors import ApiError, Offline, Unexpected
 from huddle_tui.events import EventStream
@@ -118,6 +119,7 @@ class Session:
         self.stream: EventStream | None = None
         self.outbox: Outbox | None = None
         self.seen_calls: KeptIds | None = None
+        self.cache: Cache | None = None
         self.watching: KeptIds | None = None  # people I want to be told about when they are active
         self.hidden_last_seen = False  # as I last set it here
         self.pings = 0  # activity pings sent (while the user types or moves; none when idle)
@@ -175,6 +177,7 @@ class Session:
             self._early.cancel()
         for task in list(self._tasks):
             task.cancel()
+        self.keep_cache()
         if self.api is not None:
             await self.api.close()
 
@@ -187,6 +190,7 @@ class Session:
                 await self.api.close()
             self.api = Api(self.config.server, self.config.token)
         self.outbox = Outbox(self.data, self.config.server, self.config.user)
+        self.cache = Cache(self.data, self.config.server, self.config.user)
         self.seen_calls = KeptIds(self.data, self.config.server, self.config.user, "calls-seen")
         self.watching = KeptIds(self.data, self.config.server, self.config.user, "watching")
         self.activity()  # opening the client is activity
@@ -211,10 +215,12 @@ class Session:
                     return False
                 failures += 1
                 unexpected = "⚠ unexpected answer" if isinstance(exc, Unexpected) else "⚠ server error"
-                self.tell(Connection("offline" if isinstance(exc, Offline) else unexpected))
+                self._connection("offline" if isinstance(exc, Offline) else unexpected, "")
                 if exc.message != said:  # once per reason, not at every retry
                     said = exc.message
                     self.tell(Notice(f"{exc.sentence} Retrying…", "warning", 10))
+                if failures == 1:
+                    self._from_cache()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(30.0, 2.0 ** (failures - 1)))
@@ -240,13 +246,36 @@ class Session:
         finally:
             calls.cancel()
 
+    def _from_cache(self) -> None:
+        """Out of reach at start: show what was known last time, marked as last known."""
+        kept = self.cache.load() if self.cache is not None and not self.state.me else None
+        if kept is None:
+            return
+        boot, saved_at = kept
+        self.state.apply_boot(boot)
+        self.state.out_of_reach_since, self.state.from_cache = saved_at, True
+        self.tell(Booted())
+        when = saved_at.astimezone().strftime("%a %-d %b %H:%M")
+        self.tell(Notice(f"Showing what Huddle knew on {when}: the server is out of reach.", "warning", 10))
+
+    def keep_cache(self) -> None:
+        """Keep the snapshot on disk, for a start while the server is out of reach."""
+        if self.cache is not None and self.state.resume_point:
+            self.cache.save(self.state, self.clock())
+
     async def reboot(self, early: asyncio.Task[Boot] | None = None) -> int:
         """A fresh snapshot (at start, and when the stream's resume point is too old)."""
         assert self.api is not None
         boot = await (early if early is not None else self.api.boot())
         self.state.apply_boot(boot)
+        self.state.out_of_reach_since = None  # fresh: the link says from now on
         self.tell(Booted())
+        self._spawn(self._keep_cache_soon())
         return self.state.resume_point
+
+    async def _keep_cache_soon(self) -> None:
+        await asyncio.sleep(5)  # off the start-up path
+        self.keep_cache()
 
     def reconnect(self) -> None:
         """Drop and re-open the event stream (or try to start again now)."""
@@ -275,6 +304,10 @@ class Session:
         return True
 
     def _connection(self, state: str, detail: str) -> None:
+        if state == "live":
+            self.state.out_of_reach_since = None
+        elif self.state.out_of_reach_since is None:
+            self.state.out_of_reach_since = self.clock()
         self.tell(Connection(state, detail))
         if state == "live":
             self._spawn(self.flush_outbox())

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from huddle_tui import untrusted
+from huddle_tui import presence, untrusted
 from huddle_tui.records import (
     Boot,
     CallChanged,
@@ -77,11 +77,16 @@ class State:
     unread_beyond: dict[str, int] = field(default_factory=dict)
     # People whose name looks like someone else's: shown with their handle too.
     ambiguous: set[str] = field(default_factory=set)
+    # Since when the server has been out of reach (None: the stream is live); presence shown
+    # from before then is only last known. `from_cache`: what is shown came from the disk.
+    out_of_reach_since: datetime | None = None
+    from_cache: bool = False
 
     # ---- snapshot -----------------------------------------------------------------
     def apply_boot(self, boot: Boot) -> None:
         """Replace everything with a boot snapshot (messages waiting to be sent stay)."""
         pending = [m for chat in self.chats.values() for m in chat if m.pending]
+        self.from_cache = False
         self.me = boot.me
         self.resume_point = boot.resume_point
         self.heartbeat, self.away_after, self.ring_timeout = boot.heartbeat, boot.away_after, boot.ring_timeout
@@ -105,6 +110,14 @@ class State:
                 self.contacts[handle].unread = count
         for message in pending:
             self.chats.setdefault(message.chat_key(self.me), []).append(message)
+
+    def presence_last_known(self, now: datetime) -> datetime | None:
+        """When presence was last known to be current, if that is no longer now (the server out
+        of reach for a while, or a start from the cache); None while it is current."""
+        since = self.out_of_reach_since
+        if since is None or (not self.from_cache and now - since < presence.STALE_AFTER):
+            return None
+        return since
 
     def find_lookalikes(self) -> bool:
         """Who can pass for someone else on screen: the same likeness, or words that begin with

@@ -57,6 +57,7 @@ class MainScreen(Screen[None]):
         self.state = session.state
         self.stale_hours = stale_hours
         self.calls = CallControl(self)
+        self._stale_shown = False  # presence is drawn as last known (the server out of reach)
 
     @property
     def huddle(self) -> HuddleApp:
@@ -90,6 +91,7 @@ class MainScreen(Screen[None]):
             self.conversation.composer.cursor_blink = False
         self.call_banner.clear()
         self.set_interval(1.0, self.calls.tick)
+        self.update_status()  # who I am shows before any snapshot
 
     # ---- what the session says ----------------------------------------------------
     def apply(self, update: Update) -> None:
@@ -104,6 +106,7 @@ class MainScreen(Screen[None]):
                 self.status_bar.connection = update.state
                 self.status_bar.connection_detail = update.detail
                 self.status_bar.show()
+                self._presence_may_be_stale(update.state)
             case ChatUpdated():
                 self._chat_updated(update.chat, update.older)
             case MissedWhileAway():
@@ -142,10 +145,28 @@ class MainScreen(Screen[None]):
         elif change.kind == "channel":
             self.contacts.rebuild_soon()
 
+    def _presence_may_be_stale(self, link: str) -> None:
+        """Out of reach for a while, presence is only last known: redraw then (and when back)."""
+        if link == "live":
+            if self._stale_shown:
+                self._stale_shown = False
+                self.contacts.rebuild_soon()
+                self.conversation.refresh_header()
+            return
+
+        def stale_now() -> None:
+            if self.state.out_of_reach_since is not None:
+                self._stale_shown = True
+                self.contacts.rebuild_soon()
+                self.conversation.refresh_header()
+
+        if not self._stale_shown:
+            self.set_timer(presence.STALE_AFTER.total_seconds() + 0.1, stale_now)
+
     def update_status(self) -> None:
         """Redraw the status line from the state."""
         bar = self.status_bar
-        bar.me = self.state.me
+        bar.me = self.state.me or self.session.config.user  # known before any snapshot
         me = self.state.contacts.get(self.state.me)
         bar.my_status = me.status if me else ""
         bar.ooo = presence.ooo_short(me.ooo) if me is not None and me.ooo is not None else ""

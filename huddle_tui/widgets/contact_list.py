@@ -22,6 +22,7 @@ STATE_STYLE = {
     "dnd": "$error",
     "leave": "$secondary",
     "offline": "$text-muted",
+    "stale": "$text-muted",
 }
 
 
@@ -43,6 +44,8 @@ def contact_row(
         name = Content.assemble(name.truncate(name_width - room, ellipsis=True), handle.truncate(room, ellipsis=True))
     unread = str(contact.unread) if contact.unread else ""
     age = "now" if word == "active" else presence.age(contact.last_seen, now)
+    if word == "stale" and age == "now":
+        age = "<1m"  # last known a moment ago: never "now" while that is not known
     style = STATE_STYLE[word]
     return Content.assemble(
         (presence.GLYPHS[word], style),
@@ -145,7 +148,11 @@ class ContactList(OptionList):
         teams = sorted({c.team or "" for c in contacts}, key=lambda t: (t != my_team, t == "", t))
         keys: list[str] = []
         for team in teams:
-            members = sorted((c for c in contacts if (c.team or "") == team), key=lambda c: presence.sort_key(c, now))
+            known = self.state.presence_last_known(now)
+            members = sorted(
+                (c for c in contacts if (c.team or "") == team),
+                key=lambda c: presence.sort_key(presence.as_shown(c, known), now),
+            )
             keys.append(f"team:{team}")
             keys.extend(str(ChatKey.dm(c.handle)) for c in members)
         channels = [c for c in self.state.channels.values() if not needle or needle in c.name.lower()]
@@ -163,7 +170,7 @@ class ContactList(OptionList):
         assert chat is not None
         if chat.is_channel:
             return Option(channel_row(self.state.channels[chat.id].name, 0, width), id=key)
-        contact = self.state.contacts[chat.id]
+        contact = presence.as_shown(self.state.contacts[chat.id], self.state.presence_last_known(now))
         with_handle = chat.id in self.state.ambiguous
         watched = self.watched(chat.id)
         return LazyOption(lambda: contact_row(contact, now, width, with_handle=with_handle, watched=watched), id=key)

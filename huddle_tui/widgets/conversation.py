@@ -179,6 +179,8 @@ class Conversation(Vertical):
         header, banner, hint = self.header, self.banner, self.hint
         now = self.clock()
         contact = self.state.contact_of(self.key)
+        if contact is not None:
+            contact = presence.as_shown(contact, self.state.presence_last_known(now))
         if self.key is None:
             header.update(Content.styled("Pick someone on the left to talk to.", "$text-muted"))
             banner.display = hint.display = False

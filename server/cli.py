@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         default=d.limit_concurrency,
         help="connections or requests in progress before 503 (0 = off)",
     )
+    serve.add_argument(
+        "--max-head-bytes",
+        type=int,
+        default=d.max_head_bytes,
+        help="largest request head (request line and headers), bytes; then 431 (0 = off)",
+    )
     serve.add_argument("--synchronous", choices=("FULL", "NORMAL"), default=d.synchronous)
     serve.add_argument("--ssl-certfile", default=None)
     serve.add_argument("--ssl-keyfile", default=None)
@@ -246,6 +252,7 @@ def serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=args.timeout_keep_alive,
         timeout_request=args.timeout_request,
         limit_concurrency=args.limit_concurrency,
+        max_head_bytes=args.max_head_bytes,
         boot_window=args.boot_window,
         synchronous=args.synchronous,
         ssl_certfile=args.ssl_certfile,

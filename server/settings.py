@@ -58,6 +58,8 @@ class Settings:
     timeout_keep_alive: int = 30
     timeout_request: float = 20.0
     limit_concurrency: int = 10_000
+    # A request head (request line and headers) over this many bytes: 431, connection closed.
+    max_head_bytes: int = 64 * 1024
     # Boot carries the newest this-many messages of each conversation (0 = all of them).
     boot_window: int = 50
     # Durability: FULL survives power loss; NORMAL a process crash only.

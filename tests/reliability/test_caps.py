@@ -1,0 +1,151 @@
+"""Memory caps of `huddle-server serve` against abuse: request heads, stalled streams, full replays.
+
+Each runs against the real command in a subprocess (`Served`), because what is checked is the
+process: its answers on raw sockets, and how much memory it holds (VmRSS).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from server.app import uvicorn_config
+from server.connections import http_protocol
+from server.settings import Settings
+from tests.conftest import load_team
+from tests.reliability.test_limits import Served, connect, read_until_closed
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+HEAD_CAP = 16 * 1024  # --max-head-bytes of the server below
+TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One real server with a small head cap."""
+    server = Served(tmp_path_factory.mktemp("caps"), f"--max-head-bytes={HEAD_CAP}")
+    yield server
+    server.stop()
+
+
+def head(size: int, *, whole: bool) -> bytes:
+    """A GET whose head is about `size` bytes, made of short header lines; `whole`: with its blank line."""
+    lines = b"X-Pad: 0123456789abcdef\r\n" * (size // 25)
+    return b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n" + lines + (b"\r\n" if whole else b"")
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["unfinished", "whole"])
+def test_a_head_over_the_cap_gets_431_and_the_connection_closes(capped: Served, whole: bool) -> None:
+    """Past --max-head-bytes: 431 with a text/plain reason, then the server closes (no waiting for more)."""
+    with connect(capped.port) as sock:
+        sock.sendall(head(2 * HEAD_CAP, whole=whole))
+        data, waited = read_until_closed(sock)
+    assert data.startswith(TOO_LARGE), data[:200]
+    assert data.endswith(b"the request head (request line and headers) is over 16 KiB")
+    assert waited < 5  # closed at once, not at the request deadline (20 s)
+
+
+def test_a_head_within_the_cap_is_answered(capped: Served) -> None:
+    """A head just under the cap, sent in pieces, is an ordinary request."""
+    data = head(HEAD_CAP - 200, whole=True)
+    with connect(capped.port) as sock:
+        for at in range(0, len(data), 4096):
+            sock.sendall(data[at : at + 4096])
+            time.sleep(0.01)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 404 "), answer[:200]
+
+
+def test_a_websocket_handshake_over_the_cap_gets_431(capped: Served) -> None:
+    """The cap holds for upgrades too (the handshake is an HTTP head)."""
+    upgrade = b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    upgrade += b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    data = head(2 * HEAD_CAP, whole=False).replace(b"GET /nothing", b"GET /api/events") + upgrade + b"\r\n"
+    with connect(capped.port) as sock:
+        sock.sendall(data)
+        answer, _ = read_until_closed(sock)
+    assert answer.startswith(TOO_LARGE)
+
+
+def test_h11_answers_431_too(tmp_path: Path) -> None:
+    """Without httptools uvicorn runs h11, which caps unfinished heads itself: its refusal is our 431."""
+    db = tmp_path / "huddle.db"
+    load_team(db)
+    settings = Settings(db=db, max_head_bytes=HEAD_CAP)
+    protocol = http_protocol(settings.timeout_request, base=H11Protocol, max_head_bytes=HEAD_CAP)
+    server = uvicorn.Server(uvicorn_config(settings, http=protocol, log_level="warning"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    thread = threading.Thread(target=lambda: server.run(sockets=[sock]))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        port = sock.getsockname()[1]
+        with connect(port) as client:
+            client.sendall(head(2 * HEAD_CAP, whole=False))
+            data, _ = read_until_closed(client)
+        assert data.startswith(TOO_LARGE), data[:200]
+        with connect(port) as client:
+            client.sendall(head(HEAD_CAP - 200, whole=True))
+            assert client.recv(100).startswith(b"HTTP/1.1 404 ")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_a_flood_of_unfinished_heads_does_not_grow_the_server(capped: Served) -> None:
+    """20 connections each sending 25 MB of header lines that never end: the server holds a few MiB, not GBs.
+
+    Without the cap the server kept every header (hundreds of MB; 2.3 GB at the peak in
+    bench/abuse_caps.py); with it each connection is refused after the cap and reset.
+    """
+    before = rss_mib(capped.process.pid)
+    peak = before
+    sent: list[int] = []
+
+    def flood() -> None:
+        total = 0
+        with connect(capped.port) as sock:
+            sock.sendall(b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            lines = b"X-a: b\r\n" * 8192
+            try:
+                while total < 25 * 1024 * 1024:
+                    sock.sendall(lines)
+                    total += len(lines)
+            except OSError:  # refused: the server closed with our bytes unread
+                pass
+        sent.append(total)
+
+    threads = [threading.Thread(target=flood) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, rss_mib(capped.process.pid))
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join()
+    assert len(sent) == 20
+    assert max(sent) < 25 * 1024 * 1024, "a connection took 25 MB of head"
+    assert peak - before < 40, f"RSS {before:.0f} -> {peak:.0f} MiB"
+    with socket.create_connection(("127.0.0.1", capped.port), timeout=10) as sock:  # still serving
+        sock.sendall(head(100, whole=True))
+        assert sock.recv(100).startswith(b"HTTP/1.1 404 ")

@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
     )
     serve.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        default=d.max_buffered_bytes,
+        help="bytes of events a stream may have waiting for a slow reader; then it is closed to resume (0 = off)",
+    )
+    serve.add_argument(
         "--boot-window", type=int, default=d.boot_window, help="newest messages per conversation in boot (0 = all)"
     )
     serve.add_argument(
@@ -241,6 +247,7 @@ def serve(args: argparse.Namespace) -> int:
         login_tracked_keys=args.login_tracked_keys,
         hash_workers=args.hash_workers,
         max_streams_per_user=args.max_streams_per_user,
+        max_buffered_bytes=args.max_buffered_bytes,
         max_body_bytes=args.max_body_bytes,
         mail_max_headers=args.mail_max_headers,
         mail_max_header_bytes=args.mail_max_header_bytes,

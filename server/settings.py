@@ -37,6 +37,9 @@ class Settings:
     # Threads that compute password hashes (scrypt; the event loop never does).
     hash_workers: int = 1
     max_streams_per_user: int = 20
+    # Bytes of events one stream may have waiting for a reader that does not keep up; past it the
+    # stream is closed and its client resumes from its last id.
+    max_buffered_bytes: int = 4 * 1024 * 1024
     max_body_bytes: int = 1024 * 1024
     # Mail (`POST /api/messages/email`): header fields in the whole message, bytes of one
     # header field, RFC 2047 encoded words in all headers, MIME parts, multipart parts (each

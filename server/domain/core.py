@@ -51,7 +51,11 @@ class Domain:
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.hub = Hub(store, max_streams_per_user=settings.max_streams_per_user)
+        self.hub = Hub(
+            store,
+            max_streams_per_user=settings.max_streams_per_user,
+            max_buffered_bytes=settings.max_buffered_bytes,
+        )
         self.auth = Auth(self)
         self.people = People(self)
         self.messages = Messaging(self)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Result,
     Row,
+    Text,
     and_,
     bindparam,
     case,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.sql import Executable, Insert
@@ -972,14 +974,28 @@ class Repo(ConvoQueries, StreamQueries):
         """Append an event to the log; returns its id."""
         return self._insert(_INSERT_EVENT, {"at": at, "variants": variants})
 
-    def events_after(self, after: int, upto: int | None = None, limit: int = 1000) -> list[Event]:
-        """Events with after < id <= upto, oldest first."""
+    def events_after(
+        self, after: int, upto: int | None = None, limit: int = 1000, max_chars: int | None = None
+    ) -> list[Event]:
+        """Events with after < id <= upto, oldest first: at most `limit`, and (with max_chars) no more
+        after the stored text of those read passes max_chars (always at least one)."""
         e = s.events
-        q = select(e.c.id, e.c.at, e.c.variants).where(e.c.id > after)
+        # The stored text as it is, measured before it is decoded: rows past the budget are never read.
+        q = select(e.c.id, e.c.at, type_coerce(e.c.variants, Text)).where(e.c.id > after)
         if upto is not None:
             q = q.where(e.c.id <= upto)
+        out: list[Event] = []
+        chars = 0
         rows = self.conn.execute(q.order_by(e.c.id).limit(limit))
-        return [event_from_row(r[0], r[1], r[2]) for r in rows]
+        try:
+            for event_id, at, text in rows:
+                out.append(event_from_row(event_id, at, text))
+                chars += len(text)
+                if max_chars is not None and chars >= max_chars:
+                    break
+        finally:
+            rows.close()
+        return out
 
     def max_event_id(self) -> int:
         """The newest event id (0 when none was ever written)."""

@@ -6,15 +6,21 @@ process: its answers on raw sockets, and how much memory it holds (VmRSS).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from server.app import uvicorn_config
 from server.connections import http_protocol
@@ -149,3 +155,78 @@ def test_a_flood_of_unfinished_heads_does_not_grow_the_server(capped: Served) ->
     with socket.create_connection(("127.0.0.1", capped.port), timeout=10) as sock:  # still serving
         sock.sendall(head(100, whole=True))
         assert sock.recv(100).startswith(b"HTTP/1.1 404 ")
+
+
+# ---- stalled streams ---------------------------------------------------------------------------
+def stalled_reader(served: Served, token: str, resume_point: int | None = None) -> ClientConnection:
+    """A WebSocket event stream whose client reads only when asked (past one frame, it stops reading the socket)."""
+    query = "" if resume_point is None else f"?resume_point={resume_point}"
+    url = served.url.replace("http", "ws") + "/api/events" + query
+    auth = {"Authorization": f"Bearer {token}"}
+    return ws_connect(
+        url,
+        additional_headers=auth,
+        max_queue=1,
+        max_size=None,
+        open_timeout=10,
+        ping_interval=None,
+        close_timeout=0.2,
+    )
+
+
+def drop(connection: ClientConnection) -> None:
+    """Shut a connection's socket down (the server sees it gone at once)."""
+    with contextlib.suppress(OSError):
+        connection.socket.shutdown(socket.SHUT_RDWR)
+
+
+def test_stalled_streams_are_cut_off_and_resume_without_loss(tmp_path: Path) -> None:
+    """20 WebSocket readers that stop reading while 200 big DMs (64,000 emoji each) reach them.
+
+    Without a cap each stream kept every frame for its reader (the frames are shared, so the
+    server grew by about their size: ~55 MB here, ~0.26 MB a message); past --max-buffered-bytes
+    (4 MiB by default) a stream is closed and what it had queued dropped. Nothing is lost: a
+    reader that reads again gets what was on its way, then the close, and resuming from its
+    last id brings every other message from the log, in order.
+    """
+    served = Served(tmp_path, "--send-rate=0")
+    with contextlib.ExitStack() as stack:
+        stack.callback(served.stop)
+        alex, jin = served.token("alex.kim"), served.token("jin.park")
+        readers = [stack.enter_context(stalled_reader(served, alex)) for _ in range(20)]
+        for reader in readers:  # at the end, before they close: no closing handshakes to wait for
+            stack.callback(drop, reader)
+        body = "😀" * 63_990
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {jin}"}, timeout=30) as http:
+            http.post("/api/v2/messages", json={"to": "alex.kim", "body": "warm-up"}).raise_for_status()
+            time.sleep(0.5)
+            before = rss_mib(served.process.pid)
+            sent = []
+            for n in range(200):
+                r = http.post("/api/v2/messages", json={"to": "alex.kim", "body": f"{n} {body}"})
+                r.raise_for_status()
+                sent.append(r.json()["message_id"])
+            time.sleep(0.5)
+            grown = rss_mib(served.process.pid) - before
+        assert grown < 25, f"the server grew by {grown:.0f} MiB for 20 stalled streams"
+
+        reader = readers[0]
+        got: list[str] = []
+        last = 0
+        closed = False
+        while not closed:
+            try:
+                frame = json.loads(reader.recv(timeout=10))
+            except ConnectionClosed:
+                closed = True
+                continue
+            if "id" in frame:
+                last = frame["id"]
+                got += [frame["data"]["id"]] if frame["data"].get("type") == "message" else []
+        assert len(got) < 200, "the stalled stream was never cut off"
+        with stalled_reader(served, alex, resume_point=last) as resumed:
+            while len(got) < len(sent) + 1:
+                frame = json.loads(resumed.recv(timeout=10))
+                if frame.get("data", {}).get("type") == "message":
+                    got.append(frame["data"]["id"])
+        assert got[1:] == sent  # the warm-up first, then every message once, in order

@@ -230,3 +230,57 @@ def test_stalled_streams_are_cut_off_and_resume_without_loss(tmp_path: Path) -> 
                 if frame.get("data", {}).get("type") == "message":
                     got.append(frame["data"]["id"])
         assert got[1:] == sent  # the warm-up first, then every message once, in order
+
+
+# ---- parallel full replays ---------------------------------------------------------------------
+def test_parallel_full_replays_neither_freeze_nor_bloat_the_server(tmp_path: Path) -> None:
+    """Five WebSocket replays from 0 of 250 DMs of 64,000 emoji at once, while another user asks for a user.
+
+    Each replay used to read and encode 500 events of the log in one go on the event loop: the
+    other user waited seconds and the server grew by hundreds of MB (bench/abuse_caps.py, 550
+    DMs: 5.2 s, +884 MB). Now a replay holds about 1 MiB of the log at a time and lets other
+    requests run every 64 KiB it sends. Generous bounds (a shared machine): under 1 s, +150 MiB.
+    """
+    served = Served(tmp_path, "--send-rate=0")
+    try:
+        alex, jin, maya = (served.token(h) for h in ("alex.kim", "jin.park", "maya.chen"))
+        body = "😀" * 63_990
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {jin}"}, timeout=30) as http:
+            for n in range(250):
+                http.post("/api/v2/messages", json={"to": "alex.kim", "body": f"{n} {body}"}).raise_for_status()
+            newest = http.get("/api/boot").json()["resume_point"]
+        time.sleep(0.5)
+        before = rss_mib(served.process.pid)
+        peak = before
+        counts: list[int] = []
+
+        def replay() -> None:
+            url = served.url.replace("http", "ws") + "/api/events?resume_point=0"
+            auth = {"Authorization": f"Bearer {alex}"}
+            seen = 0
+            with ws_connect(url, additional_headers=auth, max_size=None, open_timeout=30) as ws:
+                while json.loads(ws.recv(timeout=60)).get("id", 0) < newest:
+                    seen += 1
+            counts.append(seen + 1)
+
+        waits: list[float] = []
+        threads = [threading.Thread(target=replay) for _ in range(5)]
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {maya}"}, timeout=30) as probe:
+            probe.get("/api/v2/users/jin.park").raise_for_status()
+            for thread in threads:
+                thread.start()
+            while any(t.is_alive() for t in threads):
+                start = time.perf_counter()
+                probe.get("/api/v2/users/jin.park").raise_for_status()
+                waits.append(time.perf_counter() - start)
+                peak = max(peak, rss_mib(served.process.pid))
+                time.sleep(0.02)
+        for thread in threads:
+            thread.join()
+        assert len(counts) == 5
+        assert min(counts) >= 250  # every DM replayed (and the users' events before them)
+        assert len(waits) > 10
+        assert max(waits) < 1.0, f"a request waited {max(waits):.2f} s during the replays"
+        assert peak - before < 150, f"RSS {before:.0f} -> {peak:.0f} MiB"
+    finally:
+        served.stop()

@@ -24,6 +24,7 @@ them can be measured. Every loop is bounded in count and time; traffic stays on 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -206,9 +207,11 @@ def stalled_reader(server: Server, handle: str) -> ClientConnection:
 def streams(venv: Path, root: Path, messages: int = 550) -> dict[str, Any]:
     """20 stalled WebSocket readers while `messages` DMs of 64,000 emoji are sent to their user."""
     server = Server(venv, root / "streams")
-    readers: list[ClientConnection] = []
-    try:
-        readers = [stalled_reader(server, "alex.kim") for _ in range(20)]
+    with contextlib.ExitStack() as stack:
+        stack.callback(server.stop)
+        readers = [stack.enter_context(stalled_reader(server, "alex.kim")) for _ in range(20)]
+        for reader in readers:  # at the end, before they close: no closing handshakes to wait for
+            stack.callback(_drop, reader)
         send_big_dms(server, 1)
         time.sleep(0.5)
         before = server.rss_mib()
@@ -216,7 +219,7 @@ def streams(venv: Path, root: Path, messages: int = 550) -> dict[str, Any]:
         seconds = send_big_dms(server, messages)
         time.sleep(1)
         after = server.rss_mib()
-        return {
+        result = {
             "messages": messages,
             "rss_before_mib": round(before, 1),
             "rss_after_mib": round(after, 1),
@@ -225,14 +228,12 @@ def streams(venv: Path, root: Path, messages: int = 550) -> dict[str, Any]:
             "kib_per_message": round((after - before) * 1024 / messages, 1),
             "send_seconds": seconds,
         }
-    finally:
-        for reader in readers:
-            try:
-                reader.socket.shutdown(socket.SHUT_RDWR)
-                reader.close()
-            except OSError:
-                pass
-        server.stop()
+    return result
+
+
+def _drop(connection: ClientConnection) -> None:
+    with contextlib.suppress(OSError):
+        connection.socket.shutdown(socket.SHUT_RDWR)
 
 
 # ---- parallel full replays ---------------------------------------------------------------------

@@ -77,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
         "--boot-window", type=int, default=d.boot_window, help="newest messages per conversation in boot (0 = all)"
     )
     serve.add_argument(
+        "--boot-body-bytes",
+        type=int,
+        default=d.boot_body_bytes,
+        help="longest message body in boot, bytes of UTF-8; longer ones are cut and flagged (0 = off)",
+    )
+    serve.add_argument(
+        "--boot-body-budget",
+        type=int,
+        default=d.boot_body_budget,
+        help="bytes of message bodies in one boot, newest first; older ones come cut (0 = off)",
+    )
+    serve.add_argument(
         "--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body, bytes (0 = off)"
     )
     serve.add_argument(
@@ -261,6 +273,8 @@ def serve(args: argparse.Namespace) -> int:
         limit_concurrency=args.limit_concurrency,
         max_head_bytes=args.max_head_bytes,
         boot_window=args.boot_window,
+        boot_body_bytes=args.boot_body_bytes,
+        boot_body_budget=args.boot_body_budget,
         synchronous=args.synchronous,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,

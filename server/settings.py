@@ -63,8 +63,11 @@ class Settings:
     limit_concurrency: int = 10_000
     # A request head (request line and headers) over this many bytes: 431, connection closed.
     max_head_bytes: int = 64 * 1024
-    # Boot carries the newest this-many messages of each conversation (0 = all of them).
+    # Boot carries the newest this-many messages of each conversation (0 = all of them), each body
+    # cut to boot_body_bytes of UTF-8, all bodies together to boot_body_budget (newest first; 0 = off).
     boot_window: int = 50
+    boot_body_bytes: int = 4096
+    boot_body_budget: int = 1024 * 1024
     # Durability: FULL survives power loss; NORMAL a process crash only.
     synchronous: str = "FULL"
     # How often the server checks ring timeouts, away flips and retention.

@@ -76,6 +76,8 @@ def boot_message(view: MessageView) -> dict[str, Any]:
         out["stream"] = view.conversation.public_id
     out["body"] = m.body
     out["parent"] = view.parent_id
+    if view.truncated:  # the whole body: GET /api/v2/messages/{id}
+        out["truncated"] = True
     return out
 
 

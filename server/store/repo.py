@@ -689,14 +689,18 @@ class Repo(ConvoQueries, StreamQueries):
         rows = self.conn.execute(select(m).where(m.c.pk.in_(newest)))
         return {msg.conversation_pk: msg for msg in map(_message, rows)}
 
-    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0) -> list[Message]:
-        """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first."""
+    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0, body_chars: int = 0) -> list[Message]:
+        """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first;
+        with body_chars, only the first body_chars characters of each body are read."""
         if not conversation_pks:
             return []
         m = s.messages
+        columns: list[Any] = list(m.c)
+        if body_chars > 0:
+            columns = [c for c in m.c if c.name != "body"] + [func.substr(m.c.body, 1, body_chars).label("body")]
         live = (m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False))
         if newest <= 0:
-            return [_message(r) for r in self.conn.execute(select(m).where(*live).order_by(m.c.pk))]
+            return [_message(r) for r in self.conn.execute(select(*columns).where(*live).order_by(m.c.pk))]
         # Per conversation, the pk of its newest-th newest message (an index seek each), then
         # one range scan per conversation from there: a window function would rank every row.
         c, older = s.conversations, s.messages.alias("older")
@@ -713,7 +717,7 @@ class Repo(ConvoQueries, StreamQueries):
         )
         cut = cuts.subquery()
         rows = self.conn.execute(
-            select(m)
+            select(*columns)
             .join(cut, m.c.conversation_pk == cut.c.conv)
             .where(m.c.pk >= cut.c.start, m.c.deleted.is_(False))
             .order_by(m.c.pk)

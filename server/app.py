@@ -15,7 +15,8 @@ from websockets.protocol import State
 from server import __version__
 from server.connections import http_protocol
 from server.dialects import convos, esn, huddle, pilcrow, v2
-from server.dialects.common import BodyLimit, install_error_handlers
+from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
+from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
 from server.domain.core import Domain
 from server.events import FRAMES_EXTENSION
@@ -32,6 +33,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         domain = Domain(store, settings, clock)
         app.state.domain = domain
         await domain.start()
+        if settings.setup_token and await domain.accounts.needs_setup():
+            # serve's own words, not a log line: the operator needs it whatever the log level.
+            print(
+                "huddle-server: no user yet. Set up with POST /api/setup from this machine, or from elsewhere with "
+                f"the header X-Setup-Token: {settings.setup_token} (good for one setup, until restart)",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             yield
         finally:
@@ -51,6 +60,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(v2.SendLane)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes or sys.maxsize)
     app.add_middleware(convos.ConvoPaths)
+    app.add_middleware(HostCheck, names=host_names(settings.host, settings.allowed_hosts))
+    app.state.allow_origins = frozenset(normal_origin(o) for o in settings.allow_origins)
     install_error_handlers(app)
     # The routes go straight onto the app's router, in this order: include_router wraps each
     # router in another layer that matches every request twice (~100 µs a request, bench W4).

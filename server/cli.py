@@ -6,6 +6,7 @@ import argparse
 import gc
 import getpass
 import logging
+import secrets
 import socket
 import sys
 import tomllib
@@ -146,6 +147,22 @@ def _parser() -> argparse.ArgumentParser:
         default=d.max_head_bytes,
         help="largest request head (request line and headers), bytes; then 431 (0 = off)",
     )
+    serve.add_argument(
+        "--allowed-hosts",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="host names to answer besides the bound host, localhost and 127.0.0.1, comma-separated, repeatable "
+        "(behind a proxy: the public name); other Host headers get 400",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin (https://chat.example.com) whose pages may use the identity cookie besides the server's own; "
+        "repeatable",
+    )
     serve.add_argument("--synchronous", choices=("FULL", "NORMAL"), default=d.synchronous)
     serve.add_argument("--ssl-certfile", default=None)
     serve.add_argument("--ssl-keyfile", default=None)
@@ -278,6 +295,9 @@ def serve(args: argparse.Namespace) -> int:
         synchronous=args.synchronous,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        allowed_hosts=[name for names in args.allowed_hosts for name in names.split(",") if name.strip()],
+        allow_origins=args.allow_origin,
+        setup_token=secrets.token_urlsafe(24),
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET

@@ -76,3 +76,9 @@ class Settings:
     token_ttl: float = 30 * 86_400.0
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Same-site: host names answered besides the bound host and loopback; origins besides the
+    # server's own whose pages may use the identity cookie (server.dialects.origins).
+    allowed_hosts: list[str] = field(default_factory=list)
+    allow_origins: list[str] = field(default_factory=list)
+    # A one-time token that lets POST /api/setup come from elsewhere than loopback (set by serve).
+    setup_token: str | None = None

@@ -178,25 +178,46 @@ def _parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
-    add = user_sub.add_parser("add", help="create a user (password from --password or stdin)")
+    add = user_sub.add_parser("add", help="create a user (password asked for, or --password-stdin)")
     add.add_argument("--db", type=Path, default=None)
     add.add_argument("handle")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--display-name", default=None)
-    add.add_argument("--password", default=None)
-    passwd = user_sub.add_parser("passwd", help="set a password (from --password or stdin); revokes tokens")
+    add.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    add.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
+    passwd = user_sub.add_parser("passwd", help="set a password (asked for, or --password-stdin); revokes tokens")
     passwd.add_argument("--db", type=Path, default=None)
     passwd.add_argument("handle")
-    passwd.add_argument("--password", default=None)
+    passwd.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    passwd.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
     return parser
 
 
-def _read_password(given: str | None) -> str:
-    if given is not None:
-        return given
-    if sys.stdin.isatty():
-        return getpass.getpass("password: ")
-    return sys.stdin.readline().rstrip("\n")
+class CommandError(Exception):
+    """The command cannot go on: its message is for the operator."""
+
+
+class NoPasswordArgument(argparse.Action):
+    """`--password PW` of earlier versions: refused with what to do instead, without repeating the password."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.error("--password is gone (every local user could read it in ps): use the prompt or --password-stdin")
+
+
+# Never an argument: arguments are visible to every local user (ps, /proc/PID/cmdline).
+PASSWORD_STDIN = "read the password from the first line of stdin instead of asking for it"
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The password from stdin's first line, or asked for twice on the terminal; "" when none was given."""
+    if from_stdin:
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for the password on: pipe it in with --password-stdin")
+    first = getpass.getpass("password: ")
+    if first and getpass.getpass("again: ") != first:
+        raise CommandError("the passwords differ")
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,11 +230,25 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"huddle-server: {exc.message}", file=sys.stderr)
         return 1
+    except CommandError as exc:
+        print(f"huddle-server: {exc}", file=sys.stderr)
+        return 1
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"huddle-server: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # ctrl-c: uvicorn has shut down already; no traceback
         return 130
+
+
+def _private_data_dir(given: Path | None) -> None:
+    """Huddle's own data directory (the default database's) is its owner's alone, also when an older
+    version made it 0755. A directory named with --db is the operator's: only the files are tightened."""
+    folder = default_db_path().parent
+    if given is None and folder.is_dir() and folder.stat().st_mode & 0o077:
+        try:
+            folder.chmod(0o700)
+        except PermissionError:
+            print(f"huddle-server: {folder} is open to others and not ours to change", file=sys.stderr)
 
 
 def _offline(args: argparse.Namespace) -> int:
@@ -222,6 +257,7 @@ def _offline(args: argparse.Namespace) -> int:
     from server.store.sqlite import SqliteStore
 
     settings = Settings(db=args.db or default_db_path())
+    _private_data_dir(args.db)
     store = SqliteStore(settings.db, synchronous=settings.synchronous)
     try:
         domain = Domain(store, settings)
@@ -238,14 +274,14 @@ def _offline(args: argparse.Namespace) -> int:
                 return 1
             print(domain.auth.issue_sync(user.pk))
         elif args.user_command == "add":
-            password = _read_password(args.password)
+            password = _read_password(args.password_stdin)
             if not password:
                 print("huddle-server: a password is required", file=sys.stderr)
                 return 1
             domain.admin.add_user(args.handle, password, admin=args.admin, display_name=args.display_name)
             print(f"created {args.handle}", file=sys.stderr)
         else:
-            password = _read_password(args.password)
+            password = _read_password(args.password_stdin)
             if not password:
                 print("huddle-server: a password is required", file=sys.stderr)
                 return 1
@@ -299,6 +335,7 @@ def serve(args: argparse.Namespace) -> int:
         allow_origins=args.allow_origin,
         setup_token=secrets.token_urlsafe(24),
     )
+    _private_data_dir(args.db)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say they are TCP.

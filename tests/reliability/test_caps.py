@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from server.app import uvicorn_config
+from server.cli import _parser
 from server.connections import http_protocol
 from server.settings import Settings
 from tests.conftest import load_team
@@ -284,3 +285,24 @@ def test_parallel_full_replays_neither_freeze_nor_bloat_the_server(tmp_path: Pat
         assert peak - before < 150, f"RSS {before:.0f} -> {peak:.0f} MiB"
     finally:
         served.stop()
+
+
+# ---- flags -------------------------------------------------------------------------------------
+def test_every_new_limit_is_a_serve_flag_on_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """The caps and same-site flags are in `serve --help` and docs/API.md; the caps are on unless turned off."""
+    caps = {
+        "max_head_bytes": 64 * 1024,
+        "max_buffered_bytes": 4 * 1024 * 1024,
+        "boot_body_bytes": 4096,
+        "boot_body_budget": 1024 * 1024,
+    }
+    args = _parser().parse_args(["serve"])
+    assert {name: getattr(args, name) for name in caps} == caps
+    assert {name: getattr(Settings(), name) for name in caps} == caps
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--help"])
+    shown = capsys.readouterr().out
+    docs = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    for flag in [f"--{name.replace('_', '-')}" for name in caps] + ["--allowed-hosts", "--allow-origin"]:
+        assert flag in shown, flag
+        assert f"`{flag}" in docs, flag

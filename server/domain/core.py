@@ -146,8 +146,9 @@ class Domain:
             others = [*self.convos.conversations_of(repo, viewer), *self.streams.readable(repo, viewer)]
             convs = {c.pk: c for c in (*channels, *dms, *others)}
             per = self.settings.boot_body_bytes
-            # A body over `per` bytes has more than `per` characters, or fewer: read one more than that.
-            messages = repo.messages_in(list(convs), self.settings.boot_window, body_chars=per + 1 if per else 0)
+            # Read a few bytes more than `per`: a body cut there still has more than `per` bytes of
+            # whole characters, so `preview` sees it is longer.
+            messages = repo.messages_in(list(convs), self.settings.boot_window, body_bytes=per + 4 if per else 0)
             handles = {u.pk: u.handle for u in users}
             public = {m.pk: m.public_id for m in messages}
             cut = self._bounded_bodies(messages)

@@ -16,12 +16,14 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    LargeBinary,
     Result,
     Row,
     Text,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -114,7 +116,8 @@ def _conversation(row: Row[Any]) -> Conversation:
     )
 
 
-def _message(row: Row[Any]) -> Message:
+def _message(row: Row[Any], start: bool = False) -> Message:
+    """A message from its row (`start`: the body column holds the first bytes of its UTF-8)."""
     m = row._mapping
     return Message(
         pk=m["pk"],
@@ -122,7 +125,7 @@ def _message(row: Row[Any]) -> Message:
         conversation_pk=m["conversation_pk"],
         sender_pk=m["sender_pk"],
         recipient_pk=m["recipient_pk"],
-        body=m["body"],
+        body=m["body"].decode("utf-8", "ignore") if start else m["body"],
         parent_pk=m["parent_pk"],
         created_at=m["created_at"],
         read_at=m["read_at"],
@@ -689,18 +692,22 @@ class Repo(ConvoQueries, StreamQueries):
         rows = self.conn.execute(select(m).where(m.c.pk.in_(newest)))
         return {msg.conversation_pk: msg for msg in map(_message, rows)}
 
-    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0, body_chars: int = 0) -> list[Message]:
+    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0, body_bytes: int = 0) -> list[Message]:
         """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first;
-        with body_chars, only the first body_chars characters of each body are read."""
+        with body_bytes, only the first body_bytes bytes of each body's UTF-8 are read (a character
+        cut in two at the end is left out)."""
         if not conversation_pks:
             return []
         m = s.messages
         columns: list[Any] = list(m.c)
-        if body_chars > 0:
-            columns = [c for c in m.c if c.name != "body"] + [func.substr(m.c.body, 1, body_chars).label("body")]
+        prefix = body_bytes > 0
+        if prefix:
+            # Bytes, not characters: SQLite's substr() of text ends at a NUL character.
+            head = func.substr(cast(m.c.body, LargeBinary), 1, body_bytes).label("body")
+            columns = [c for c in m.c if c.name != "body"] + [head]
         live = (m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False))
         if newest <= 0:
-            return [_message(r) for r in self.conn.execute(select(*columns).where(*live).order_by(m.c.pk))]
+            return [_message(r, prefix) for r in self.conn.execute(select(*columns).where(*live).order_by(m.c.pk))]
         # Per conversation, the pk of its newest-th newest message (an index seek each), then
         # one range scan per conversation from there: a window function would rank every row.
         c, older = s.conversations, s.messages.alias("older")
@@ -722,7 +729,7 @@ class Repo(ConvoQueries, StreamQueries):
             .where(m.c.pk >= cut.c.start, m.c.deleted.is_(False))
             .order_by(m.c.pk)
         )
-        return [_message(r) for r in rows]
+        return [_message(r, prefix) for r in rows]
 
     # ---- calls --------------------------------------------------------------------
     def insert_call(self, **values: Any) -> int:

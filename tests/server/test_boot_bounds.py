@@ -32,6 +32,14 @@ def test_boot_cuts_long_bodies_and_flags_them(make_server: Callable[..., LiveSer
     assert boot[ids[0]]["truncated"] is True
     assert boot[ids[1]]["body"] == short
     assert "truncated" not in boot[ids[1]]
+    # NUL characters are text like any other (SQLite's text functions would stop at them).
+    nul = [
+        jin.post("/api/v2/messages", json={"to": "alex.kim", "body": b}).json()["message_id"]
+        for b in ("a\x00b", "\x00" + "x" * 200)
+    ]
+    boot = {m["id"]: m for m in alex.get("/api/boot").json()["messages"]}
+    assert (boot[nul[0]]["body"], "truncated" in boot[nul[0]]) == ("a\x00b", False)
+    assert (boot[nul[1]]["body"], boot[nul[1]]["truncated"]) == ("\x00" + "x" * 99, True)
     whole = alex.get(f"/api/v2/messages/{ids[0]}").json()
     assert whole["body"] == long
     # Where bodies are whole (channel history, events) nothing is flagged.

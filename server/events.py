@@ -192,6 +192,8 @@ class Subscription:
         """The next frame, or None (a heartbeat is due) after about `idle` seconds without one."""
         self.idle = idle
         self.delivered = True
+        if self.closed and self._replay_after < self._upto:  # closed while replaying: no more of the log
+            raise Closed("subscription closed")
         while not self._replayed and self._replay_after < self._upto:
             await self._fill()
         if self._replayed:

@@ -110,6 +110,12 @@ async def test_a_full_replay_hands_out_events_in_slices_and_lets_others_run(tmp_
         assert got == list(range(200))
         assert held <= events.REPLAY_CHUNK_CHARS // 20_000 + 1
         assert longest <= events.REPLAY_SLICE_BYTES // 20_000 + 1
+
+        again = await hub.subscribe(1, 0)
+        assert json.loads((await again.next(60)).json)["n"] == 0  # type: ignore[union-attr]
+        again.close()  # the client went, or its token was revoked: the replay stops there
+        with pytest.raises(events.Closed):
+            await again.next(60)
     finally:
         await hub.stop()
         store.close()

@@ -88,7 +88,7 @@ def run_with_stdin(text: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_passwords_are_never_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`--password PW` is gone (it showed in ps): the commands refuse it as an unknown argument."""
+    """`--password PW` is gone (it showed in ps): the commands refuse it, without repeating what followed it."""
     db = str(tmp_path / "huddle.db")
     for command in (["user", "add", "--db", db, "kai.lee"], ["user", "passwd", "--db", db, "kai.lee"]):
         with pytest.raises(SystemExit) as refused:

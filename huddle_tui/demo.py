@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import random
+import secrets
 import socket
 import tempfile
 import threading
@@ -23,42 +24,43 @@ from websockets.asyncio.client import connect
 from huddle_tui.api import tls_for
 
 ME = "alex.kim"
-PASSWORD = "demo"
+# Passwords are made new for each run (`{member}`, `{admin}`): a demo server listens on a real port,
+# and a fixed password would let anyone on the machine sign in, as the admin too.
 TEAM = """
 [[users]]
 handle = "alex.kim"
 display_name = "Alex Kim"
-password = "demo"
+password = "{member}"
 team = "infrastructure"
 
 [[users]]
 handle = "maya.chen"
 display_name = "Maya Chen"
-password = "demo"
+password = "{member}"
 team = "infrastructure"
 
 [[users]]
 handle = "jin.park"
 display_name = "Jin Park"
-password = "demo"
+password = "{member}"
 team = "infrastructure"
 
 [[users]]
 handle = "sam.ortiz"
 display_name = "Sam Ortiz"
-password = "demo"
+password = "{member}"
 team = "infrastructure"
 
 [[users]]
 handle = "priya.rao"
 display_name = "Priya Rao"
-password = "demo"
+password = "{member}"
 team = "design"
 
 [[users]]
 handle = "hr.admin"
 display_name = "HR Admin"
-password = "demo"
+password = "{admin}"
 admin = true
 
 [[teams]]
@@ -101,7 +103,8 @@ class DemoServer:
 
         db = root / "huddle.db"
         team = root / "team.toml"
-        team.write_text(TEAM, "utf-8")
+        self.password = secrets.token_urlsafe(16)  # the members' (they sign in with it)
+        team.write_text(TEAM.format(member=self.password, admin=secrets.token_urlsafe(16)), "utf-8")
         with contextlib.redirect_stderr(open(root / "load.log", "w")):
             if server_main(["load", "--db", str(db), str(team)]) != 0:
                 raise RuntimeError("could not load the demo team")
@@ -165,8 +168,9 @@ class DemoServer:
 class Member:
     """One simulated teammate: signs in, listens to its events, and acts."""
 
-    def __init__(self, url: str, handle: str, stop: asyncio.Event, token: str = "") -> None:
+    def __init__(self, url: str, handle: str, stop: asyncio.Event, password: str, token: str = "") -> None:
         self.url = url
+        self.password = password
         self.token = token
         self.handle = handle
         self.stop = stop
@@ -178,7 +182,7 @@ class Member:
         if self.token:
             self.http.headers["Authorization"] = f"Bearer {self.token}"
             return
-        r = await self.http.post("/api/v2/auth/login", json={"user": self.handle, "password": PASSWORD})
+        r = await self.http.post("/api/v2/auth/login", json={"user": self.handle, "password": self.password})
         r.raise_for_status()
         self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
 
@@ -250,9 +254,10 @@ class Member:
                 await asyncio.wait_for(self.stop.wait(), every)
 
 
-async def simulate(url: str, stop: asyncio.Event, tokens: dict[str, str]) -> None:
+async def simulate(url: str, stop: asyncio.Event, password: str, tokens: dict[str, str]) -> None:
     """The demo team's life: seeded history, then presence changes, replies and calls."""
-    members = {h: Member(url, h, stop, tokens.get(h, "")) for h in ("maya.chen", "jin.park", "sam.ortiz", "priya.rao")}
+    handles = ("maya.chen", "jin.park", "sam.ortiz", "priya.rao")
+    members = {h: Member(url, h, stop, password, tokens.get(h, "")) for h in handles}
     for member in members.values():
         await member.sign_in()
     maya, sam, priya = (members[h] for h in ("maya.chen", "sam.ortiz", "priya.rao"))
@@ -296,8 +301,9 @@ async def priya_day(priya: Member, stop: asyncio.Event) -> None:
 class Simulation:
     """Runs `simulate` on its own thread and loop, so the client's loop is never touched."""
 
-    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+    def __init__(self, url: str, password: str, tokens: dict[str, str]) -> None:
         self.url = url
+        self.password = password
         self.tokens = tokens
         self.loop = asyncio.new_event_loop()
         self.stop_event: asyncio.Event | None = None
@@ -307,7 +313,7 @@ class Simulation:
         asyncio.set_event_loop(self.loop)
         self.stop_event = asyncio.Event()
         with contextlib.suppress(Exception):
-            self.loop.run_until_complete(simulate(self.url, self.stop_event, self.tokens))
+            self.loop.run_until_complete(simulate(self.url, self.stop_event, self.password, self.tokens))
 
     def start(self) -> Simulation:
         """Start the team."""
@@ -331,7 +337,7 @@ def run_demo(port: int = 0) -> int:
         logging.basicConfig(filename=root / "demo.log", level=logging.INFO, force=True)
         server = DemoServer(root, port).start()
         server.seed()
-        team = Simulation(server.url, {"jin.park": server.token("jin.park")}).start()
+        team = Simulation(server.url, server.password, {"jin.park": server.token("jin.park")}).start()
         try:
             config = Config(server=server.url, user=ME, token=server.token(ME))
             make_app(config, config_file=None, data=root / "client").run()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,13 +9,14 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 from server import __version__
+from server.connections import http_protocol
 from server.dialects import convos, esn, huddle, pilcrow, v2
-from server.dialects.common import BodyLimit, install_error_handlers
+from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
+from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
 from server.domain.core import Domain
 from server.events import FRAMES_EXTENSION
@@ -34,6 +33,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         domain = Domain(store, settings, clock)
         app.state.domain = domain
         await domain.start()
+        if settings.setup_token and await domain.accounts.needs_setup():
+            # serve's own words, not a log line: the operator needs it whatever the log level.
+            print(
+                "huddle-server: no user yet. Set up with POST /api/setup from this machine, or from elsewhere with "
+                f"the header X-Setup-Token: {settings.setup_token} (good for one setup, until restart)",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             yield
         finally:
@@ -53,6 +60,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(v2.SendLane)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes or sys.maxsize)
     app.add_middleware(convos.ConvoPaths)
+    app.add_middleware(HostCheck, names=host_names(settings.host, settings.allowed_hosts))
+    app.state.allow_origins = frozenset(normal_origin(o) for o in settings.allow_origins)
     install_error_handlers(app)
     # The routes go straight onto the app's router, in this order: include_router wraps each
     # router in another layer that matches every request twice (~100 µs a request, bench W4).
@@ -62,84 +71,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
 
 # ---- how `serve` runs it ----------------------------------------------------------------
-log = logging.getLogger("huddle.http")
-REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-
-
-class RequestDeadline:
-    """Close a connection whose request does not arrive whole (head and body) in time.
-
-    uvicorn has no such timeout: its keep-alive timer only runs between requests and every
-    byte resets it, so a client trickling a request a byte at a time (slowloris), or one that
-    connects and sends nothing, would hold a connection for ever. The clock starts when the
-    connection opens, and again with the first byte of each further request; it stops once the
-    request is in whole. What the app then takes to answer (an event stream lasts hours), and
-    WebSockets after the upgrade, are not limited. Mixed into uvicorn's HTTP protocol classes.
-    """
-
-    timeout_request: float
-    transport: asyncio.Transport
-    cycle: Any  # uvicorn's RequestResponseCycle of the request being received or answered
-    client: tuple[str, int] | None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Start the clock for the first request."""
-        super().connection_made(transport)  # type: ignore[misc]
-        self._waiting_since: Any = None  # the cycle before the request being received
-        self._got_bytes = False
-        self._deadline: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def data_received(self, data: bytes) -> None:
-        """Start the clock on the first byte of a request; stop it once the request is in whole."""
-        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()
-        self._got_bytes = True
-        super().data_received(data)  # type: ignore[misc]
-        upgraded = not isinstance(self.transport.get_protocol(), RequestDeadline)  # now a WebSocket
-        received = self.cycle is not self._waiting_since and not self.cycle.more_body
-        if upgraded or received or self.transport.is_closing():
-            self._disarm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the clock."""
-        self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
-
-    def _arm(self) -> None:
-        self._waiting_since = self.cycle
-        self._got_bytes = False
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(self.timeout_request, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _too_slow(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing():
-            return
-        answering = self.cycle is not self._waiting_since and self.cycle.response_started
-        if self._got_bytes and not answering:
-            self.transport.write(REQUEST_TIMEOUT)
-        log.info("closed a connection from %s: no whole request within %ss", self.client, self.timeout_request)
-        self.transport.close()
-
-
-def http_protocol(timeout_request: float, base: type[asyncio.Protocol] | None = None) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol (httptools when installed, else h11) with a request deadline."""
-    if base is None:
-        try:
-            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-        except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools on CPython
-            base = H11Protocol
-        else:
-            base = HttpToolsProtocol
-    return type(f"Deadline{base.__name__}", (RequestDeadline, base), {"timeout_request": timeout_request})
-
-
 class FrameWriter(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol, also offering the app to write a ready-made frame at once.
 
@@ -193,7 +124,9 @@ class Server(uvicorn.Server):
 def uvicorn_config(settings: Settings, app: FastAPI | None = None, **options: Any) -> uvicorn.Config:
     """The app under uvicorn with the connection limits of the settings (0 = off); `options` override."""
     limits: dict[str, Any] = {
-        "http": http_protocol(settings.timeout_request) if settings.timeout_request else "auto",
+        "http": http_protocol(settings.timeout_request, max_head_bytes=settings.max_head_bytes),
+        # h11 (when httptools is missing) keeps an unfinished head up to this size itself.
+        "h11_max_incomplete_event_size": settings.max_head_bytes or None,
         "timeout_keep_alive": settings.timeout_keep_alive,
         "limit_concurrency": settings.limit_concurrency or None,
         "timeout_graceful_shutdown": 3,

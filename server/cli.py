@@ -6,6 +6,7 @@ import argparse
 import gc
 import getpass
 import logging
+import secrets
 import socket
 import sys
 import tomllib
@@ -68,7 +69,25 @@ def _parser() -> argparse.ArgumentParser:
         "--max-streams-per-user", type=int, default=d.max_streams_per_user, help="open event streams (0 = off)"
     )
     serve.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        default=d.max_buffered_bytes,
+        help="bytes of events a stream may have waiting for a slow reader; then it is closed to resume (0 = off)",
+    )
+    serve.add_argument(
         "--boot-window", type=int, default=d.boot_window, help="newest messages per conversation in boot (0 = all)"
+    )
+    serve.add_argument(
+        "--boot-body-bytes",
+        type=int,
+        default=d.boot_body_bytes,
+        help="longest message body in boot, bytes of UTF-8; longer ones are cut and flagged (0 = off)",
+    )
+    serve.add_argument(
+        "--boot-body-budget",
+        type=int,
+        default=d.boot_body_budget,
+        help="bytes of message bodies in one boot, newest first; older ones come cut (0 = off)",
     )
     serve.add_argument(
         "--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body, bytes (0 = off)"
@@ -122,6 +141,28 @@ def _parser() -> argparse.ArgumentParser:
         default=d.limit_concurrency,
         help="connections or requests in progress before 503 (0 = off)",
     )
+    serve.add_argument(
+        "--max-head-bytes",
+        type=int,
+        default=d.max_head_bytes,
+        help="largest request head (request line and headers), bytes; then 431 (0 = off)",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="host names to answer besides the bound host, localhost and 127.0.0.1, comma-separated, repeatable "
+        "(behind a proxy: the public name); other Host headers get 400",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin (https://chat.example.com) whose pages may use the identity cookie besides the server's own; "
+        "repeatable",
+    )
     serve.add_argument("--synchronous", choices=("FULL", "NORMAL"), default=d.synchronous)
     serve.add_argument("--ssl-certfile", default=None)
     serve.add_argument("--ssl-keyfile", default=None)
@@ -137,25 +178,46 @@ def _parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
-    add = user_sub.add_parser("add", help="create a user (password from --password or stdin)")
+    add = user_sub.add_parser("add", help="create a user (password asked for, or --password-stdin)")
     add.add_argument("--db", type=Path, default=None)
     add.add_argument("handle")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--display-name", default=None)
-    add.add_argument("--password", default=None)
-    passwd = user_sub.add_parser("passwd", help="set a password (from --password or stdin); revokes tokens")
+    add.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    add.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
+    passwd = user_sub.add_parser("passwd", help="set a password (asked for, or --password-stdin); revokes tokens")
     passwd.add_argument("--db", type=Path, default=None)
     passwd.add_argument("handle")
-    passwd.add_argument("--password", default=None)
+    passwd.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
+    passwd.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
     return parser
 
 
-def _read_password(given: str | None) -> str:
-    if given is not None:
-        return given
-    if sys.stdin.isatty():
-        return getpass.getpass("password: ")
-    return sys.stdin.readline().rstrip("\n")
+class CommandError(Exception):
+    """The command cannot go on: its message is for the operator."""
+
+
+class NoPasswordArgument(argparse.Action):
+    """`--password PW` of earlier versions: refused with what to do instead, without repeating the password."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.error("--password is gone (every local user could read it in ps): use the prompt or --password-stdin")
+
+
+# Never an argument: arguments are visible to every local user (ps, /proc/PID/cmdline).
+PASSWORD_STDIN = "read the password from the first line of stdin instead of asking for it"
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The password from stdin's first line, or asked for twice on the terminal; "" when none was given."""
+    if from_stdin:
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for the password on: pipe it in with --password-stdin")
+    first = getpass.getpass("password: ")
+    if first and getpass.getpass("again: ") != first:
+        raise CommandError("the passwords differ")
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,11 +230,25 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"huddle-server: {exc.message}", file=sys.stderr)
         return 1
+    except CommandError as exc:
+        print(f"huddle-server: {exc}", file=sys.stderr)
+        return 1
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"huddle-server: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # ctrl-c: uvicorn has shut down already; no traceback
         return 130
+
+
+def _private_data_dir(given: Path | None) -> None:
+    """Huddle's own data directory (the default database's) is its owner's alone, also when an older
+    version made it 0755. A directory named with --db is the operator's: only the files are tightened."""
+    folder = default_db_path().parent
+    if given is None and folder.is_dir() and folder.stat().st_mode & 0o077:
+        try:
+            folder.chmod(0o700)
+        except PermissionError:
+            print(f"huddle-server: {folder} is open to others and not ours to change", file=sys.stderr)
 
 
 def _offline(args: argparse.Namespace) -> int:
@@ -181,6 +257,7 @@ def _offline(args: argparse.Namespace) -> int:
     from server.store.sqlite import SqliteStore
 
     settings = Settings(db=args.db or default_db_path())
+    _private_data_dir(args.db)
     store = SqliteStore(settings.db, synchronous=settings.synchronous)
     try:
         domain = Domain(store, settings)
@@ -197,14 +274,14 @@ def _offline(args: argparse.Namespace) -> int:
                 return 1
             print(domain.auth.issue_sync(user.pk))
         elif args.user_command == "add":
-            password = _read_password(args.password)
+            password = _read_password(args.password_stdin)
             if not password:
                 print("huddle-server: a password is required", file=sys.stderr)
                 return 1
             domain.admin.add_user(args.handle, password, admin=args.admin, display_name=args.display_name)
             print(f"created {args.handle}", file=sys.stderr)
         else:
-            password = _read_password(args.password)
+            password = _read_password(args.password_stdin)
             if not password:
                 print("huddle-server: a password is required", file=sys.stderr)
                 return 1
@@ -235,6 +312,7 @@ def serve(args: argparse.Namespace) -> int:
         login_tracked_keys=args.login_tracked_keys,
         hash_workers=args.hash_workers,
         max_streams_per_user=args.max_streams_per_user,
+        max_buffered_bytes=args.max_buffered_bytes,
         max_body_bytes=args.max_body_bytes,
         mail_max_headers=args.mail_max_headers,
         mail_max_header_bytes=args.mail_max_header_bytes,
@@ -246,11 +324,18 @@ def serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=args.timeout_keep_alive,
         timeout_request=args.timeout_request,
         limit_concurrency=args.limit_concurrency,
+        max_head_bytes=args.max_head_bytes,
         boot_window=args.boot_window,
+        boot_body_bytes=args.boot_body_bytes,
+        boot_body_budget=args.boot_body_budget,
         synchronous=args.synchronous,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        allowed_hosts=[name for names in args.allowed_hosts for name in names.split(",") if name.strip()],
+        allow_origins=args.allow_origin,
+        setup_token=secrets.token_urlsafe(24),
     )
+    _private_data_dir(args.db)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say they are TCP.

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 from collections import deque
 from collections.abc import Callable
 
@@ -28,19 +29,28 @@ log = logging.getLogger("huddle.events")
 # `{"write": callable}`: write one ready-made WebSocket frame now, or answer False.
 FRAMES_EXTENSION = "huddle.frames"
 
-# Frames a subscriber may fall behind before it is cut off (it then resumes).
+# Frames a subscriber may fall behind before it is cut off (it then resumes); its bytes are
+# capped too (Hub.max_buffered_bytes, --max-buffered-bytes).
 QUEUE_LIMIT = 20_000
+# A replay reads the log in chunks of at most REPLAY_CHUNK events or REPLAY_CHUNK_CHARS of stored
+# text (an event carrying 64,000 emoji is ~770,000 characters stored), encodes each event only as
+# it hands it out, and lets other tasks run after every REPLAY_SLICE_BYTES it handed out: five
+# parallel full replays of big messages neither freeze the server nor hold the log in memory.
 REPLAY_CHUNK = 500
+REPLAY_CHUNK_CHARS = 1024 * 1024
+REPLAY_SLICE_BYTES = 64 * 1024
 
 
 class Frame:
     """One event as one receiver gets it, serialised once, shared by every receiver."""
 
-    __slots__ = ("_sse", "_wire", "_ws", "id", "json")
+    __slots__ = ("_sse", "_wire", "_ws", "id", "json", "size")
 
     def __init__(self, event_id: int | None, data_json: str) -> None:
         self.id = event_id
         self.json = data_json
+        # What holding it costs, as a queue counts it (its text; the wire forms come and go).
+        self.size = sys.getsizeof(data_json)
         self._sse: bytes | None = None
         self._ws: str | None = None
         self._wire: bytes | None = None
@@ -98,9 +108,11 @@ class Subscription:
         # 1,000 subscribers (bench W2).
         self.frames: deque[Frame | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self.queued_bytes = 0  # the sizes of the frames in `frames`
         self._replay_after = resume_point
         self._upto = upto
-        self._replayed: deque[Frame] = deque()
+        self._replayed: deque[tuple[Event, int]] = deque()  # events read from the log, and their variant
+        self._slice = 0  # bytes replayed since the reader last let other tasks run
         self.last_id = resume_point
         self.closed = False
         # The digest of the token the stream was opened with: revoking it closes the stream.
@@ -119,11 +131,27 @@ class Subscription:
         """Queue a live frame (or write it, see `write`); a subscriber too far behind is cut off."""
         if self._waiter is not None and not self.frames and self.write is not None and self._write_now(frame):
             return
-        if len(self.frames) >= QUEUE_LIMIT:
-            self.close()
+        cap = self.hub.max_buffered_bytes
+        if len(self.frames) >= QUEUE_LIMIT or (cap and self.frames and self.queued_bytes + frame.size > cap):
+            self._cut_off()
             return
         self.frames.append(frame)
+        self.queued_bytes += frame.size
         self._wake()
+
+    def _cut_off(self) -> None:
+        # Too far behind: what it has not taken yet is dropped now (its reader may be stuck in a
+        # send for as long as its client does not read) and it ends there; the client resumes
+        # from the last id it received, and the replay brings the rest from the log.
+        log.info(
+            "closed an event stream of user %s: %d frames (%d bytes) behind",
+            self.viewer_pk,
+            len(self.frames),
+            self.queued_bytes,
+        )
+        self.frames.clear()
+        self.queued_bytes = 0
+        self.close()
 
     def _write_now(self, frame: Frame) -> bool:
         # The reader is waiting with nothing queued, so nothing of ours is on its way to the
@@ -164,11 +192,18 @@ class Subscription:
         """The next frame, or None (a heartbeat is due) after about `idle` seconds without one."""
         self.idle = idle
         self.delivered = True
+        if self.closed and self._replay_after < self._upto:  # closed while replaying: no more of the log
+            raise Closed("subscription closed")
         while not self._replayed and self._replay_after < self._upto:
             await self._fill()
         if self._replayed:
-            replayed = self._replayed.popleft()
-            self.last_id = replayed.id or self.last_id
+            event, index = self._replayed.popleft()
+            replayed = encode(event, index)
+            self.last_id = event.id
+            self._slice += replayed.size
+            if self._slice >= REPLAY_SLICE_BYTES:  # a send does not wait while the socket keeps up
+                self._slice = 0
+                await asyncio.sleep(0)
             return replayed
         while True:
             # No timer per wait (at 1,000 subscribers arming and cancelling one per delivery
@@ -182,6 +217,7 @@ class Subscription:
             frame = self.frames.popleft()
             if frame is None:
                 raise Closed("subscription closed")
+            self.queued_bytes -= frame.size
             if frame is BEAT:
                 return None
             if self._replayed_already(frame):
@@ -202,23 +238,29 @@ class Subscription:
 
     async def _fill(self) -> None:
         after, upto = self._replay_after, self._upto
-        events = await self.hub.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK))
+        events = await self.hub.store.read(
+            lambda repo: repo.events_after(after, upto, REPLAY_CHUNK, REPLAY_CHUNK_CHARS)
+        )
         if not events:
             self._replay_after = self._upto
             return
         for event in events:
             index = event.for_viewer(self.viewer_pk)
             if index is not None:
-                self._replayed.append(encode(event, index))
+                self._replayed.append((event, index))
         self._replay_after = events[-1].id
 
 
 class Hub:
     """Receives committed events, keeps them in id order, and fans them out."""
 
-    def __init__(self, store: Store, *, max_streams_per_user: int = 0, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, *, max_streams_per_user: int = 0, max_buffered_bytes: int = 0, poll_seconds: float = 1.0
+    ) -> None:
         self.store = store
         self.max_streams_per_user = max_streams_per_user
+        # Bytes of live frames one subscription may hold for its reader (0 = no cap but QUEUE_LIMIT).
+        self.max_buffered_bytes = max_buffered_bytes
         self.poll_seconds = poll_seconds
         self.last_id = 0
         self.subs: set[Subscription] = set()
@@ -298,7 +340,7 @@ class Hub:
                 self._fanout(event)
 
     async def _read_after(self, after: int, upto: int | None) -> list[Event]:
-        return await self.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK))
+        return await self.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK, REPLAY_CHUNK_CHARS))
 
     def _fanout(self, event: Event) -> None:
         frames: dict[int, Frame] = {}

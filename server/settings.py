@@ -37,6 +37,9 @@ class Settings:
     # Threads that compute password hashes (scrypt; the event loop never does).
     hash_workers: int = 1
     max_streams_per_user: int = 20
+    # Bytes of events one stream may have waiting for a reader that does not keep up; past it the
+    # stream is closed and its client resumes from its last id.
+    max_buffered_bytes: int = 4 * 1024 * 1024
     max_body_bytes: int = 1024 * 1024
     # Mail (`POST /api/messages/email`): header fields in the whole message, bytes of one
     # header field, RFC 2047 encoded words in all headers, MIME parts, multipart parts (each
@@ -58,8 +61,13 @@ class Settings:
     timeout_keep_alive: int = 30
     timeout_request: float = 20.0
     limit_concurrency: int = 10_000
-    # Boot carries the newest this-many messages of each conversation (0 = all of them).
+    # A request head (request line and headers) over this many bytes: 431, connection closed.
+    max_head_bytes: int = 64 * 1024
+    # Boot carries the newest this-many messages of each conversation (0 = all of them), each body
+    # cut to boot_body_bytes of UTF-8, all bodies together to boot_body_budget (newest first; 0 = off).
     boot_window: int = 50
+    boot_body_bytes: int = 4096
+    boot_body_budget: int = 1024 * 1024
     # Durability: FULL survives power loss; NORMAL a process crash only.
     synchronous: str = "FULL"
     # How often the server checks ring timeouts, away flips and retention.
@@ -68,3 +76,9 @@ class Settings:
     token_ttl: float = 30 * 86_400.0
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Same-site: host names answered besides the bound host and loopback; origins besides the
+    # server's own whose pages may use the identity cookie (server.dialects.origins).
+    allowed_hosts: list[str] = field(default_factory=list)
+    allow_origins: list[str] = field(default_factory=list)
+    # A one-time token that lets POST /api/setup come from elsewhere than loopback (set by serve).
+    setup_token: str | None = None

@@ -1,4 +1,4 @@
-"""What every dialect shares: credentials, error shapes, the body size cap."""
+"""What every dialect shares: credentials, error shapes, the body size cap, the Host check."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
+from server.dialects.origins import check_cookie_origin, host_refusal
 from server.domain.core import Domain
 from server.domain.errors import DomainError
 
@@ -41,12 +43,15 @@ async def domain_dep(conn: HTTPConnection) -> Domain:
 
 
 def token_of(conn: HTTPConnection) -> str | None:
-    """A bearer token from the Authorization header, else the `identity` cookie."""
+    """A bearer token from the Authorization header, else the `identity` cookie: for a change or a
+    WebSocket, only from an allowed Origin (Forbidden otherwise, see server.dialects.origins)."""
     header = conn.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     cookie = conn.cookies.get("identity")
+    if cookie:
+        check_cookie_origin(conn, conn.app.state.allow_origins)
     return cookie or None
 
 
@@ -143,6 +148,31 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_crash)
+
+
+class HostCheck:
+    """Refuse a request (or WebSocket handshake) whose Host is not a name the server answers to: 400
+    in the dialect's shape, before anything else reads it."""
+
+    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+        self.app = app
+        self.names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        why = host_refusal(None if host is None else host.decode("latin-1"), self.names)
+        if why is None:
+            await self.app(scope, receive, send)
+            return
+        dialect = dialect_of(scope.get("method", "GET"), scope["path"])
+        response = error_response(dialect, 400, "InvalidHost", why)
+        if scope["type"] == "websocket":
+            await WebSocket(scope, receive, send).send_denial_response(response)
+        else:
+            await response(scope, receive, send)
 
 
 def _has_lone_surrogate(body: bytes) -> bool:

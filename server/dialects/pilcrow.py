@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -76,6 +77,8 @@ def boot_message(view: MessageView) -> dict[str, Any]:
         out["stream"] = view.conversation.public_id
     out["body"] = m.body
     out["parent"] = view.parent_id
+    if view.truncated:  # the whole body: GET /api/v2/messages/{id}
+        out["truncated"] = True
     return out
 
 
@@ -318,10 +321,27 @@ def who(user: Any) -> dict[str, str]:
     return {"id": user.handle, "name": user.handle}
 
 
-@router.post("/setup", status_code=204, responses=pilcrow(None, 400, 409, 422, status=204, cookie=True))
-async def setup(body: Credentials, request: Request, domain: Dom) -> Response:
-    """Create the first user of an empty server (409 once anyone exists)."""
-    _user, token = await domain.accounts.setup(body.name, body.password)
+def from_this_machine(request: Request) -> bool:
+    """Whether a request comes from the server's own machine: a loopback peer, not relayed by a proxy."""
+    if request.client is None or any(h in request.headers for h in ("forwarded", "x-forwarded-for", "x-real-ip")):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+@router.post("/setup", status_code=204, responses=pilcrow(None, 400, 403, 409, 422, status=204, cookie=True))
+async def setup(
+    body: Credentials,
+    request: Request,
+    domain: Dom,
+    setup_token: Annotated[str | None, Header(alias="X-Setup-Token")] = None,
+) -> Response:
+    """Create the first user of an empty server (409 once anyone exists), from the server's machine or
+    with the setup token `serve` printed (else 403)."""
+    local = from_this_machine(request)
+    _user, token = await domain.accounts.setup(body.name, body.password, local=local, setup_token=setup_token)
     return with_identity(Response(status_code=204), request, token)
 
 

@@ -420,6 +420,8 @@ class BootMessage(TypedDict):
     stream: NotRequired[Uuid]
     body: str
     parent: MessageId | None
+    # Only in boot, only when true: `body` is the start of a longer one (GET /api/v2/messages/{id}).
+    truncated: NotRequired[Literal[True]]
 
 
 class Boot(TypedDict):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from server.domain.errors import Conflict, Invalid, NotFound
+from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.names import check_handle
 from server.model import User
 from server.store.base import WriteTx
@@ -35,10 +36,33 @@ class Accounts:
 
     def __init__(self, domain: Domain) -> None:
         self.d = domain
+        # The one-time token `serve` prints: setup from elsewhere than the server's own machine.
+        self._setup_token = domain.settings.setup_token
 
-    async def setup(self, name: Any, password: Any) -> tuple[User, str]:
-        """Create the first user (an admin) and sign them in; Conflict once anyone exists."""
+    async def needs_setup(self) -> bool:
+        """Whether the server has no user yet."""
+        return await self.d.store.read(lambda repo: repo.count_users() == 0)
+
+    def may_set_up(self, *, local: bool, setup_token: str | None) -> bool:
+        """Setup is for the server's own machine (a loopback peer, not through a proxy), or whoever
+        holds the setup token that `serve` printed (good for one setup)."""
+        if local:
+            return True
+        expected = self._setup_token
+        return bool(expected and setup_token and hmac.compare_digest(setup_token.encode(), expected.encode()))
+
+    async def setup(self, name: Any, password: Any, *, local: bool, setup_token: str | None = None) -> tuple[User, str]:
+        """Create the first user (an admin) and sign them in; Conflict once anyone exists, Forbidden
+        from elsewhere than the server's machine without the setup token (before any hashing)."""
         name, password = check_name(name), check_password(password)
+        if not self.may_set_up(local=local, setup_token=setup_token):
+            if not await self.needs_setup():
+                raise Conflict("SetupDone", "this server is already set up; sign in instead")
+            raise Forbidden(
+                "SetupNotAllowed",
+                "set this server up from the machine it runs on, or send the setup token that "
+                "`huddle-server serve` printed in the X-Setup-Token header",
+            )
         digest = await self.d.auth.hash(password)
 
         def run(tx: WriteTx) -> tuple[User, str]:
@@ -47,7 +71,9 @@ class Accounts:
             pk, _ = self.d.admin.ensure_user(tx, name, password_hash=digest, admin=True)
             return self._signed_in(tx, pk)
 
-        return await self.d.store.write(run)
+        done = await self.d.store.write(run)
+        self._setup_token = None  # used: one setup only
+        return done
 
     def _signed_in(self, tx: WriteTx, pk: int) -> tuple[User, str]:
         token = self.d.auth.issue(tx, pk)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from server.domain.accounts import Accounts
 from server.domain.admin import Admin
@@ -16,12 +18,12 @@ from server.domain.clock import Clock, SystemClock
 from server.domain.convos import Convos
 from server.domain.groups import Groups
 from server.domain.mail import MailLimits, MailReader
-from server.domain.messaging import MessageView, Messaging
+from server.domain.messaging import MessageView, Messaging, preview, utf8_size
 from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
 from server.domain.streams import Streams
 from server.events import Hub, Subscription
-from server.model import Conversation, User
+from server.model import Conversation, Message, User
 from server.settings import Settings
 from server.store.base import Store, WriteTx
 from server.store.repo import Repo
@@ -51,7 +53,11 @@ class Domain:
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.hub = Hub(store, max_streams_per_user=settings.max_streams_per_user)
+        self.hub = Hub(
+            store,
+            max_streams_per_user=settings.max_streams_per_user,
+            max_buffered_bytes=settings.max_buffered_bytes,
+        )
         self.auth = Auth(self)
         self.people = People(self)
         self.messages = Messaging(self)
@@ -139,16 +145,21 @@ class Domain:
             counts = repo.unread_dm_counts(viewer.pk)
             others = [*self.convos.conversations_of(repo, viewer), *self.streams.readable(repo, viewer)]
             convs = {c.pk: c for c in (*channels, *dms, *others)}
-            messages = repo.messages_in(list(convs), self.settings.boot_window)
+            per = self.settings.boot_body_bytes
+            # Read a few bytes more than `per`: a body cut there still has more than `per` bytes of
+            # whole characters, so `preview` sees it is longer.
+            messages = repo.messages_in(list(convs), self.settings.boot_window, body_bytes=per + 4 if per else 0)
             handles = {u.pk: u.handle for u in users}
             public = {m.pk: m.public_id for m in messages}
+            cut = self._bounded_bodies(messages)
             out = [
                 MessageView(
-                    m,
+                    cut.get(m.pk, m),
                     handles[m.sender_pk],
                     handles.get(m.recipient_pk) if m.recipient_pk else None,
                     convs[m.conversation_pk],
                     public.get(m.parent_pk) if m.parent_pk else None,
+                    truncated=m.pk in cut,
                 )
                 for m in messages
             ]
@@ -157,6 +168,21 @@ class Domain:
             return Boot(viewer, resume_point, views, channels, out, unread)
 
         return await self.store.read(run)
+
+    def _bounded_bodies(self, messages: list[Message]) -> dict[int, Message]:
+        """Boot's bounds on bodies, whatever others post: each at most `boot_body_bytes` of UTF-8, and all
+        together at most `boot_body_budget`, spent on the newest first (older ones then carry no text).
+        The messages cut, by pk; the whole body is a GET by id away."""
+        per, budget = self.settings.boot_body_bytes, self.settings.boot_body_budget
+        left = budget or sys.maxsize
+        cut: dict[int, Message] = {}
+        for m in sorted(messages, key=attrgetter("pk"), reverse=True):
+            limit = min(per or sys.maxsize, left)
+            body, truncated = preview(m.body, limit)
+            if truncated:
+                cut[m.pk] = replace(m, body=body)
+            left -= utf8_size(body)
+        return cut
 
     async def subscribe(self, viewer_pk: int, resume_point: int | None, token: str | None = None) -> Subscription:
         """The viewer's event stream after resume_point, closed when `token` (the credentials it

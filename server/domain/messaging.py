@@ -19,6 +19,21 @@ MAX_BODY = 64_000
 MAX_IDEMPOTENCY_KEY = 255
 
 
+def utf8_size(text: str) -> int:
+    """How many bytes the text takes in UTF-8."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def preview(body: str, limit: int) -> tuple[str, bool]:
+    """The body cut to at most `limit` bytes of UTF-8 (whole characters), and whether it was cut."""
+    if len(body) * 4 <= limit:  # no character takes more than 4 bytes
+        return body, False
+    data = body.encode()
+    if len(data) <= limit:
+        return body, False
+    return data[:limit].decode("utf-8", "ignore"), True
+
+
 @dataclass(frozen=True, slots=True)
 class MessageView:
     """A message with the handles a dialect needs to render it."""
@@ -28,6 +43,8 @@ class MessageView:
     recipient: str | None
     conversation: Conversation
     parent_id: str | None = None
+    # The body is only the start of the message's (boot's bounds, see `preview`).
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

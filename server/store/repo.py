@@ -16,16 +16,20 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    LargeBinary,
     Result,
     Row,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.sql import Executable, Insert
@@ -112,7 +116,8 @@ def _conversation(row: Row[Any]) -> Conversation:
     )
 
 
-def _message(row: Row[Any]) -> Message:
+def _message(row: Row[Any], start: bool = False) -> Message:
+    """A message from its row (`start`: the body column holds the first bytes of its UTF-8)."""
     m = row._mapping
     return Message(
         pk=m["pk"],
@@ -120,7 +125,7 @@ def _message(row: Row[Any]) -> Message:
         conversation_pk=m["conversation_pk"],
         sender_pk=m["sender_pk"],
         recipient_pk=m["recipient_pk"],
-        body=m["body"],
+        body=m["body"].decode("utf-8", "ignore") if start else m["body"],
         parent_pk=m["parent_pk"],
         created_at=m["created_at"],
         read_at=m["read_at"],
@@ -687,14 +692,22 @@ class Repo(ConvoQueries, StreamQueries):
         rows = self.conn.execute(select(m).where(m.c.pk.in_(newest)))
         return {msg.conversation_pk: msg for msg in map(_message, rows)}
 
-    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0) -> list[Message]:
-        """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first."""
+    def messages_in(self, conversation_pks: Sequence[int], newest: int = 0, body_bytes: int = 0) -> list[Message]:
+        """The live messages of these conversations (the newest `newest` of each; 0 = all), oldest first;
+        with body_bytes, only the first body_bytes bytes of each body's UTF-8 are read (a character
+        cut in two at the end is left out)."""
         if not conversation_pks:
             return []
         m = s.messages
+        columns: list[Any] = list(m.c)
+        prefix = body_bytes > 0
+        if prefix:
+            # Bytes, not characters: SQLite's substr() of text ends at a NUL character.
+            head = func.substr(cast(m.c.body, LargeBinary), 1, body_bytes).label("body")
+            columns = [c for c in m.c if c.name != "body"] + [head]
         live = (m.c.conversation_pk.in_(list(conversation_pks)), m.c.deleted.is_(False))
         if newest <= 0:
-            return [_message(r) for r in self.conn.execute(select(m).where(*live).order_by(m.c.pk))]
+            return [_message(r, prefix) for r in self.conn.execute(select(*columns).where(*live).order_by(m.c.pk))]
         # Per conversation, the pk of its newest-th newest message (an index seek each), then
         # one range scan per conversation from there: a window function would rank every row.
         c, older = s.conversations, s.messages.alias("older")
@@ -711,12 +724,12 @@ class Repo(ConvoQueries, StreamQueries):
         )
         cut = cuts.subquery()
         rows = self.conn.execute(
-            select(m)
+            select(*columns)
             .join(cut, m.c.conversation_pk == cut.c.conv)
             .where(m.c.pk >= cut.c.start, m.c.deleted.is_(False))
             .order_by(m.c.pk)
         )
-        return [_message(r) for r in rows]
+        return [_message(r, prefix) for r in rows]
 
     # ---- calls --------------------------------------------------------------------
     def insert_call(self, **values: Any) -> int:
@@ -972,14 +985,28 @@ class Repo(ConvoQueries, StreamQueries):
         """Append an event to the log; returns its id."""
         return self._insert(_INSERT_EVENT, {"at": at, "variants": variants})
 
-    def events_after(self, after: int, upto: int | None = None, limit: int = 1000) -> list[Event]:
-        """Events with after < id <= upto, oldest first."""
+    def events_after(
+        self, after: int, upto: int | None = None, limit: int = 1000, max_chars: int | None = None
+    ) -> list[Event]:
+        """Events with after < id <= upto, oldest first: at most `limit`, and (with max_chars) no more
+        after the stored text of those read passes max_chars (always at least one)."""
         e = s.events
-        q = select(e.c.id, e.c.at, e.c.variants).where(e.c.id > after)
+        # The stored text as it is, measured before it is decoded: rows past the budget are never read.
+        q = select(e.c.id, e.c.at, type_coerce(e.c.variants, Text)).where(e.c.id > after)
         if upto is not None:
             q = q.where(e.c.id <= upto)
+        out: list[Event] = []
+        chars = 0
         rows = self.conn.execute(q.order_by(e.c.id).limit(limit))
-        return [event_from_row(r[0], r[1], r[2]) for r in rows]
+        try:
+            for event_id, at, text in rows:
+                out.append(event_from_row(event_id, at, text))
+                chars += len(text)
+                if max_chars is not None and chars >= max_chars:
+                    break
+        finally:
+            rows.close()
+        return out
 
     def max_event_id(self) -> int:
         """The newest event id (0 when none was ever written)."""

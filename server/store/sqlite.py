@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import re
 import threading
@@ -89,12 +91,35 @@ def _ooo_ids_never_reused(conn: Connection) -> None:
 _AUDIT_ID = re.compile(r"\{'id':(\d+)")
 
 
+# The database and the files SQLite keeps beside it: every DM and password hash is in them.
+COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def private_files(path: Path) -> None:
+    """Make the database private to its owner before SQLite opens it: a missing directory is created
+    0700, a missing database file 0600 (SQLite gives its -wal and -shm files the database's mode),
+    and the files of an existing one are tightened to 0600 (a database made 0644 by older versions)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in COMPANIONS:
+        file = path.with_name(path.name + suffix)
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # someone else's file: say so, and go on as before
+            log.warning("%s is readable by others and not ours to change: chmod 600 it", file)
+
+
 class SqliteStore(Store):
     """The SQLite store. Writes go through one thread that commits queued requests together."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", readers: int = 4) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_files(self.path)
         self._writer_engine = _make_engine(self.path, begin="BEGIN IMMEDIATE", synchronous=synchronous)
         self._reader_engine = _make_engine(self.path, begin="BEGIN", synchronous=synchronous)
         self._local = threading.local()

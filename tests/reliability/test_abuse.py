@@ -207,6 +207,7 @@ def test_user_passwd_in_another_process_closes_open_streams(tmp_path: Path) -> N
         ):
             assert sse.status_code == 200
             command = [sys.executable, "-m", "server", "user", "passwd", "--db", str(server.db), "jin.park"]
+            command.append("--password-stdin")  # a password is never an argument
             subprocess.run(command, input="a new password\n", text=True, check=True, capture_output=True)
             alex = {"Authorization": f"Bearer {server.token('alex.kim')}"}
             assert ws_closed(ws) == 1008

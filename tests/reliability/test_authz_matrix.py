@@ -1155,7 +1155,7 @@ def use_tokens_every_way(url: str) -> list[str]:
         assert http.post("/api/v2/auth/login", json={"user": "jin.park", "password": "not-jins"}).status_code == 401
 
         as_bearer = {"Authorization": f"Bearer {bearer}"}
-        as_cookie = {"Cookie": f"identity={cookie}"}
+        as_cookie = {"Cookie": f"identity={cookie}", "Origin": url}  # as the server's own pages send it
         assert http.get("/api/v2/users", headers=as_bearer).status_code == 200
         assert http.get("/api/boot", headers=as_cookie).status_code == 200
         assert http.get("/teams", headers={"Cookie": f"identity={invited}"}).status_code == 200
@@ -1174,7 +1174,7 @@ def use_tokens_every_way(url: str) -> list[str]:
                 ws.send(json.dumps({"type": "activity"}))
         for refused_url, headers in (
             (ws_url, {"Authorization": f"Bearer {bad}"}),
-            (ws_url, {"Cookie": f"identity={bad}"}),
+            (ws_url, {"Cookie": f"identity={bad}", "Origin": url}),
             (f"{ws_url}?token={bearer}", {}),
         ):
             with pytest.raises(InvalidStatus) as refused:

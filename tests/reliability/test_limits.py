@@ -31,7 +31,7 @@ from tests.conftest import LiveServer, load_team
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DEADLINE = 1.0  # --timeout-request and --timeout-keep-alive of the servers below
-REQUEST = b"GET /nothing HTTP/1.1\r\nHost: huddle\r\n\r\n"
+REQUEST = b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -200,7 +200,7 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(port: int) -> None:
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_off(port: int) -> None:
     """Slow POST: the head is quick, the body trickles: 408 and closed at the deadline."""
-    head = b"POST /api/v2/messages HTTP/1.1\r\nHost: huddle\r\nContent-Type: application/json\r\n"
+    head = b"POST /api/v2/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     with connect(port) as sock:
         sock.sendall(head + b"Content-Length: 40\r\n\r\n")
         got, waited, sent = trickle(sock, b"x" * 40, every=0.25)
@@ -225,7 +225,7 @@ def test_a_steady_client_is_not_cut_off(port: int) -> None:
 def test_a_request_split_in_quick_parts_is_answered(port: int) -> None:
     """A client writing its request in pieces, well within the deadline, is answered normally."""
     body = json.dumps({"to": "jin.park", "body": "hi"}).encode()
-    head = b"POST /api/v2/messages HTTP/1.1\r\nHost: huddle\r\nContent-Type: application/json\r\n"
+    head = b"POST /api/v2/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     with connect(port) as sock:
         for part in (head, b"Content-Length: %d\r\n\r\n" % len(body), body[:5], body[5:]):
             sock.sendall(part)

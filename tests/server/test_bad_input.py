@@ -366,8 +366,11 @@ V2_ROUTES: list[tuple[str, str, Any]] = [
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))
 @pytest.mark.parametrize(("method", "path", "payload"), V2_ROUTES, ids=[f"{m} {p}" for m, p, _ in V2_ROUTES])
 def test_v2_refuses_bad_credentials(shared: Team, method: str, path: str, payload: Any, credentials: str) -> None:
-    """v2 routes answer 401 Unauthorized in the v2 shape."""
-    kwargs: dict[str, Any] = {"headers": BAD_CREDENTIALS[credentials], "timeout": 10}
+    """v2 routes answer 401 Unauthorized in the v2 shape (a cookie from the server's own pages)."""
+    headers = BAD_CREDENTIALS[credentials]
+    if "Cookie" in headers:
+        headers = {**headers, "Origin": shared.server.url}
+    kwargs: dict[str, Any] = {"headers": headers, "timeout": 10}
     if payload is not NO_JSON:
         kwargs["json"] = payload
     r = httpx.request(method, shared.server.url + path, **kwargs)

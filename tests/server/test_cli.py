@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -88,17 +90,28 @@ def test_token_prints_a_working_token(server: LiveServer, capsys: pytest.Capture
     assert main(["token", "--db", str(server.settings.db), "nobody"]) == 1
 
 
+def with_stdin(text: str, argv: list[str]) -> int:
+    """main(argv) with `text` on stdin (passwords come from there, never from arguments)."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        return main(argv)
+    finally:
+        sys.stdin = saved
+
+
 def test_user_add_and_passwd_while_serving(server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(server.settings.db)
-    assert main(["user", "add", "--db", db, "kai.lee", "--display-name", "Kai Lee", "--password", "pw-1"]) == 0
+    add = ["user", "add", "--db", db, "kai.lee", "--password-stdin"]
+    assert with_stdin("pw-1\n", [*add, "--display-name", "Kai Lee"]) == 0
     r = httpx.post(f"{server.url}/api/v2/auth/login", json={"user": "kai.lee", "password": "pw-1"})
     assert r.status_code == 200
     token = r.json()["token"]
     assert r.json()["user"]["display_name"] == "Kai Lee"
-    assert main(["user", "add", "--db", db, "kai.lee", "--password", "x"]) == 1
+    assert with_stdin("x\n", add) == 1
     assert "already exists" in capsys.readouterr().err
 
-    assert main(["user", "passwd", "--db", db, "kai.lee", "--password", "pw-2"]) == 0
+    assert with_stdin("pw-2\n", ["user", "passwd", "--db", db, "kai.lee", "--password-stdin"]) == 0
     headers = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + 10  # the server trusts a checked token for a few seconds
     while httpx.get(f"{server.url}/api/v2/users", headers=headers).status_code != 401:

@@ -31,7 +31,7 @@ def test_setup_once_then_409(make_server: Callable[..., LiveServer]) -> None:
 
 
 def test_login_cookie_and_logout(server: LiveServer) -> None:
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as client:  # as its own pages
         bad = client.post("/api/auth/login", json={"name": "alex.kim", "password": "nope"})
         assert (bad.status_code, bad.headers["content-type"].startswith("text/plain")) == (401, True)
         r = client.post("/api/auth/login", json={"name": "alex.kim", "password": "alex-pass"})

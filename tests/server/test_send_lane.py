@@ -47,9 +47,10 @@ def lane_of(server: LiveServer) -> SendLane | None:
     return None
 
 
-def requests(token: str) -> list[tuple[str, dict[str, Any]]]:
-    """(name, httpx request arguments) for POST /api/v2/messages, good and bad."""
+def requests(token: str, url: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, httpx request arguments) for POST /api/v2/messages to the server at url, good and bad."""
     auth = {"Authorization": f"Bearer {token}"}
+    cookie = {"Cookie": f"identity={token}"}
     ok = b'{"to": "jin.park", "body": "hello"}'
     cases: list[tuple[str, dict[str, Any]]] = [
         ("plain", {"headers": auth | {"Content-Type": JSON}, "content": ok}),
@@ -60,7 +61,9 @@ def requests(token: str) -> list[tuple[str, dict[str, Any]]]:
         ("key", {"headers": auth | {"Idempotency-Key": "k-1"}, "json": {"to": "jin.park", "body": "once"}}),
         ("key again", {"headers": auth | {"Idempotency-Key": "k-1"}, "json": {"to": "jin.park", "body": "once"}}),
         ("key too long", {"headers": auth | {"Idempotency-Key": "k" * 256}, "json": {"to": "jin.park", "body": "x"}}),
-        ("cookie", {"headers": {"Cookie": f"identity={token}"}, "json": {"to": "maya.chen", "body": "by cookie"}}),
+        ("cookie", {"headers": cookie | {"Origin": url}, "json": {"to": "maya.chen", "body": "by cookie"}}),
+        ("cookie, no origin", {"headers": cookie, "json": {"to": "maya.chen", "body": "x"}}),
+        ("cookie, foreign origin", {"headers": cookie | {"Origin": "http://127.0.0.1:9"}, "json": {"to": "x"}}),
         ("no token", {"json": {"to": "jin.park", "body": "x"}}),
         ("bad token", {"headers": {"Authorization": "Bearer nope"}, "json": {"to": "jin.park", "body": "x"}}),
         ("bad token, bad body", {"headers": {"Authorization": "Bearer nope"}, "json": {"to": 1}}),
@@ -113,12 +116,13 @@ def test_the_lane_answers_as_the_route_does(pair: tuple[LiveServer, LiveServer])
     for server in (lane, route):
         token = server.login("alex.kim")
         with httpx.Client(base_url=server.url, timeout=10) as client:
-            for name, kwargs in requests(token):
+            for name, kwargs in requests(token, server.url):
                 seen.setdefault(name, []).append(answer(client.post(PATH, **kwargs)))
     for name, (with_lane, without) in seen.items():
         assert with_lane == without, name
     statuses = {name: answers[0][0] for name, answers in seen.items()}
-    assert statuses["plain"] == statuses["key again"] == 200
+    assert statuses["plain"] == statuses["key again"] == statuses["cookie"] == 200
+    assert statuses["cookie, no origin"] == statuses["cookie, foreign origin"] == 403
     assert {statuses["no token"], statuses["bad token"], statuses["bad token, bad body"]} == {401}
     assert statuses["to nobody"] == 404
     assert statuses["not json"] == 400

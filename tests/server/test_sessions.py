@@ -73,10 +73,9 @@ async def test_logout_with_the_cookie_closes_the_cookie_stream(server: LiveServe
     r = await asyncio.to_thread(httpx.post, f"{server.url}/api/auth/login", json=body)
     cookie = r.cookies["identity"]
     url = server.url.replace("http", "ws") + "/api/events"
-    async with connect(url, additional_headers={"Cookie": f"identity={cookie}"}) as conn:
-        out = await asyncio.to_thread(
-            httpx.post, f"{server.url}/api/auth/logout", headers={"Cookie": f"identity={cookie}"}
-        )
+    page = {"Cookie": f"identity={cookie}", "Origin": server.url}  # as the server's own pages send it
+    async with connect(url, additional_headers=page) as conn:
+        out = await asyncio.to_thread(httpx.post, f"{server.url}/api/auth/logout", headers=page)
         assert out.status_code == 204
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(conn.recv(), CLOSED_WITHIN)  # no event comes before the close

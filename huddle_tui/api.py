@@ -190,6 +190,10 @@ class Api:
             params["before"] = before
         return wire.channel_history(await self.request("GET", f"/api/channels/{channel_id}/messages", params=params))
 
+    async def message_body(self, message_id: str) -> str:
+        """The whole body of a message (boot sends only the start of long ones)."""
+        return wire.whole_body(await self.request("GET", f"/api/v2/messages/{message_id}"))
+
     async def mark_read(self, message_id: str) -> None:
         """Mark a message (and everything before it from that sender) read."""
         await self.request("POST", f"/api/v2/messages/{message_id}/read")

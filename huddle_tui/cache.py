@@ -118,6 +118,7 @@ def _message(m: ChatMessage) -> dict[str, Any]:
         "to": m.to,
         "channel": m.channel,
         "read_at": _time(m.read_at),
+        "truncated": m.truncated,
     }
 
 
@@ -133,4 +134,5 @@ def _message_from(d: dict[str, Any]) -> ChatMessage:
         to=d.get("to"),
         channel=d.get("channel"),
         read_at=_parse(d.get("read_at")),
+        truncated=d.get("truncated") is True,
     )

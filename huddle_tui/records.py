@@ -106,6 +106,7 @@ class ChatMessage:
     channel: str | None = None
     read_at: datetime | None = None
     pending: bool = False  # typed offline, waiting in the outbox
+    truncated: bool = False  # boot sent only the start of a long body; the whole one is fetched by id
 
     def chat_key(self, me: str) -> ChatKey:
         """The conversation it belongs to."""

@@ -429,6 +429,20 @@ class Session:
         if self.state.add_history(chat, page) or older:
             self.tell(ChatUpdated(chat, older=older))
 
+    async def whole_bodies(self, chat: ChatKey) -> None:
+        """Fetch the whole body of every message of this chat that boot cut short."""
+        if self.api is None:
+            return
+        changed = False
+        for message in [m for m in self.state.chats.get(chat, []) if m.truncated]:
+            try:
+                message.body, message.truncated = await self.api.message_body(message.id), False
+                changed = True
+            except ApiError:
+                return  # shown cut (and said so) until the next time the chat is opened
+        if changed:
+            self.tell(ChatUpdated(chat))
+
     async def mark_read(self, message_id: str) -> None:
         """Read up to this message (a failure is retried the next time it is looked at)."""
         if self.api is not None:

@@ -136,6 +136,7 @@ MESSAGE_MAY: dict[str, Kinds] = {
     "channel": MAYBE_TEXT,
     "at": MAYBE_TEXT,
     "read_at": MAYBE_TEXT,
+    "truncated": bool,
 }
 CALL: dict[str, Kinds] = {"call_id": str, "from": str, "to": str, "status": str}
 CALL_MAY: dict[str, Kinds] = {
@@ -184,6 +185,7 @@ def message(m: dict[str, Any]) -> ChatMessage:
         to=m.get("to"),
         channel=m.get("channel"),
         read_at=parse_time(m.get("read_at")),
+        truncated=m.get("truncated", False),
     )
 
 
@@ -292,6 +294,11 @@ def ooo_entries(body: Any) -> list[OooEntry]:
     page = record(body, "the OOO entries", {}, {"presenceEntities": list})
     entries = records(page.get("presenceEntities", []), "the OOO entries", OOO, OOO_MAY)
     return [entry for entry in (ooo(e) for e in entries) if entry is not None]
+
+
+def whole_body(body: Any) -> str:
+    """The body of a v2 message object."""
+    return str(record(body, "the message", {"body": str})["body"])
 
 
 def profile(body: Any) -> Profile:

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", type=Path, default=None, help=f"database file (default {default_db_path()})")
     serve.add_argument("--ring-timeout", type=float, default=d.ring_timeout, help="seconds before no_answer")
     serve.add_argument("--away-after", type=float, default=d.away_after, help="idle seconds before away")
+    serve.add_argument(
+        "--stream-grace",
+        type=float,
+        default=d.stream_grace,
+        help="seconds after a user's last event stream closes before they are away (a reconnect within it is not)",
+    )
     serve.add_argument("--heartbeat", type=int, default=d.heartbeat, help="event stream heartbeat, seconds")
     serve.add_argument("--event-retention", type=float, default=d.event_retention, help="seconds of events kept")
     serve.add_argument("--send-rate", type=int, default=d.send_rate, help="messages per user per minute (0 = off)")
@@ -303,6 +309,7 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         ring_timeout=args.ring_timeout,
         away_after=args.away_after,
+        stream_grace=args.stream_grace,
         heartbeat=args.heartbeat,
         event_retention=args.event_retention,
         send_rate=args.send_rate,

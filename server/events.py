@@ -268,6 +268,8 @@ class Hub:
         self._inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Told when a user's last stream closes (the domain decides what that means).
+        self.on_last_closed: Callable[[int], object] = lambda viewer_pk: None
 
     async def start(self) -> None:
         """Begin relaying commits (ours through on_commit, other processes' by polling the log)."""
@@ -384,5 +386,6 @@ class Hub:
             left = self._per_user.get(sub.viewer_pk, 1) - 1
             if left <= 0:
                 self._per_user.pop(sub.viewer_pk, None)
+                self.on_last_closed(sub.viewer_pk)
             else:
                 self._per_user[sub.viewer_pk] = left

@@ -22,6 +22,8 @@ class Settings:
     port: int = 8080
     ring_timeout: float = 30.0
     away_after: float = 300.0
+    # A user whose last event stream closed is away after this many seconds without a new one.
+    stream_grace: float = 5.0
     heartbeat: int = 30
     event_retention: float = 604_800.0
     # Limits (0 = off).

@@ -217,6 +217,8 @@ class MainScreen(Screen[None]):
         self.conversation.composer.focus()
         if event.key not in self.state.history_cursor:
             self.load_history(event.key)
+        if any(m.truncated for m in self.state.chats.get(event.key, [])):
+            self.run_worker(self.session.whole_bodies(event.key), group="bodies", exit_on_error=False)
         self.mark_visible_read()
 
     @work(group="history", exit_on_error=False)

@@ -67,7 +67,8 @@ class MessageRow(Horizontal):
         m = self.message
         meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
         yield Label(Content(meta), classes="meta")
-        yield Static(Content(untrusted.text(m.body)), classes="body")
+        body = untrusted.text(m.body) + ("…\n(longer: the rest is loading)" if m.truncated else "")
+        yield Static(Content(body), classes="body")
         mine = m.sender == self.state.me
         yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
 

@@ -79,6 +79,10 @@ class Domain:
         self.mail = MailReader(limits, settings.mail_workers)
         self._ticker: asyncio.Task[None] | None = None
         self._last_prune = 0
+        # Users whose last event stream closed, and when: away once `stream_grace` has passed
+        # without a new one (a reconnect within it changes nothing).
+        self._streams_gone: dict[int, int] = {}
+        self.hub.on_last_closed = lambda pk: self._streams_gone.__setitem__(pk, self.clock.now())
 
     def actor(self, repo: Repo, pk: int) -> User:
         """The signed-in user making a request."""
@@ -121,6 +125,11 @@ class Domain:
         now = self.clock.now()
         self.calls.expire(tx, now)
         self.people.flip_away(tx, now)
+        grace = int(self.settings.stream_grace * 1_000_000)
+        for user_pk, closed_at in list(self._streams_gone.items()):
+            if now - closed_at >= grace:
+                del self._streams_gone[user_pk]
+                self.people.left(tx, user_pk, now)
         checked = tx.get_meta("ooo_checked_at")
         if checked is not None and int(checked) < now:
             self.ooo.announce_boundaries(tx, int(checked), now)
@@ -190,4 +199,5 @@ class Domain:
         await self.store.read(lambda repo: self.actor(repo, viewer_pk))
         sub = await self.hub.subscribe(viewer_pk, resume_point)
         sub.token = token_hash(token) if token else None
+        self._streams_gone.pop(viewer_pk, None)  # back within the grace: nothing to announce
         return sub

@@ -257,6 +257,19 @@ class People:
                 self.announce(tx, updated, now)
         return flipped
 
+    def left(self, tx: WriteTx, user_pk: int, now: int) -> None:
+        """The user's last event stream closed (they quit, crashed, or lost the network): away at
+        once, last seen at their last real activity (not the moment the stream closed)."""
+        user = tx.get_user(user_pk)
+        if user is None or user.auto_status != "active":
+            return
+        last = max(user.last_seen or 0, self.latest_activity.get(user_pk, 0))
+        tx.update_user(user_pk, auto_status="away", last_seen=last or None)
+        if user.status_override is None or last != user.last_seen:
+            updated = tx.get_user(user_pk)
+            assert updated is not None
+            self.announce(tx, updated, now)
+
     def announce(self, tx: WriteTx, user: User, now: int) -> None:
         """Emit `presence changed` for a user, rendered for each kind of receiver."""
         tx.emit(now, self.presence_variants(tx, user, now))

@@ -106,3 +106,16 @@ def test_reconnects_come_quickly_after_a_restart_then_back_off() -> None:
     assert max(waits[:14]) <= 5
     assert waits[-1] == MAX_BACKOFF
     assert waits == sorted(waits)
+
+
+async def test_a_long_message_cut_in_the_snapshot_is_shown_whole(server: LiveServer, tmp_path: Path) -> None:
+    long = "start " + "x" * 9000 + " the end"
+    api(server, "maya.chen").post("/api/v2/messages", json={"to": "alex.kim", "body": long})
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.state.me == "alex.kim", what="booted")
+        cut = [m for chat in app.session.state.chats.values() for m in chat if m.truncated]
+        assert len(cut) == 1  # the snapshot carried only its start
+        await open_chat(pilot, app, "maya.chen")
+        await until(pilot, lambda: any("the end" in r for r in app.main.conversation.row_texts()), what="whole")
+        assert not any("the rest is loading" in r for r in app.main.conversation.row_texts())

@@ -73,3 +73,18 @@ async def test_without_a_cache_the_start_says_who_i_am(make_server: Callable[...
         assert rows(app) == {}  # nothing known: nothing made up
         assert "alex.kim" in status(app)
         assert "☂" not in status(app)
+
+
+async def test_defect_5_a_teammate_who_quits_is_away_at_once(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server(stream_grace=0.2)
+    alex = client_for(server, "alex.kim", tmp_path / "a")
+    maya = client_for(server, "maya.chen", tmp_path / "m")
+    async with alex.run_test(size=SIZE) as pilot:
+        await ready(pilot, alex)
+        async with maya.run_test(size=SIZE) as mp:
+            await until(mp, lambda: "● live" in status(maya), what="maya live")
+            await until(pilot, lambda: rows(alex)["maya.chen"].startswith("● Maya"), what="maya active")
+        # Maya quit: not "active now" for minutes, away within a heartbeat.
+        await until(pilot, lambda: rows(alex)["maya.chen"].startswith("◒ Maya"), within=10, what="maya away")

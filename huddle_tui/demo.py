@@ -91,13 +91,41 @@ REPLIES = {
 log = logging.getLogger("huddle.demo")
 
 
+DEPLOY_NOTES = [
+    "deploy notes for today: v2.3 goes out at 16:00, the rollback plan is in the runbook",
+    "@alex.kim can you watch the dashboards during the rollout? jin is out",
+]
+
+
+def jin_ooo(now: datetime) -> dict[str, Any]:
+    """Jin's out of office: since yesterday until three days from now, back the day after."""
+    end = (now + timedelta(days=3)).replace(hour=17, minute=0, second=0, microsecond=0)
+    start = now - timedelta(days=1)
+    back = (end + timedelta(days=1)).strftime("%A").lower()
+    return {
+        "isActive": True,
+        "startDate": start.isoformat(timespec="seconds"),
+        "endDate": end.isoformat(timespec="seconds"),
+        "message": f"back {back}, ping maya for infra",
+    }
+
+
+class ShiftedClock:
+    """The wall clock, set back by `offset_us` while the demo's past is made."""
+
+    def __init__(self) -> None:
+        self.offset_us = 0
+
+    def now(self) -> int:
+        """Current time in microseconds (shifted)."""
+        return time.time_ns() // 1000 + self.offset_us
+
+
 class DemoServer:
     """The real server app under uvicorn, in a thread, on a free 127.0.0.1 port."""
 
     def __init__(self, root: Path, port: int = 0, *, ring_timeout: float = 20, away_after: float = 120) -> None:
-        import uvicorn
-
-        from server.app import create_app
+        from server.app import Server, create_app, uvicorn_config
         from server.cli import main as server_main
         from server.settings import Settings
 
@@ -109,13 +137,15 @@ class DemoServer:
             if server_main(["load", "--db", str(db), str(team)]) != 0:
                 raise RuntimeError("could not load the demo team")
         self.settings = Settings(db=db, ring_timeout=ring_timeout, away_after=away_after, heartbeat=15)
-        self.app = create_app(self.settings)
+        self.clock = ShiftedClock()
+        self.app = create_app(self.settings, clock=self.clock)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
+        # The same uvicorn settings as `huddle-server serve` (request deadline, header cap, limits).
+        config = uvicorn_config(self.settings, self.app, log_level="critical", access_log=False, lifespan="on")
+        self.server = Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> DemoServer:
@@ -129,35 +159,31 @@ class DemoServer:
         return self
 
     def token(self, handle: str) -> str:
-        """A bearer token, as `huddle-server token` makes it."""
+        """A bearer token, as `huddle-server token` makes it (no sign-in: no activity)."""
         domain = self.app.state.domain
         user = domain.store.read_sync(lambda repo: repo.get_user_by_handle(handle))
         return str(domain.auth.issue_sync(user.pk))
 
     def seed(self) -> None:
-        """The state a demo starts from, written as `load` would: Jin idle for three hours and OOO."""
-        from server.domain.timefmt import parse_rfc3339
-
-        domain = self.app.state.domain
-        now = domain.clock.now()
-        start = now - 86_400_000_000
-        end_day = datetime.now(UTC) + timedelta(days=3)
-        end = parse_rfc3339(end_day.replace(hour=17, minute=0, second=0, microsecond=0).isoformat())
-
-        def run(tx: Any) -> None:
-            jin = tx.get_user_by_handle("jin.park")
-            tx.update_user(jin.pk, last_seen=now - (3 * 3600 + 600) * 1_000_000, auto_status="away")
-            tx.insert_ooo(
-                user_pk=jin.pk,
-                is_active=True,
-                start_date=start,
-                end_date=end,
-                message="back monday, ping maya for infra",
-                created_at=now,
-            )
-            tx.insert_audit(jin.pk, "create", now, "{'id':1}")
-
-        domain.store.write_sync(run)
+        """The state a demo starts from, made through the API as a person would: Jin was last
+        active a little over three hours ago, when he set his out of office; the notes Maya
+        will point Alex to are in #general. The clock is set back for Jin's part, then runs."""
+        jin = httpx.Client(base_url=self.url, timeout=10, verify=tls_for(self.url))
+        self.clock.offset_us = -(3 * 3600 + 600) * 1_000_000
+        try:
+            signed = jin.post("/api/v2/auth/login", json={"user": "jin.park", "password": self.password})
+            jin.headers["Authorization"] = f"Bearer {signed.json()['token']}"
+            jin.post("/presence/create", json=jin_ooo(datetime.now(UTC)))
+        finally:
+            self.clock.offset_us = 0
+            jin.close()
+        maya = httpx.Client(base_url=self.url, timeout=10, verify=tls_for(self.url))
+        signed = maya.post("/api/v2/auth/login", json={"user": "maya.chen", "password": self.password})
+        maya.headers["Authorization"] = f"Bearer {signed.json()['token']}"
+        general = next(c["id"] for c in maya.get("/api/boot").json()["channels"] if c["name"] == "general")
+        for note in DEPLOY_NOTES:
+            maya.post(f"/api/channels/{general}", json={"body": note})
+        maya.close()
 
     def stop(self) -> None:
         """Stop serving."""
@@ -262,7 +288,7 @@ async def simulate(url: str, stop: asyncio.Event, password: str, tokens: dict[st
         await member.sign_in()
     maya, sam, priya = (members[h] for h in ("maya.chen", "sam.ortiz", "priya.rao"))
     await maya.say(ME, "morning! standup in 10")
-    await maya.say(ME, "also: the deploy notes are in #general")
+    await maya.say(ME, "also: the deploy notes are in #general, and jin is out till the end of the week")
     tasks = [asyncio.create_task(m.events()) for m in members.values()]
     tasks.append(asyncio.create_task(maya.stay_active(45)))
     tasks.append(asyncio.create_task(sam_day(sam, stop)))

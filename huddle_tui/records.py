@@ -152,7 +152,8 @@ class Boot:
     contacts: list[Contact] = field(default_factory=list)
     channels: list[Channel] = field(default_factory=list)
     messages: list[ChatMessage] = field(default_factory=list)
-    unread: dict[str, int] = field(default_factory=dict)
+    unread: dict[str, int] = field(default_factory=dict)  # DMs, by partner
+    channel_unread: dict[str, tuple[int, int]] = field(default_factory=dict)  # (unread, mentions) by channel id
 
 
 @dataclass(slots=True)

@@ -49,6 +49,31 @@ class Change:
 NOTHING = Change("none")
 
 
+# read_at of channel messages read before the snapshot (a channel keeps one marker, not times).
+READ_BEFORE = datetime.min.replace(tzinfo=UTC)
+
+
+def mention_spans(body: str, handle: str) -> list[tuple[int, int]]:
+    """Where a body says `@handle` (not inside an address or a longer handle: the server's
+    rule, server.domain.messaging.mentions), as (start, end) offsets."""
+    spans, start, needle = [], 0, "@" + handle
+    while (at := body.find(needle, start)) >= 0:
+        start = at + 1
+        before = body[at - 1] if at else " "
+        after = body[at + len(needle) : at + len(needle) + 2]
+        if before.isalnum() or before in "._-@":
+            continue
+        if after[:1] and (after[0].isalnum() or after[0] in "_-" or (after[0] == "." and after[1:2].isalnum())):
+            continue
+        spans.append((at, at + len(needle)))
+    return spans
+
+
+def mentions(body: str, handle: str) -> bool:
+    """Whether a body says `@handle`."""
+    return bool(mention_spans(body, handle))
+
+
 def in_order(chat: list[ChatMessage]) -> None:
     """A chat in the server's order; messages still waiting to be sent come last, as typed."""
     chat.sort(key=lambda m: (m.pending, m.at))
@@ -73,8 +98,10 @@ class State:
     ring_timeout: int = 30
     # How far back each chat's history is known to reach: None = to the start.
     history_cursor: dict[ChatKey, str | None] = field(default_factory=dict)
-    # Unread DMs older than the boot window (the server counts them; the client never saw them).
-    unread_beyond: dict[str, int] = field(default_factory=dict)
+    # Unread messages (and mentions of me) older than the boot window: the server counts them,
+    # the client never saw them.
+    unread_beyond: dict[ChatKey, int] = field(default_factory=dict)
+    mentions_beyond: dict[ChatKey, int] = field(default_factory=dict)
     # People whose name looks like someone else's: shown with their handle too.
     ambiguous: set[str] = field(default_factory=set)
     # Since when the server has been out of reach (None: the stream is live); presence shown
@@ -101,15 +128,55 @@ class State:
         self.history_cursor = {}
         if window > 0:
             self.history_cursor = {k: chat[0].id if len(chat) >= window else None for k, chat in self.chats.items()}
-        self.unread_beyond = {}
+        self.unread_beyond, self.mentions_beyond = {}, {}
+        self._channel_marks(boot.channel_unread)
         self.find_lookalikes()
         self.recount()
         for handle, count in boot.unread.items():
             if handle in self.contacts and count > self.contacts[handle].unread:
-                self.unread_beyond[handle] = count - self.contacts[handle].unread
+                self.unread_beyond[ChatKey.dm(handle)] = count - self.contacts[handle].unread
                 self.contacts[handle].unread = count
         for message in pending:
             self.chats.setdefault(message.chat_key(self.me), []).append(message)
+
+    def _channel_marks(self, counts: dict[str, tuple[int, int]]) -> None:
+        """Boot says how many messages of each channel are past my read marker: the newest that
+        many from others are unread, the ones before them read; what the window does not hold
+        is counted beyond it."""
+        for channel_id in self.channels:
+            key = ChatKey.channel(channel_id)
+            unread, mentioned = counts.get(channel_id, (0, 0))
+            incoming = [m for m in self.chats.get(key, []) if m.sender != self.me]
+            for m in incoming[: max(0, len(incoming) - unread)]:
+                m.read_at = READ_BEFORE
+            known = incoming[max(0, len(incoming) - unread) :]
+            if unread > len(known):
+                self.unread_beyond[key] = unread - len(known)
+            known_mentions = sum(1 for m in known if self.mentions_me(m))
+            if mentioned > known_mentions:
+                self.mentions_beyond[key] = mentioned - known_mentions
+
+    def mentions_me(self, message: ChatMessage) -> bool:
+        """Someone else's message says @me."""
+        return message.sender != self.me and bool(self.me) and mentions(message.body, self.me)
+
+    def unread_of(self, chat: ChatKey) -> int:
+        """Unread messages of a chat (known, and counted beyond the window)."""
+        known = sum(1 for m in self.chats.get(chat, []) if m.sender != self.me and m.read_at is None)
+        return known + self.unread_beyond.get(chat, 0)
+
+    def mentions_of(self, chat: ChatKey) -> int:
+        """Unread messages of a chat that mention me."""
+        known = sum(1 for m in self.chats.get(chat, []) if m.read_at is None and self.mentions_me(m))
+        return known + self.mentions_beyond.get(chat, 0)
+
+    def next_unread(self, after: ChatKey | None) -> ChatKey | None:
+        """The chat to read next: mentions first, then DMs, then channels (the one open now last)."""
+        chats = [ChatKey.dm(h) for h in sorted(self.contacts) if h != self.me]
+        chats += [ChatKey.channel(c) for c in sorted(self.channels, key=lambda c: self.channels[c].name)]
+        waiting = [c for c in chats if c != after and self.unread_of(c)]
+        waiting.sort(key=lambda c: (not self.mentions_of(c), c.is_channel))
+        return waiting[0] if waiting else None
 
     def presence_last_known(self, now: datetime) -> datetime | None:
         """When presence was last known to be current, if that is no longer now (the server out
@@ -162,9 +229,7 @@ class State:
 
     def unread_in(self, handle: str) -> int:
         """Incoming unread messages of a DM: those known plus those older than boot showed."""
-        chat = self.chats.get(ChatKey.dm(handle), [])
-        known = sum(1 for m in chat if m.sender != self.me and m.read_at is None)
-        return known + self.unread_beyond.get(handle, 0)
+        return self.unread_of(ChatKey.dm(handle))
 
     # ---- events -------------------------------------------------------------------
     def apply(self, event_id: int | None, event: Event) -> Change:
@@ -242,7 +307,8 @@ class State:
             if m.at <= newest.at and m.sender != reader and m.read_at is None:
                 m.read_at = event.read_at
         if reader == self.me:
-            self.unread_beyond.pop(key.id, None)  # a read covers everything before it
+            self.unread_beyond.pop(key, None)  # a read covers everything before it
+            self.mentions_beyond.pop(key, None)
         if not key.is_channel and key.id in self.contacts:
             self.contacts[key.id].unread = self.unread_in(key.id)
         return Change("receipt", handle=reader, chat=key)
@@ -294,8 +360,10 @@ class State:
         known = {m.id for m in chat}
         fresh = [m for m in page.messages if m.id not in known]
         for m in fresh:
-            if m.sender != self.me and m.read_at is None and self.unread_beyond.get(key.id) and not key.is_channel:
-                self.unread_beyond[key.id] -= 1  # counted by boot, now known
+            if m.sender != self.me and m.read_at is None and self.unread_beyond.get(key):
+                self.unread_beyond[key] -= 1  # counted by boot, now known
+                if self.mentions_me(m) and self.mentions_beyond.get(key):
+                    self.mentions_beyond[key] -= 1
         chat.extend(fresh)
         in_order(chat)
         self.history_cursor[key] = page.next_before

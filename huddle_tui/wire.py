@@ -223,7 +223,9 @@ def boot(body: Any) -> Boot:
     )
     record(raw["user"], "boot.user", {"name": str})
     users = records(raw.get("users", []), "boot.users", BOOT_USER, BOOT_USER_MAY)
-    channels = records(raw.get("channels", []), "boot.channels", {"id": str, "name": str})
+    channels = records(
+        raw.get("channels", []), "boot.channels", {"id": str, "name": str}, {"unread": int, "mentions": int}
+    )
     messages = records(raw.get("messages", []), "boot.messages", MESSAGE, MESSAGE_MAY)
     unread = raw.get("unread", {})
     for handle, count in unread.items():
@@ -250,6 +252,7 @@ def boot(body: Any) -> Boot:
         channels=[Channel(c["id"], c["name"]) for c in channels],
         messages=[message(m) for m in messages if shown(m)],
         unread=dict(unread),
+        channel_unread={c["id"]: (c.get("unread", 0), c.get("mentions", 0)) for c in channels if c.get("unread")},
     )
 
 

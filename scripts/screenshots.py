@@ -21,7 +21,8 @@ OUT = ROOT / "screenshots"
 
 
 async def shoot(scene: Scene) -> list[Path]:
-    """Four screens: the main screen, the OOO banner, the unanswered-call alert, the OOO form."""
+    """The main screen, the OOO banner, the unanswered-call alert, the OOO form, a live call,
+    and the main screen at 80×24."""
     shots = []
     app = scene.client(stale_hours=2)  # the hint shows after 2 h of silence
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -44,6 +45,20 @@ async def shoot(scene: Scene) -> list[Path]:
         screen.query_one("#message").value = "at the offsite, slow to answer"  # type: ignore[attr-defined]
         await pilot.pause(0.3)
         shots.append(Path(app.save_screenshot("ooo-form.svg", str(OUT))))
+        await pilot.press("escape")
+        # Maya calls back 75 s before the scene's moment; Alex answers with ctrl+k from the chat.
+        await open_chat(pilot, app, "maya.chen")
+        scene.at("2024-03-15T18:22:45Z")
+        scene.http("maya.chen").post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"})
+        await wait(pilot, lambda: app.main.call_banner.display)
+        await pilot.press("ctrl+k")
+        await wait(pilot, lambda: "on a call" in str(app.main.status_bar.render()))
+        shots.append(Path(app.save_screenshot("live-call.svg", str(OUT))))
+    small = scene.client(stale_hours=2)
+    async with small.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_chat(pilot, small, "maya.chen")
+        await wait(pilot, lambda: any("✓✓" in r for r in small.main.conversation.row_texts()))
+        shots.append(Path(small.save_screenshot("small-80x24.svg", str(OUT))))
     return shots
 
 

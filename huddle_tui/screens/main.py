@@ -46,6 +46,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+w", "watch", "Watch", id="watch", priority=True),
         Binding("ctrl+l", "calls", "Calls", id="calls", priority=True),
         Binding("ctrl+f", "filter", "Find", id="filter", priority=True),
+        Binding("ctrl+n", "next_unread", "Next unread", id="next-unread", priority=True, show=False),
         Binding("ctrl+b", "toggle_people", "People", id="people", priority=True, show=False),
     ]
     # Below 100 columns the people list narrows, below 72 more: the chat keeps room to read.
@@ -194,10 +195,14 @@ class MainScreen(Screen[None]):
                 self.conversation.add_message(message)
             self.mark_visible_read()
         if incoming and (chat != self.conversation.key or not self.app.app_focus):
+            # A DM or a mention is for me: it alerts. A channel's chatter only counts.
+            mentioned = self.state.mentions_me(message)
+            if chat.is_channel and not mentioned:
+                return
             where = f" in {self.state.chat_title(chat)}" if chat.is_channel else ""
             preview = untrusted.line(message.body, limit=80)
-            text = f"{self.state.name_of(message.sender)}{where}: {preview}"
-            self.huddle.alert("message", text, severity="information", loud=True)
+            text = f"{'@ ' if mentioned else ''}{self.state.name_of(message.sender)}{where}: {preview}"
+            self.huddle.alert("mention" if mentioned else "message", text, severity="information", loud=True)
 
     # ---- sending and reading --------------------------------------------------------
     @on(Composer.Submitted)
@@ -233,7 +238,7 @@ class MainScreen(Screen[None]):
 
     def _mark_visible_read(self) -> None:
         key = self.conversation.key
-        if key is None or key.is_channel or not self.app.app_focus or not self.is_current:
+        if key is None or not self.app.app_focus or not self.is_current:
             return
         newest = self.conversation.newest_visible_unread()
         if newest is not None:
@@ -318,6 +323,14 @@ class MainScreen(Screen[None]):
         """Jump to the contact filter."""
         self.people.display = True
         self.filter_input.focus()
+
+    def action_next_unread(self) -> None:
+        """The next chat with something unread: mentions first, then DMs, then channels."""
+        chat = self.state.next_unread(self.conversation.key)
+        if chat is None:
+            self.app.notify("Nothing unread.")
+            return
+        self.open(chat)
 
     def action_toggle_people(self) -> None:
         """Hide the people list (the chat takes the width), or show it again."""

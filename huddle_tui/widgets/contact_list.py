@@ -57,10 +57,15 @@ def contact_row(
     )
 
 
-def channel_row(name: str, unread: int, width: int) -> Content:
-    """One channel row (the name through the door, cut to its cell width)."""
-    shown = Content(untrusted.name(name)).truncate(max(8, width - 7), ellipsis=True, pad=True)
-    return Content.assemble(("#", "$accent"), " ", shown, f"{unread or '':>3}")
+def channel_row(name: str, unread: int, width: int, mentions: int = 0) -> Content:
+    """One channel row (the name through the door, cut to its cell width): bold with its unread
+    count when there is something new, `@` when something new mentions me."""
+    style = "bold" if unread else ""
+    shown = Content.styled(untrusted.name(name), style).truncate(max(8, width - 9), ellipsis=True, pad=True)
+    count = "99+" if unread > 99 else str(unread or "")
+    return Content.assemble(
+        ("#", "$accent"), " ", shown, ("@ " if mentions else "  ", "bold $error"), (f"{count:>3}", "bold $accent")
+    )
 
 
 class LazyOption(Option):
@@ -169,7 +174,9 @@ class ContactList(OptionList):
         chat = ChatKey.parse(key)
         assert chat is not None
         if chat.is_channel:
-            return Option(channel_row(self.state.channels[chat.id].name, 0, width), id=key)
+            name = self.state.channels[chat.id].name
+            unread, mentions = self.state.unread_of(chat), self.state.mentions_of(chat)
+            return Option(channel_row(name, unread, width, mentions), id=key)
         contact = presence.as_shown(self.state.contacts[chat.id], self.state.presence_last_known(now))
         with_handle = chat.id in self.state.ambiguous
         watched = self.watched(chat.id)

@@ -16,7 +16,7 @@ from textual.widgets import Label, Static, TextArea
 
 from huddle_tui import presence, untrusted
 from huddle_tui.records import CallRecord, ChatKey, ChatMessage
-from huddle_tui.store import State
+from huddle_tui.store import State, mention_spans
 
 
 def first_name(state: State, handle: str) -> str:
@@ -59,7 +59,8 @@ class MessageRow(Horizontal):
 
     def __init__(self, state: State, message: ChatMessage) -> None:
         mine = message.sender == state.me
-        super().__init__(classes="message mine" if mine else "message")
+        mention = not mine and state.mentions_me(message)
+        super().__init__(classes="message mine" if mine else "message mention" if mention else "message")
         self.message = message
         self.state = state
 
@@ -68,7 +69,11 @@ class MessageRow(Horizontal):
         meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
         yield Label(Content(meta), classes="meta")
         body = untrusted.text(m.body) + ("…\n(longer: the rest is loading)" if m.truncated else "")
-        yield Static(Content(body), classes="body")
+        shown = Content(body)
+        if m.sender != self.state.me and self.state.me:
+            for start, end in mention_spans(body, self.state.me):
+                shown = shown.stylize("bold reverse $accent", start, end)
+        yield Static(shown, classes="body")
         mine = m.sender == self.state.me
         yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
 

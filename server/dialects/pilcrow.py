@@ -93,7 +93,16 @@ async def boot(me: Me, domain: Dom) -> Response:
         "away_after": int(domain.settings.away_after),
         "ring_timeout": int(domain.settings.ring_timeout),
         "users": [boot_user(v) for v in snap.users],
-        "channels": [{"at": timefmt.precise(c.created_at), "name": c.name, "id": c.public_id} for c in snap.channels],
+        "channels": [
+            {
+                "at": timefmt.precise(c.created_at),
+                "name": c.name,
+                "id": c.public_id,
+                "unread": snap.channel_unread.get(c.pk, (0, 0))[0],
+                "mentions": snap.channel_unread.get(c.pk, (0, 0))[1],
+            }
+            for c in snap.channels
+        ],
         "boot_window": domain.settings.boot_window,
         "unread": snap.unread,
         "messages": [boot_message(m) for m in snap.messages],

@@ -400,11 +400,13 @@ class BootUser(TypedDict):
 
 
 class BootChannel(TypedDict):
-    """A channel in boot."""
+    """A channel in boot, with the caller's unread messages there and how many mention them."""
 
     at: PreciseTime
     name: str
     id: str
+    unread: int
+    mentions: int
 
 
 class BootMessage(TypedDict):

@@ -18,7 +18,7 @@ from server.domain.clock import Clock, SystemClock
 from server.domain.convos import Convos
 from server.domain.groups import Groups
 from server.domain.mail import MailLimits, MailReader
-from server.domain.messaging import MessageView, Messaging, preview, utf8_size
+from server.domain.messaging import MessageView, Messaging, mentions, preview, utf8_size
 from server.domain.ooo import Ooo
 from server.domain.people import People, UserView
 from server.domain.streams import Streams
@@ -31,6 +31,7 @@ from server.store.repo import Repo
 log = logging.getLogger("huddle.domain")
 _PRUNE_EVERY_US = 60 * 1_000_000
 _IDEMPOTENCY_KEEP_US = 24 * 3600 * 1_000_000
+MENTION_SCAN = 2000  # unread channel bodies boot reads at most to count mentions
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class Boot:
     messages: list[MessageView]
     # Unread DMs per partner handle, counted over all of them (boot carries only a window).
     unread: dict[str, int]
+    # Per channel pk: (unread messages, how many of them mention the viewer), over all of them.
+    channel_unread: dict[int, tuple[int, int]]
 
 
 class Domain:
@@ -174,7 +177,7 @@ class Domain:
             ]
             partners = {c.pk: c.user_b if c.user_a == viewer.pk else c.user_a for c in dms}
             unread = {handles[p]: n for pk, n in counts.items() if (p := partners.get(pk)) is not None}
-            return Boot(viewer, resume_point, views, channels, out, unread)
+            return Boot(viewer, resume_point, views, channels, out, unread, self._channel_unread(repo, viewer))
 
         return await self.store.read(run)
 
@@ -192,6 +195,16 @@ class Domain:
                 cut[m.pk] = replace(m, body=body)
             left -= utf8_size(body)
         return cut
+
+    def _channel_unread(self, repo: Repo, viewer: User) -> dict[int, tuple[int, int]]:
+        """Unread messages and mentions of the viewer per channel (mentions looked for in at most
+        MENTION_SCAN candidate bodies: boot's work stays bounded whatever others post)."""
+        counts = repo.unread_channel_counts(viewer.pk)
+        mentioned: dict[int, int] = {}
+        for conv_pk, body in repo.unread_channel_bodies_with(viewer.pk, "@" + viewer.handle, MENTION_SCAN):
+            if mentions(body, viewer.handle):
+                mentioned[conv_pk] = mentioned.get(conv_pk, 0) + 1
+        return {pk: (n, mentioned.get(pk, 0)) for pk, n in counts.items()}
 
     async def subscribe(self, viewer_pk: int, resume_point: int | None, token: str | None = None) -> Subscription:
         """The viewer's event stream after resume_point, closed when `token` (the credentials it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from server.domain import timefmt
@@ -45,6 +45,23 @@ class MessageView:
     parent_id: str | None = None
     # The body is only the start of the message's (boot's bounds, see `preview`).
     truncated: bool = False
+
+
+def mentions(body: str, handle: str) -> bool:
+    """Whether a body mentions this handle as `@handle` (not as part of a longer handle or an
+    email address: `a@handle` and `@handle.x` are not mentions; `@handle.` at a sentence's end is)."""
+    start = 0
+    needle = "@" + handle
+    while (at := body.find(needle, start)) >= 0:
+        start = at + 1
+        before = body[at - 1] if at else " "
+        after = body[at + len(needle) : at + len(needle) + 2]
+        if before.isalnum() or before in "._-@":
+            continue
+        if after[:1] and (after[0].isalnum() or after[0] in "_-" or (after[0] == "." and after[1:2].isalnum())):
+            continue
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +326,8 @@ class Messaging:
             now = self.d.clock.now()
             reader = self.d.actor(tx, reader_pk)
             message, conv = self.visible(tx, reader, public_id)
+            if conv.kind == "channel":
+                return self._mark_channel_read(tx, reader, message, conv, now)
             if message.recipient_pk != reader.pk:
                 raise Forbidden("NotRecipient", "only the recipient can mark a message read")
             marked = tx.mark_read(conv.pk, reader.pk, message.pk, now)
@@ -337,6 +356,23 @@ class Messaging:
             return fresh
 
         return await self.d.store.write(run)
+
+    def _mark_channel_read(self, tx: WriteTx, reader: User, message: Message, conv: Conversation, now: int) -> Message:
+        """A channel is read up to a message by moving the reader's marker (it never moves back);
+        only the reader is told (channels have no receipts)."""
+        if tx.set_read_marker(conv.pk, reader.pk, message.pk, now):
+            data = {
+                "type": "message",
+                "event": "read",
+                "at": timefmt.precise(now),
+                "id": message.public_id,
+                "reader": reader.handle,
+                "read_at": timefmt.precise(now),
+                "channel": conv.public_id,
+            }
+            tx.emit(now, [Variant(frozenset({reader.pk}), data)])
+        self.d.people.touch(tx, reader.pk, now)
+        return replace(message, read_at=now)  # the answer says when it was read; nothing else keeps it
 
     def audience(self, repo: Repo, conversation: Conversation) -> frozenset[int] | None:
         """Who may see a conversation's messages now (None: everyone)."""

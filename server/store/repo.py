@@ -679,6 +679,43 @@ class Repo(ConvoQueries, StreamQueries):
         )
         return {r[0]: int(r[1]) for r in rows}
 
+    def _unread_in_channels(self, user_pk: int) -> ColumnElement[bool]:
+        """Live messages of live channels, from others, past the user's read marker there."""
+        m, c, rm = s.messages, s.conversations, s.read_markers
+        marker = (
+            select(rm.c.message_pk)
+            .where(rm.c.conversation_pk == m.c.conversation_pk, rm.c.reader_pk == user_pk)
+            .scalar_subquery()
+        )
+        live_channel = select(c.c.pk).where(c.c.kind == "channel", c.c.deleted.is_(False))
+        return and_(
+            m.c.conversation_pk.in_(live_channel),
+            m.c.sender_pk != user_pk,
+            m.c.deleted.is_(False),
+            m.c.pk > func.coalesce(marker, 0),
+        )
+
+    def unread_channel_counts(self, user_pk: int) -> dict[int, int]:
+        """Unread messages per channel for a user (past their read marker, not their own)."""
+        m = s.messages
+        rows = self.conn.execute(
+            select(m.c.conversation_pk, func.count())
+            .where(self._unread_in_channels(user_pk))
+            .group_by(m.c.conversation_pk)
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    def unread_channel_bodies_with(self, user_pk: int, needle: str, limit: int) -> list[tuple[int, str]]:
+        """(channel, body) of at most `limit` unread channel messages whose body contains `needle`."""
+        m = s.messages
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute(
+            select(m.c.conversation_pk, m.c.body)
+            .where(self._unread_in_channels(user_pk), m.c.body.like(f"%{escaped}%", escape="\\"))
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def last_messages(self, conversation_pks: Sequence[int]) -> dict[int, Message]:
         """The newest live message of each conversation."""
         if not conversation_pks:

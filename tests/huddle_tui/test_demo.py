@@ -33,3 +33,32 @@ def test_the_demo_passwords_are_new_for_each_run(tmp_path: Path) -> None:
     finally:
         for server in servers:
             server.stop()
+
+
+def test_defect_15_the_demo_story_holds_together(tmp_path: Path) -> None:
+    """Jin's OOO says he is back the day after it ends; the notes Maya points to are in #general;
+    Jin was last seen over three hours ago, and the seed went through the API (an audit row made
+    by the domain, not written past it)."""
+    from datetime import datetime, timedelta
+
+    server = DemoServer(tmp_path).start()
+    try:
+        server.seed()
+        alex = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token('alex.kim')}"})
+        boot = alex.get("/api/boot").json()
+        jin = next(u for u in boot["users"] if u["id"] == "jin.park")
+        end = datetime.fromisoformat(jin["ooo"]["endDate"])
+        back = (end + timedelta(days=1)).strftime("%A").lower()
+        assert jin["ooo"]["message"].startswith(f"back {back}")
+        seen = datetime.fromisoformat(jin["last_seen"].replace("Z", "+00:00"))
+        assert timedelta(hours=3) < datetime.now(seen.tzinfo) - seen < timedelta(hours=4)
+        general = next(c for c in boot["channels"] if c["name"] == "general")
+        notes = [m["body"] for m in boot["messages"] if m.get("channel") == general["id"]]
+        assert any("deploy notes" in n for n in notes)
+        assert general["mentions"] == 1  # and one of them asks alex something
+        audits = httpx.get(
+            f"{server.url}/presence/jin.park/audits", headers={"Authorization": f"Bearer {server.token('jin.park')}"}
+        ).json()
+        assert [a["auditType"] for a in audits["audits"]] == ["create"]
+    finally:
+        server.stop()

@@ -119,3 +119,35 @@ async def test_a_long_message_cut_in_the_snapshot_is_shown_whole(server: LiveSer
         await open_chat(pilot, app, "maya.chen")
         await until(pilot, lambda: any("the end" in r for r in app.main.conversation.row_texts()), what="whole")
         assert not any("the rest is loading" in r for r in app.main.conversation.row_texts())
+
+
+async def test_defect_9_small_terminals_keep_the_chat_readable(server: LiveServer, tmp_path: Path) -> None:
+    from huddle_tui.screens.calls import CallsScreen
+    from huddle_tui.screens.help import HelpScreen
+
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await open_chat(pilot, app, "maya.chen")
+        await pilot.pause(0.2)
+        people, chat = app.main.people.size.width, app.main.conversation.size.width
+        assert people <= 22
+        assert chat >= 36  # 60 columns: the chat keeps most of them
+        await pilot.press("ctrl+b")
+        await pilot.pause(0.1)
+        assert not app.main.people.display
+        assert app.main.conversation.size.width >= 58
+        await pilot.press("ctrl+b")
+        await pilot.pause(0.1)
+        assert app.main.people.display
+    app = client_for(server, "alex.kim", tmp_path / "small")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.session.state.me, what="booted")
+        for key, screen_type in (("f1", HelpScreen), ("ctrl+l", CallsScreen)):
+            await pilot.press(key)
+            await until(pilot, lambda t=screen_type: isinstance(app.screen, t), what=key)
+            await pilot.pause(0.1)
+            box = app.screen.children[0].region
+            assert app.screen.region.contains_region(box), (key, box)
+            assert app.main.conversation.size.width >= 40  # the help is a dialog: the chat keeps its width
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.main, what="closed")

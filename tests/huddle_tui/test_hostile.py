@@ -68,7 +68,7 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
             app.app_focus = False  # and the terminal is not focused: desktop notifications too
             for body in [*CORPUS.values(), EVERYTHING, LONG_LINE]:
                 assert maya.post("/api/v2/messages", json={"to": "alex.kim", "body": body}).status_code == 200
-            assert maya.post(f"/api/channels/{general}", json={"body": EVERYTHING}).status_code == 202
+            assert maya.post(f"/api/channels/{general}", json={"body": "@alex.kim " + EVERYTHING}).status_code == 202
             await until(pilot, lambda: len(app.alerts) >= len(CORPUS) + 3, within=20, what="every arrival alerted")
             await until(pilot, lambda: len(terminal.notifications()) >= len(CORPUS) + 3, what="desktop notifications")
 

@@ -46,6 +46,7 @@ async def shoot(scene: Scene) -> list[Path]:
         await pilot.pause(0.3)
         shots.append(Path(app.save_screenshot("ooo-form.svg", str(OUT))))
         await pilot.press("escape")
+        app.clear_notifications()
         # Maya calls back 75 s before the scene's moment; Alex answers with ctrl+k from the chat.
         await open_chat(pilot, app, "maya.chen")
         scene.at("2024-03-15T18:22:45Z")
@@ -53,6 +54,8 @@ async def shoot(scene: Scene) -> list[Path]:
         await wait(pilot, lambda: app.main.call_banner.display)
         await pilot.press("ctrl+k")
         await wait(pilot, lambda: "on a call" in str(app.main.status_bar.render()))
+        app.clear_notifications()
+        await pilot.pause(0.3)
         shots.append(Path(app.save_screenshot("live-call.svg", str(OUT))))
     small = scene.client(stale_hours=2)
     async with small.run_test(size=(80, 24), notifications=True) as pilot:

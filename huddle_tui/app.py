@@ -20,7 +20,8 @@ from huddle_tui.errors import ApiError, Offline
 from huddle_tui.notify import Notifier
 from huddle_tui.screens.login import LoginScreen
 from huddle_tui.screens.main import MainScreen
-from huddle_tui.session import Booted, Changed, Notice, Session, SignedOut, Update
+from huddle_tui.session import Session
+from huddle_tui.updates import Booted, Changed, Notice, SignedOut, Update
 
 START_GC_PAUSE = 3.0  # seconds at most without garbage collection at start-up (see on_load)
 TOAST_LIMIT = 1000  # characters of a toast (a message preview is cut far shorter)

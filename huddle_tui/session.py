@@ -8,10 +8,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from huddle_tui import presence
 from huddle_tui.api import Api
@@ -22,79 +21,21 @@ from huddle_tui.events import EventStream
 from huddle_tui.kept import KeptIds
 from huddle_tui.outbox import Outbox, Pending
 from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, ChatMessage, Event
-from huddle_tui.store import Change, State, in_order
+from huddle_tui.store import State, in_order
+from huddle_tui.updates import (
+    Booted,
+    Changed,
+    ChatUpdated,
+    Connection,
+    MissedWhileAway,
+    Notice,
+    SignedOut,
+    StatusChanged,
+    Update,
+    WatchedActive,
+)
 
 ACTIVITY_EVERY = 60.0  # seconds between activity pings while the user is busy
-Severity = Literal["information", "warning", "error"]
-
-
-# ---- what the UI is told --------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Booted:
-    """A fresh snapshot is in the state: everything may have changed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """An event changed the state."""
-
-    change: Change
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """The link: live | connecting | reconnecting | offline | stopped | ⚠ … (detail: seconds to retry)."""
-
-    state: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SignedOut:
-    """The token is gone (revoked, expired, or the user signed out)."""
-
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something to tell the user (already in words; other people's text is in it raw)."""
-
-    text: str
-    severity: Severity = "information"
-    timeout: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MissedWhileAway:
-    """Calls missed while the client was closed, not yet seen."""
-
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChatUpdated:
-    """A chat's messages changed without an event: one sent, refused, or older ones loaded."""
-
-    chat: ChatKey
-    older: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class WatchedActive:
-    """Someone I was watching is active now (and no longer watched)."""
-
-    handle: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChanged:
-    """Something the status bar shows: the outbox's size, missed calls, my call."""
-
-
-Update = (
-    Booted | Changed | Connection | SignedOut | Notice | MissedWhileAway | ChatUpdated | StatusChanged | WatchedActive
-)
 
 
 class Session:

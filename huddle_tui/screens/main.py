@@ -14,17 +14,17 @@ from textual.widgets import Input
 from huddle_tui import presence, untrusted
 from huddle_tui.records import ChatKey
 from huddle_tui.screens.call_control import CallControl
-from huddle_tui.session import (
+from huddle_tui.session import Session
+from huddle_tui.store import Change
+from huddle_tui.updates import (
     Booted,
     ChatUpdated,
     Connection,
     MissedWhileAway,
-    Session,
     StatusChanged,
     Update,
     WatchedActive,
 )
-from huddle_tui.store import Change
 from huddle_tui.widgets.call_banner import CallBanner
 from huddle_tui.widgets.contact_list import ContactList
 from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog

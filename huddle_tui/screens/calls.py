@@ -13,7 +13,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from huddle_tui.store import State
-from huddle_tui.widgets.conversation import call_line
+from huddle_tui.widgets.message_log import call_line
 
 
 class CallsScreen(ModalScreen[str | None]):

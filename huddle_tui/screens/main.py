@@ -25,10 +25,12 @@ from huddle_tui.updates import (
     Update,
     WatchedActive,
 )
+from huddle_tui.widgets import markdown
 from huddle_tui.widgets.call_banner import CallBanner
 from huddle_tui.widgets.contact_list import ContactList
-from huddle_tui.widgets.conversation import Composer, Conversation, MessageLog
+from huddle_tui.widgets.conversation import Composer, Conversation
 from huddle_tui.widgets.footer import KeyFooter
+from huddle_tui.widgets.message_log import MessageLog
 from huddle_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -263,6 +265,31 @@ class MainScreen(Screen[None]):
         key = self.conversation.key
         if event.at_top and key and self.state.history_cursor.get(key):
             self.load_history(key, older=True)
+
+    @on(Composer.ToLog)
+    def to_log(self, _: Composer.ToLog) -> None:
+        """Escape in the composer: the cursor on the newest message."""
+        self.conversation.log_view.focus()
+
+    @on(MessageLog.Left)
+    def back_to_typing(self, _: MessageLog.Left) -> None:
+        """Escape on the log: back to the composer."""
+        self.conversation.composer.focus()
+
+    @on(MessageLog.Act)
+    def act_on_message(self, event: MessageLog.Act) -> None:
+        """A key on the message under the cursor."""
+        shown = untrusted.text(event.message.body)  # what you see is what you copy or open
+        if event.action == "copy":
+            self.app.copy_to_clipboard(shown)
+            self.app.notify("Copied the message.")
+        elif event.action == "open":
+            targets = [url for url in markdown.links(shown) if url.startswith(markdown.OPENABLE)]
+            if not targets:
+                self.app.notify("That message has no link to open.", severity="warning")
+                return
+            self.app.open_url(targets[0])
+            self.app.notify(f"Opening {targets[0]}")
 
     def on_app_focus(self, _: events.AppFocus) -> None:
         """Back in the terminal: what is on screen is now read."""

@@ -8,83 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Label, Static, TextArea
+from textual.widgets import Static, TextArea
 
-from huddle_tui import presence, untrusted
+from huddle_tui import presence
 from huddle_tui.records import CallRecord, ChatKey, ChatMessage
-from huddle_tui.store import State, mention_spans
-
-
-def first_name(state: State, handle: str) -> str:
-    """How a person is called in lines of text."""
-    if handle == state.me:
-        return "you"
-    return (state.name_of(handle).split() or ["?"])[0][:12]
-
-
-def receipt(message: ChatMessage) -> str:
-    """⧗ waiting to send, ✓ delivered, ✓✓ read (with the time)."""
-    if message.pending:
-        return "⧗ sending"
-    if message.read_at is not None:
-        return f"✓✓ {message.read_at.astimezone().strftime('%H:%M')}"
-    return "✓"
-
-
-def call_line(state: State, call: CallRecord) -> str:
-    """A call as a line of the conversation."""
-    other = call.callee if call.caller == state.me else call.caller
-    name = first_name(state, other)
-    who = f"you called {name}" if call.caller == state.me else f"{name} called you"
-    outcome = {
-        "ringing": "ringing…",
-        "answered": "on the call",
-        "no_answer": "missed" if call.callee == state.me else "no answer",
-        "declined": "declined",
-        "cancelled": "cancelled",
-        "ended": f"{call.duration // 60}m {call.duration % 60:02d}s",
-    }.get(call.status, call.status)
-    span = ""
-    if call.status == "no_answer" and call.started_at and call.ended_at:
-        span = f" ({int((call.ended_at - call.started_at).total_seconds())} s)"
-    return f"☎ {who} — {outcome}{span}"
-
-
-class MessageRow(Horizontal):
-    """time + sender | body | receipt."""
-
-    def __init__(self, state: State, message: ChatMessage) -> None:
-        mine = message.sender == state.me
-        mention = not mine and state.mentions_me(message)
-        super().__init__(classes="message mine" if mine else "message mention" if mention else "message")
-        self.message = message
-        self.state = state
-
-    def compose(self) -> ComposeResult:
-        m = self.message
-        meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
-        yield Label(Content(meta), classes="meta")
-        body = untrusted.text(m.body) + ("…\n(longer: the rest is loading)" if m.truncated else "")
-        shown = Content(body)
-        if m.sender != self.state.me and self.state.me:
-            for start, end in mention_spans(body, self.state.me):
-                shown = shown.stylize("bold reverse $accent", start, end)
-        yield Static(shown, classes="body")
-        mine = m.sender == self.state.me
-        yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
-
-    def refresh_receipt(self) -> None:
-        """The receipt moved (delivered -> read, or sent from the outbox)."""
-        if self.message.sender != self.state.me:
-            return
-        # A row not composed yet shows the current receipt when it is.
-        for label in self.query(".receipt").results(Label):
-            label.update(receipt(self.message))
-            label.set_class(self.message.read_at is not None, "read")
+from huddle_tui.store import State
+from huddle_tui.widgets.message_log import MessageLog, MessageRow, call_line, first_name
 
 
 @dataclass
@@ -104,6 +37,9 @@ class Composer(TextArea):
             super().__init__()
             self.text = text
 
+    class ToLog(Message):
+        """Escape: the reader wants the message cursor."""
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
@@ -113,29 +49,16 @@ class Composer(TextArea):
                 self.post_message(self.Submitted(self.text.rstrip()))
                 self.clear()
             return
+        if event.key == "escape":
+            event.stop()
+            self.post_message(self.ToLog())
+            return
         if event.key in ("alt+enter", "ctrl+j"):
             event.stop()
             event.prevent_default()
             self.insert("\n")
             return
         await super()._on_key(event)
-
-
-class MessageLog(VerticalScroll):
-    """The scrolling log; reaching the top asks for older messages, any scroll may reveal unread ones."""
-
-    class Scrolled(Message):
-        """The reader moved; `at_top` when they reached the oldest row shown."""
-
-        def __init__(self, at_top: bool) -> None:
-            super().__init__()
-            self.at_top = at_top
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        """Tell the conversation where the reader is."""
-        super().watch_scroll_y(old, new)
-        if new != old:
-            self.post_message(self.Scrolled(new <= 0 and old > 0))
 
 
 class Conversation(Vertical):

@@ -1,0 +1,169 @@
+"""The log of a conversation: message rows with receipts, and a cursor to act on one message."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Label, Static
+
+from huddle_tui import untrusted
+from huddle_tui.records import CallRecord, ChatMessage
+from huddle_tui.store import State, mention_spans
+from huddle_tui.widgets import markdown
+
+
+def first_name(state: State, handle: str) -> str:
+    """How a person is called in lines of text."""
+    if handle == state.me:
+        return "you"
+    return (state.name_of(handle).split() or ["?"])[0][:12]
+
+
+def receipt(message: ChatMessage) -> str:
+    """⧗ waiting to send, ✓ delivered, ✓✓ read (with the time)."""
+    if message.pending:
+        return "⧗ sending"
+    if message.read_at is not None:
+        return f"✓✓ {message.read_at.astimezone().strftime('%H:%M')}"
+    return "✓"
+
+
+def call_line(state: State, call: CallRecord) -> str:
+    """A call as a line of the conversation."""
+    other = call.callee if call.caller == state.me else call.caller
+    name = first_name(state, other)
+    who = f"you called {name}" if call.caller == state.me else f"{name} called you"
+    outcome = {
+        "ringing": "ringing…",
+        "answered": "on the call",
+        "no_answer": "missed" if call.callee == state.me else "no answer",
+        "declined": "declined",
+        "cancelled": "cancelled",
+        "ended": f"{call.duration // 60}m {call.duration % 60:02d}s",
+    }.get(call.status, call.status)
+    span = ""
+    if call.status == "no_answer" and call.started_at and call.ended_at:
+        span = f" ({int((call.ended_at - call.started_at).total_seconds())} s)"
+    return f"☎ {who} — {outcome}{span}"
+
+
+class MessageRow(Horizontal):
+    """time + sender | body | receipt."""
+
+    def __init__(self, state: State, message: ChatMessage) -> None:
+        mine = message.sender == state.me
+        mention = not mine and state.mentions_me(message)
+        super().__init__(classes="message mine" if mine else "message mention" if mention else "message")
+        self.message = message
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        m = self.message
+        meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
+        yield Label(Content(meta), classes="meta")
+        shown = markdown.render(untrusted.text(m.body))
+        if m.truncated:
+            shown = Content.assemble(shown, Content.styled("…\n(longer: the rest is loading)", "$text-muted"))
+        if m.sender != self.state.me and self.state.me:
+            for start, end in mention_spans(shown.plain, self.state.me):
+                shown = shown.stylize("bold reverse $accent", start, end)
+        yield Static(shown, classes="body")
+        mine = m.sender == self.state.me
+        yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
+
+    def refresh_receipt(self) -> None:
+        """The receipt moved (delivered -> read, or sent from the outbox)."""
+        if self.message.sender != self.state.me:
+            return
+        # A row not composed yet shows the current receipt when it is.
+        for label in self.query(".receipt").results(Label):
+            label.update(receipt(self.message))
+            label.set_class(self.message.read_at is not None, "read")
+
+
+class MessageLog(VerticalScroll):
+    """The scrolling log; reaching the top asks for older messages, any scroll may reveal unread
+    ones. With focus (tab, or escape/↑ from the composer) a cursor picks one message, and keys act
+    on it: the log posts `MessageLog.Act` and the screen does the work."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("home", "move(-100000)", "First", show=False),
+        Binding("end", "move(100000)", "Last", show=False),
+        Binding("c", "act('copy')", "Copy", id="log.copy"),
+        Binding("o", "act('open')", "Open link", id="log.open"),
+        Binding("escape", "leave", "Back to typing", id="log.leave"),
+    ]
+
+    class Act(Message):
+        """Do something with a message: copy | open."""
+
+        def __init__(self, action: str, message: ChatMessage) -> None:
+            super().__init__()
+            self.action = action
+            self.message = message
+
+    class Left(Message):
+        """The reader is done with the cursor."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.can_focus = True
+        self.cursor: MessageRow | None = None
+
+    def rows(self) -> list[MessageRow]:
+        """The message rows, top to bottom."""
+        return [child for child in self.children if isinstance(child, MessageRow)]
+
+    def on_focus(self) -> None:
+        """Taking focus puts the cursor on the newest message (or keeps where it was)."""
+        rows = self.rows()
+        if self.cursor not in rows:
+            self._put(rows[-1] if rows else None)
+
+    def on_blur(self) -> None:
+        """The cursor shows only while the log has focus."""
+        if self.cursor is not None:
+            self.cursor.remove_class("cursor")
+
+    def action_move(self, by: int) -> None:
+        """Move the cursor (at the top, it stays: older messages load as the log scrolls)."""
+        rows = self.rows()
+        if not rows:
+            return
+        at = rows.index(self.cursor) if self.cursor in rows else len(rows) - 1
+        self._put(rows[max(0, min(len(rows) - 1, at + by))])
+
+    def _put(self, row: MessageRow | None) -> None:
+        if self.cursor is not None:
+            self.cursor.remove_class("cursor")
+        self.cursor = row
+        if row is not None:
+            row.add_class("cursor")
+            row.scroll_visible(animate=False)
+
+    def action_act(self, action: str) -> None:
+        """A key that acts on the message under the cursor."""
+        if self.cursor is not None:
+            self.post_message(self.Act(action, self.cursor.message))
+
+    def action_leave(self) -> None:
+        """Back to the composer."""
+        self.post_message(self.Left())
+
+    class Scrolled(Message):
+        """The reader moved; `at_top` when they reached the oldest row shown."""
+
+        def __init__(self, at_top: bool) -> None:
+            super().__init__()
+            self.at_top = at_top
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Tell the conversation where the reader is."""
+        super().watch_scroll_y(old, new)
+        if new != old:
+            self.post_message(self.Scrolled(new <= 0 and old > 0))

@@ -11,7 +11,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, SeverityLevel
 from textual.screen import Screen
 
 from huddle_tui import presence, untrusted
@@ -63,6 +63,7 @@ class HuddleApp(App[None]):
         self.session = Session(config, data or data_dir(), tell, save_config=self.save_config, clock=clock)
         self.notifier = Notifier(config.notify, self._write_terminal)
         self.alerts: list[tuple[str, str]] = []  # (kind, text) of every alert raised
+        self._group_toasts: dict[str, tuple[Notification, int]] = {}  # the toast showing for a chat
         self._gc_paused = False  # the collector is off while the first screen is built
         self._gc_froze = False  # what start-up built is frozen (see on_load)
         if config.theme in self.available_themes:
@@ -189,19 +190,49 @@ class HuddleApp(App[None]):
         super().notify(shown, title=heading, severity=severity, timeout=timeout, markup=False)
 
     def alert(
-        self, kind: str, text: str, *, severity: SeverityLevel = "warning", loud: bool = False, toast: bool = True
+        self,
+        kind: str,
+        text: str,
+        *,
+        severity: SeverityLevel = "warning",
+        loud: bool = False,
+        toast: bool = True,
+        group: str | None = None,
     ) -> None:
         """A toast (unless `toast` is off); with `loud`, also the bell and a desktop notification
-        (not while do-not-disturb, except for my own call nobody answered)."""
+        (not while do-not-disturb, except for my own call nobody answered). Alerts of one `group`
+        (a chat) coming while its toast shows replace it, counted, and ring once."""
         self.alerts.append((kind, text))
+        burst = False
         if toast:
-            self.notify(text, severity=severity, timeout=8 if loud else 5)
+            burst = self._toast(text, severity, 8 if loud else 5, group)
         me = self.session.state.contacts.get(self.session.state.me)
         quiet = me is not None and me.status == "dnd" and kind != "no_answer"
-        if loud and not quiet and self.config.notify != "off":
+        if loud and not quiet and not burst and self.config.notify != "off":
             self.bell()
             if not self.app_focus or kind in ("no_answer", "missed_call", "watch", "ringing"):
                 self.notifier.desktop("Huddle", text)
+
+    def _toast(self, text: str, severity: SeverityLevel, timeout: float, group: str | None) -> bool:
+        """Show a toast; one of a group still showing is replaced by this one with a count (a burst
+        of messages is one toast, not a stack over the screen). Whether it was part of a burst.
+        Uses Textual's notification list itself (_notifications, _unnotify, _refresh_notifications):
+        a posted Notify arrives too late for the next message of a burst to find it."""
+        previous = self._group_toasts.get(group) if group else None
+        count = 1
+        if previous is not None and previous[0] in self._notifications and not previous[0].has_expired:
+            count = previous[1] + 1
+            self._unnotify(previous[0])
+        shown = untrusted.line(text, limit=TOAST_LIMIT)
+        if count > 1:
+            shown = f"{count} new · {shown}"
+        notification = Notification(shown, "", severity, timeout, markup=False)
+        # Added at once (what App.notify's message does later): the next of a burst finds it.
+        self._notifications.add(notification)
+        self._refresh_notifications()
+        if group:
+            self._group_toasts[group] = (notification, count)
+        return count > 1
 
     def _write_terminal(self, text: str) -> None:
         # The same channel App.bell() uses: the driver's output to the terminal.

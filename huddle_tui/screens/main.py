@@ -204,7 +204,8 @@ class MainScreen(Screen[None]):
             where = f" in {self.state.chat_title(chat)}" if chat.is_channel else ""
             preview = untrusted.line(message.body, limit=80)
             text = f"{'@ ' if mentioned else ''}{self.state.name_of(message.sender)}{where}: {preview}"
-            self.huddle.alert("mention" if mentioned else "message", text, severity="information", loud=True)
+            kind = "mention" if mentioned else "message"
+            self.huddle.alert(kind, text, severity="information", loud=True, group=str(chat))
 
     # ---- sending and reading --------------------------------------------------------
     @on(Composer.Submitted)

@@ -151,3 +151,22 @@ async def test_defect_9_small_terminals_keep_the_chat_readable(server: LiveServe
             assert app.main.conversation.size.width >= 40  # the help is a dialog: the chat keeps its width
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main, what="closed")
+
+
+async def test_a_burst_of_messages_is_one_toast_that_counts(server: LiveServer, tmp_path: Path) -> None:
+    """Toasts get out of the way: five messages from Maya while another chat is open are one toast
+    ('5 new · Maya Chen: …'), and one desktop notification, not a stack over the screen."""
+    maya = api(server, "maya.chen")
+    app = client_for(server, "alex.kim", tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_chat(pilot, app, "jin.park")
+        app.app_focus = False
+        for i in range(5):
+            maya.post("/api/v2/messages", json={"to": "alex.kim", "body": f"ping {i}"})
+        await until(pilot, lambda: sum(kind == "message" for kind, _ in app.alerts) == 5, what="all five")
+        await pilot.pause(0.3)
+        toasts = [str(t.render()) for t in app.screen.query("Toast")]
+        from_maya = [t for t in toasts if "Maya Chen" in t]
+        assert len(from_maya) == 1, toasts
+        assert "5 new · Maya Chen: ping 4" in from_maya[0]
+        assert len(app.notifier.sent) == 1

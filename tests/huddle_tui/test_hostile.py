@@ -70,7 +70,7 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
                 assert maya.post("/api/v2/messages", json={"to": "alex.kim", "body": body}).status_code == 200
             assert maya.post(f"/api/channels/{general}", json={"body": "@alex.kim " + EVERYTHING}).status_code == 202
             await until(pilot, lambda: len(app.alerts) >= len(CORPUS) + 3, within=20, what="every arrival alerted")
-            await until(pilot, lambda: len(terminal.notifications()) >= len(CORPUS) + 3, what="desktop notifications")
+            await until(pilot, lambda: terminal.notifications(), what="a desktop notification (one for the burst)")
 
             # A call from the hostile name: the incoming-call banner, then a missed call.
             assert maya.post("/api/v2/calls", json={"to": "alex.kim", "type": "audio"}).status_code == 200
@@ -140,7 +140,7 @@ async def test_a_hostile_teammate_everywhere_the_client_shows_their_text(
     assert said  # toasts were up, and drawn through the same checks
     assert not (Path("/tmp") / "x.sh").exists()
     notified = terminal.notifications()
-    assert ("Huddle", "Maya␛]2,PWNED-NAME␇ [/] [@click=app.quit]Chen ⟨RLO⟩nehC␤�2J: ␛]0,PWNED-0␇") in notified
+    assert ("Huddle", "Maya␛]2,PWNED-NAME␇ [/] [@click=app.quit]Chen ⟨RLO⟩nehC␤�2J: before␛after") in notified
 
 
 PASTE_MARK = "]52;c;"

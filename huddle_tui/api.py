@@ -8,12 +8,24 @@ import ssl
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from huddle_tui import wire
 from huddle_tui.errors import ApiError, Offline, Unexpected
-from huddle_tui.records import Boot, CallAction, CallRecord, CallType, HistoryPage, OooDraft, OooEntry, Profile
+from huddle_tui.records import (
+    Boot,
+    CallAction,
+    CallRecord,
+    CallType,
+    ChatKey,
+    HistoryPage,
+    OooDraft,
+    OooEntry,
+    Profile,
+    SearchPage,
+)
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -162,17 +174,23 @@ class Api:
         return wire.profile(await self.request("PATCH", f"/api/v2/users/{handle}", json=fields))
 
     # ---- messages -----------------------------------------------------------------
-    async def send(self, to: str, body: str, key: str | None = None) -> tuple[str, datetime | None]:
+    async def send(
+        self, to: str, body: str, key: str | None = None, reply_to: str | None = None
+    ) -> tuple[str, datetime | None]:
         """Send a DM (the idempotency key makes a retry safe); its id, and when the server took it."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        out = await self.request("POST", "/api/v2/messages", json={"to": to, "body": body}, headers=headers)
+        payload = {"to": to, "body": body} | ({"reply_to": reply_to} if reply_to else {})
+        out = await self.request("POST", "/api/v2/messages", json=payload, headers=headers)
         sent = wire.record(out, "the sent message", {"message_id": str}, {"timestamp": wire.MAYBE_TEXT})
         return sent["message_id"], wire.parse_time(sent.get("timestamp"))
 
-    async def send_channel(self, channel_id: str, body: str, key: str | None = None) -> tuple[str, datetime | None]:
+    async def send_channel(
+        self, channel_id: str, body: str, key: str | None = None, reply_to: str | None = None
+    ) -> tuple[str, datetime | None]:
         """Post to a public channel (the idempotency key makes a retry safe); its id and time."""
         headers = {"Idempotency-Key": key or uuid.uuid4().hex}
-        out = await self.request("POST", f"/api/channels/{channel_id}", json={"body": body}, headers=headers)
+        payload = {"body": body} | ({"reply_to": reply_to} if reply_to else {})
+        out = await self.request("POST", f"/api/channels/{channel_id}", json=payload, headers=headers)
         sent = wire.record(out, "the posted message", {"id": str}, {"at": wire.MAYBE_TEXT})
         return sent["id"], wire.parse_time(sent.get("at"))
 
@@ -193,6 +211,28 @@ class Api:
     async def message_body(self, message_id: str) -> str:
         """The whole body of a message (boot sends only the start of long ones)."""
         return wire.whole_body(await self.request("GET", f"/api/v2/messages/{message_id}"))
+
+    async def edit(self, message_id: str, body: str) -> None:
+        """Change the body of my message."""
+        await self.request("PATCH", f"/api/v2/messages/{message_id}", json={"body": body})
+
+    async def delete(self, message_id: str) -> None:
+        """Delete my message (an admin: any channel message)."""
+        await self.request("DELETE", f"/api/v2/messages/{message_id}")
+
+    async def react(self, message_id: str, emoji: str, *, add: bool) -> None:
+        """Add or take back a reaction."""
+        path = f"/api/v2/messages/{message_id}/reactions/{quote(emoji, safe='')}"
+        await self.request("PUT" if add else "DELETE", path)
+
+    async def search(self, me: str, query: str, before: str | None = None, limit: int = 30) -> SearchPage:
+        """Messages I (`me`) may see that match, newest first."""
+        params: dict[str, Any] = {"q": query, "limit": limit} | ({"before": before} if before else {})
+        return wire.search(await self.request("GET", "/api/v2/search", params=params), me)
+
+    async def typing(self, chat: ChatKey) -> None:
+        """Tell the other party (or the channel) I am typing."""
+        await self.request("POST", "/api/v2/typing", json={"channel": chat.id} if chat.is_channel else {"to": chat.id})
 
     async def mark_read(self, message_id: str) -> None:
         """Mark a message (and everything before it from that sender) read."""

@@ -20,6 +20,7 @@ class Pending:
     to: str
     body: str
     created: str
+    reply_to: str | None = None  # the message this one answers
 
 
 class Outbox:
@@ -53,9 +54,9 @@ class Outbox:
         except OSError as exc:
             self.problem = f"Cannot keep unsent messages in {self.path.parent}: {exc.strerror or exc}"
 
-    def add(self, to: str, body: str) -> Pending:
+    def add(self, to: str, body: str, reply_to: str | None = None) -> Pending:
         """Keep a message until it is acknowledged."""
-        item = Pending(uuid.uuid4().hex, to, body, datetime.now(UTC).isoformat())
+        item = Pending(uuid.uuid4().hex, to, body, datetime.now(UTC).isoformat(), reply_to)
         self.items.append(item)
         self._write()
         return item

@@ -107,6 +107,9 @@ class ChatMessage:
     read_at: datetime | None = None
     pending: bool = False  # typed offline, waiting in the outbox
     truncated: bool = False  # boot sent only the start of a long body; the whole one is fetched by id
+    edited_at: datetime | None = None
+    reply_to: str | None = None  # the id of the message this one answers
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> handles, in order
 
     def chat_key(self, me: str) -> ChatKey:
         """The conversation it belongs to."""
@@ -164,6 +167,27 @@ class HistoryPage:
     next_before: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search result: where, who, when, and an excerpt with where the words matched."""
+
+    id: str
+    chat: ChatKey | None  # None: a conversation this client does not show (a convo, a stream)
+    sender: str
+    at: datetime
+    excerpt: str
+    matches: tuple[tuple[int, int], ...]
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """Results newest first, how many match in all, and where to page on."""
+
+    found: list[Found]
+    total: int
+    next_before: str | None
+
+
 @dataclass(slots=True)
 class Profile:
     """My own settings as the server keeps them."""
@@ -207,6 +231,33 @@ class MessageRead:
     id: str
     reader: str
     read_at: datetime | None
+
+
+@dataclass(slots=True)
+class MessageUpdated:
+    """A message was edited."""
+
+    id: str
+    body: str
+    edited_at: datetime | None
+
+
+@dataclass(slots=True)
+class ReactionChanged:
+    """Someone added or took back a reaction."""
+
+    id: str
+    emoji: str
+    user: str
+    added: bool
+
+
+@dataclass(slots=True)
+class Typing:
+    """Someone is typing in a chat I can see (not stored, not replayed)."""
+
+    user: str
+    chat: ChatKey
 
 
 @dataclass(slots=True)
@@ -258,6 +309,9 @@ Event = (
     | MessageSent
     | MessageRead
     | MessageDeleted
+    | MessageUpdated
+    | ReactionChanged
+    | Typing
     | ChannelCreated
     | ChannelDeleted
     | CallChanged

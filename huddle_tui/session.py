@@ -19,9 +19,10 @@ from huddle_tui.config import Config
 from huddle_tui.errors import ApiError, Offline, Unexpected
 from huddle_tui.events import EventStream
 from huddle_tui.kept import KeptIds
-from huddle_tui.outbox import Outbox, Pending
-from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, ChatMessage, Event
-from huddle_tui.store import State, in_order
+from huddle_tui.outbox import Outbox
+from huddle_tui.records import Boot, CallAction, CallRecord, ChatKey, Event, SearchPage
+from huddle_tui.sending import Sender
+from huddle_tui.store import State
 from huddle_tui.updates import (
     Booted,
     Changed,
@@ -58,7 +59,6 @@ class Session:
         self.state = State()
         self.api: Api | None = None
         self.stream: EventStream | None = None
-        self.outbox: Outbox | None = None
         self.seen_calls: KeptIds | None = None
         self.cache: Cache | None = None
         self.watching: KeptIds | None = None  # people I want to be told about when they are active
@@ -67,8 +67,8 @@ class Session:
         self._last_activity = -ACTIVITY_EVERY
         self._early: asyncio.Task[Boot] | None = None
         self._wake = asyncio.Event()  # reconnect() cuts a start-up retry's wait short
-        self._flushing: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()  # work started and not awaited: kept, cancelled at close
+        self.sender = Sender(self.state, lambda: self.api, self.tell, self._spawn, self.clock)
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
@@ -130,7 +130,7 @@ class Session:
             if self.api is not None:
                 await self.api.close()
             self.api = Api(self.config.server, self.config.token)
-        self.outbox = Outbox(self.data, self.config.server, self.config.user)
+        self.sender.outbox = Outbox(self.data, self.config.server, self.config.user)
         self.cache = Cache(self.data, self.config.server, self.config.user)
         self.seen_calls = KeptIds(self.data, self.config.server, self.config.user, "calls-seen")
         self.watching = KeptIds(self.data, self.config.server, self.config.user, "watching")
@@ -168,7 +168,7 @@ class Session:
 
     async def _stream(self, missed: asyncio.Task[list[CallRecord] | None]) -> None:
         calls = asyncio.create_task(self._apply_missed(missed))
-        self._spawn(self.flush_outbox())
+        self._spawn(self.sender.flush())
         self.stream = EventStream(
             self.config.server,
             self.config.token,
@@ -227,6 +227,12 @@ class Session:
     def receive(self, event_id: int | None, event: Event) -> None:
         """An event from the stream: folded into the state, the change told to the UI."""
         change = self.state.apply(event_id, event)
+        if change.kind == "typing" and change.chat is not None:
+            self.sender.someone_typing(change.chat, change.handle)
+        elif change.kind == "message" and change.chat is not None:
+            found = self.state.find(change.message_id)
+            if found is not None:  # a message arrived: its sender is no longer typing it
+                self.sender.stopped_typing(change.chat, found[1].sender)
         self.tell(Changed(change))
         if change.kind in ("contact", "names") and self.watching is not None and change.handle in self.watching:
             contact = self.state.contacts.get(change.handle)
@@ -251,7 +257,7 @@ class Session:
             self.state.out_of_reach_since = self.clock()
         self.tell(Connection(state, detail))
         if state == "live":
-            self._spawn(self.flush_outbox())
+            self._spawn(self.sender.flush())
 
     # ---- activity -------------------------------------------------------------------
     def activity(self) -> None:
@@ -269,87 +275,6 @@ class Session:
         if self.api is not None:
             with contextlib.suppress(ApiError):
                 await self.api.activity()
-
-    # ---- sending --------------------------------------------------------------------
-    def send(self, chat: ChatKey, text: str) -> ChatMessage | None:
-        """Keep a message in the outbox first (on disk), show it as pending, then try to send."""
-        if self.outbox is None:
-            return None
-        said = self.outbox.problem
-        item = self.outbox.add(str(chat), text)
-        if self.outbox.problem and self.outbox.problem != said:
-            self.tell(Notice(f"{self.outbox.problem}. Sending goes on.", "warning", 15))  # once per reason
-        message = ChatMessage(
-            id=f"pending:{item.key}",
-            sender=self.state.me,
-            body=item.body,
-            at=self.clock(),
-            to=None if chat.is_channel else chat.id,
-            channel=chat.id if chat.is_channel else None,
-            pending=True,
-        )
-        self.state.chats.setdefault(chat, []).append(message)
-        self.tell(StatusChanged())
-        self._spawn(self.flush_outbox())
-        return message
-
-    async def flush_outbox(self) -> None:
-        """Send what waits, in order, each with its Idempotency-Key (a retry never doubles it)."""
-        if self._flushing is None:
-            self._flushing = asyncio.Lock()
-        async with self._flushing:  # one flush at a time: order holds, nothing goes twice at once
-            await self._flush()
-        self.tell(StatusChanged())
-
-    async def _flush(self) -> None:
-        if self.outbox is None or self.api is None:
-            return
-        for item in list(self.outbox.items):
-            chat = _outbox_chat(item.to)
-            try:
-                if chat.is_channel:
-                    message_id, at = await self.api.send_channel(chat.id, item.body, item.key)
-                else:
-                    message_id, at = await self.api.send(chat.id, item.body, item.key)
-            except (Offline, Unexpected):
-                return  # try again when the link is back (the Idempotency-Key makes that safe)
-            except ApiError as exc:
-                self.outbox.done(item.key)
-                self._unsent(chat, item, exc.message)
-                continue
-            self.outbox.done(item.key)
-            self._sent(chat, item, message_id, at)
-
-    def _sent(self, chat_key: ChatKey, item: Pending, message_id: str, at: datetime | None) -> None:
-        chat = self.state.chats.get(chat_key, [])
-        pending = next((m for m in chat if m.id == f"pending:{item.key}"), None)
-        if pending is None:
-            return
-        if any(m.id == message_id for m in chat):
-            chat.remove(pending)  # the event came first
-        else:
-            # Sent: in the server's order from now on (its event, when it comes, says exactly).
-            pending.id, pending.pending, pending.at = message_id, False, at or pending.at
-            in_order(chat)
-        self.tell(ChatUpdated(chat_key))
-
-    def _unsent(self, chat_key: ChatKey, item: Pending, why: str) -> None:
-        chat = self.state.chats.get(chat_key, [])
-        chat[:] = [m for m in chat if m.id != f"pending:{item.key}"]
-        self.tell(ChatUpdated(chat_key))
-        self.tell(Notice(f"Not sent to {self.state.chat_title(chat_key)}: {why}", "error"))
-
-    def drop_pending_twin(self, chat_key: ChatKey, sent: ChatMessage) -> bool:
-        """My message came back as an event before the send's answer: the pending copy goes."""
-        chat = self.state.chats.get(chat_key, [])
-        twin = next(
-            (m for m in chat if m.pending and m.body == sent.body and (m.to, m.channel) == (sent.to, sent.channel)),
-            None,
-        )
-        if twin is None:
-            return False
-        chat.remove(twin)
-        return True
 
     # ---- reading --------------------------------------------------------------------
     async def load_history(self, chat: ChatKey, *, older: bool = False) -> None:
@@ -369,6 +294,42 @@ class Session:
             return
         if self.state.add_history(chat, page) or older:
             self.tell(ChatUpdated(chat, older=older))
+
+    # ---- changing messages --------------------------------------------------------
+    async def edit(self, message_id: str, body: str) -> bool:
+        """Change my message (the event shows it, everywhere); whether the server took it."""
+        return await self._try("Could not edit", self.api.edit(message_id, body) if self.api else None)
+
+    async def delete(self, message_id: str) -> bool:
+        """Delete my message for everyone."""
+        return await self._try("Could not delete", self.api.delete(message_id) if self.api else None)
+
+    async def react(self, message_id: str, emoji: str) -> bool:
+        """Add my reaction, or take it back if it is there."""
+        found = self.state.find(message_id)
+        mine = found is not None and self.state.me in found[1].reactions.get(emoji, [])
+        work = self.api.react(message_id, emoji, add=not mine) if self.api else None
+        return await self._try("Could not react", work)
+
+    async def search(self, query: str, before: str | None = None) -> SearchPage | None:
+        """Messages I may see that match (None: the search failed, and was said)."""
+        if self.api is None:
+            return None
+        try:
+            return await self.api.search(self.state.me, query, before)
+        except ApiError as exc:
+            self.tell(Notice(f"Could not search: {exc.message}", "warning"))
+            return None
+
+    async def _try(self, what: str, work: Coroutine[Any, Any, None] | None) -> bool:
+        if work is None:
+            return False
+        try:
+            await work
+        except ApiError as exc:
+            self.tell(Notice(f"{what}: {exc.message}", "warning"))
+            return False
+        return True
 
     async def whole_bodies(self, chat: ChatKey) -> None:
         """Fetch the whole body of every message of this chat that boot cut short."""
@@ -473,11 +434,3 @@ class Session:
         said = "Your last seen is now hidden from others." if hidden else "Others can see your last seen again."
         self.tell(Notice(said))
         return hidden
-
-
-def _outbox_chat(to: str) -> ChatKey:
-    """The chat an outbox item goes to (`channel:<id>` / `dm:<handle>`; older files wrote
-    `#<id>` and a bare handle)."""
-    if to.startswith("#"):
-        return ChatKey.channel(to[1:])
-    return ChatKey.parse(to) or ChatKey.dm(to)

@@ -26,12 +26,17 @@ from huddle_tui.records import (
     MessageDeleted,
     MessageRead,
     MessageSent,
+    MessageUpdated,
     OooChanged,
     PresenceChanged,
+    ReactionChanged,
+    Typing,
     UserCreated,
 )
 
-ChangeKind = Literal["none", "contact", "names", "message", "moved", "receipt", "call", "channel", "deleted", "ooo"]
+ChangeKind = Literal[
+    "none", "contact", "names", "message", "moved", "edited", "receipt", "call", "channel", "deleted", "ooo", "typing"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +253,12 @@ class State:
                 return self._message_read(event)
             case MessageDeleted():
                 return self._message_deleted(event.id)
+            case MessageUpdated():
+                return self._message_updated(event)
+            case ReactionChanged():
+                return self._reaction(event)
+            case Typing():
+                return Change("typing", handle=event.user, chat=event.chat)
             case ChannelCreated():
                 self.channels[event.channel.id] = event.channel
                 return Change("channel", chat=ChatKey.channel(event.channel.id))
@@ -321,6 +332,38 @@ class State:
                 self.recount()
                 return Change("deleted", chat=key, message_id=message_id)
         return NOTHING
+
+    def find(self, message_id: str) -> tuple[ChatKey, ChatMessage] | None:
+        """A message known by id, and its chat."""
+        for key, chat in self.chats.items():
+            for message in chat:
+                if message.id == message_id:
+                    return key, message
+        return None
+
+    def _message_updated(self, event: MessageUpdated) -> Change:
+        found = self.find(event.id)
+        if found is None:
+            return NOTHING
+        key, message = found
+        message.body, message.edited_at, message.truncated = event.body, event.edited_at, False
+        if not key.is_channel and key.id in self.contacts:
+            self.contacts[key.id].unread = self.unread_in(key.id)
+        return Change("edited", chat=key, message_id=event.id)
+
+    def _reaction(self, event: ReactionChanged) -> Change:
+        found = self.find(event.id)
+        if found is None:
+            return NOTHING
+        key, message = found
+        who = message.reactions.setdefault(event.emoji, [])
+        if event.added and event.user not in who:
+            who.append(event.user)
+        elif not event.added and event.user in who:
+            who.remove(event.user)
+        if not who:
+            del message.reactions[event.emoji]
+        return Change("edited", chat=key, message_id=event.id)
 
     def _call(self, record: CallRecord) -> Change:
         known = self.calls.get(record.call_id)

@@ -20,19 +20,25 @@ from huddle_tui.records import (
     Channel,
     ChannelCreated,
     ChannelDeleted,
+    ChatKey,
     ChatMessage,
     Contact,
     Event,
+    Found,
     HistoryPage,
     MessageDeleted,
     MessageRead,
     MessageSent,
+    MessageUpdated,
     OooChanged,
     OooDraft,
     OooEntry,
     Other,
     PresenceChanged,
     Profile,
+    ReactionChanged,
+    SearchPage,
+    Typing,
     UserCreated,
 )
 
@@ -137,6 +143,9 @@ MESSAGE_MAY: dict[str, Kinds] = {
     "at": MAYBE_TEXT,
     "read_at": MAYBE_TEXT,
     "truncated": bool,
+    "edited_at": MAYBE_TEXT,
+    "reply_to": MAYBE_TEXT,
+    "reactions": dict,
 }
 CALL: dict[str, Kinds] = {"call_id": str, "from": str, "to": str, "status": str}
 CALL_MAY: dict[str, Kinds] = {
@@ -148,7 +157,14 @@ CALL_MAY: dict[str, Kinds] = {
     "at": MAYBE_TEXT,
 }
 HISTORY_ITEM: dict[str, Kinds] = {"message_id": str, "from": str, "body": str}
-HISTORY_ITEM_MAY: dict[str, Kinds] = {"to": MAYBE_TEXT, "timestamp": MAYBE_TEXT, "read_at": MAYBE_TEXT}
+HISTORY_ITEM_MAY: dict[str, Kinds] = {
+    "to": MAYBE_TEXT,
+    "timestamp": MAYBE_TEXT,
+    "read_at": MAYBE_TEXT,
+    "edited_at": MAYBE_TEXT,
+    "reply_to": MAYBE_TEXT,
+    "reactions": dict,
+}
 
 
 def ooo(value: dict[str, Any] | None) -> OooEntry | None:
@@ -186,7 +202,21 @@ def message(m: dict[str, Any]) -> ChatMessage:
         channel=m.get("channel"),
         read_at=parse_time(m.get("read_at")),
         truncated=m.get("truncated", False),
+        edited_at=parse_time(m.get("edited_at")),
+        reply_to=m.get("reply_to"),
+        reactions=_reactions(m.get("reactions")),
     )
+
+
+def _reactions(value: Any) -> dict[str, list[str]]:
+    """emoji -> handles; anything not of that shape is left out (reactions are decoration)."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(emoji): [h for h in handles if isinstance(h, str)]
+        for emoji, handles in value.items()
+        if isinstance(handles, list) and handles
+    }
 
 
 def call(d: dict[str, Any]) -> CallRecord:
@@ -268,6 +298,9 @@ def history(body: Any) -> HistoryPage:
             at=parse_time(item.get("timestamp")) or datetime.now(UTC),
             to=item.get("to"),
             read_at=parse_time(item.get("read_at")),
+            edited_at=parse_time(item.get("edited_at")),
+            reply_to=item.get("reply_to"),
+            reactions=_reactions(item.get("reactions")),
         )
         for item in items
     ]
@@ -308,6 +341,31 @@ def profile(body: Any) -> Profile:
     """A v2 user object, for my own settings."""
     user = record(body, "the user", {"user": str}, {"display_name": MAYBE_TEXT, "hide_last_seen": bool})
     return Profile(user["user"], user.get("display_name") or user["user"], bool(user.get("hide_last_seen")))
+
+
+FOUND: dict[str, Kinds] = {"message_id": str, "from": str, "timestamp": str, "excerpt": str}
+FOUND_MAY: dict[str, Kinds] = {"to": MAYBE_TEXT, "channel": MAYBE_TEXT, "matches": list}
+
+
+def search(body: Any, me: str) -> SearchPage:
+    """A page of search results (`me`: whose DMs are `dm:<the other>`)."""
+    page = record(body, "the search", {"messages": list, "total": int}, {"next_before": MAYBE_TEXT})
+    found = []
+    for item in records(page["messages"], "the search's messages", FOUND, FOUND_MAY):
+        if item.get("channel"):
+            chat: ChatKey | None = ChatKey.channel(item["channel"])
+        elif item.get("to"):
+            chat = ChatKey.dm(item["to"] if item["from"] == me else item["from"])
+        else:
+            chat = None
+        spans = tuple(
+            (int(m[0]), int(m[1]))
+            for m in item.get("matches", [])
+            if isinstance(m, list) and len(m) == 2 and all(type(x) is int for x in m)
+        )
+        at = parse_time(item["timestamp"]) or datetime.now(UTC)
+        found.append(Found(item["message_id"], chat, item["from"], at, item["excerpt"], spans))
+    return SearchPage(found, page["total"], page.get("next_before"))
 
 
 def ooo_body(draft: OooDraft) -> dict[str, Any]:
@@ -361,6 +419,16 @@ def event(data: dict[str, Any]) -> Event:
         return MessageRead(d["id"], d["reader"], parse_time(d.get("read_at")))
     if kind == "message" and name == "deleted":
         return MessageDeleted(record(data, what, {"id": str})["id"])
+    if kind == "message" and name == "updated":
+        d = record(data, what, {"id": str, "body": str}, {"edited_at": MAYBE_TEXT})
+        return MessageUpdated(d["id"], d["body"], parse_time(d.get("edited_at")))
+    if kind == "reaction" and name in ("added", "removed"):
+        d = record(data, what, {"id": str, "emoji": str, "user": str})
+        return ReactionChanged(d["id"], d["emoji"], d["user"], name == "added")
+    if kind == "typing":
+        d = record(data, what, {"user": str}, {"to": MAYBE_TEXT, "channel": MAYBE_TEXT})
+        chat = ChatKey.channel(d["channel"]) if d.get("channel") else ChatKey.dm(d["user"])
+        return Typing(d["user"], chat)
     if kind == "channel" and name == "created":
         d = record(data, what, {"id": str, "name": str})
         return ChannelCreated(Channel(d["id"], d["name"]))

@@ -174,7 +174,8 @@ class MainScreen(Screen[None]):
         bar.my_status = me.status if me else ""
         bar.ooo = presence.ooo_short(me.ooo) if me is not None and me.ooo is not None else ""
         bar.missed = len(self.state.unseen_missed())
-        bar.pending = len(self.session.outbox.items) if self.session.outbox else 0
+        outbox = self.session.sender.outbox
+        bar.pending = len(outbox.items) if outbox else 0
         bar.show()
 
     def _chat_updated(self, chat: ChatKey, older: bool) -> None:
@@ -189,7 +190,7 @@ class MainScreen(Screen[None]):
         message = next((m for m in self.state.chats.get(chat, []) if m.id == message_id), None)
         if message is None:
             return
-        replaced = not incoming and self.session.drop_pending_twin(chat, message)
+        replaced = not incoming and self.session.sender.drop_pending_twin(chat, message)
         if chat == self.conversation.key:
             if replaced:
                 self.conversation.render_log()  # the pending row becomes the real one
@@ -214,7 +215,7 @@ class MainScreen(Screen[None]):
         key = self.conversation.key
         if key is None:
             return
-        message = self.session.send(key, event.text)
+        message = self.session.sender.send(key, event.text)
         if message is not None:
             self.conversation.add_message(message)
 

@@ -262,6 +262,8 @@ class HuddleApp(App[None]):
         yield SystemCommand("Do not disturb", "Toggle dnd: alerts go quiet", main.action_toggle_dnd)
         yield SystemCommand("My out of office", "Create, edit and delete your OOO entries", main.action_ooo)
         yield SystemCommand("Watch", "Tell me when the selected person is active", main.action_watch)
+        yield SystemCommand("Search messages", "Find old messages in everything you can see", main.action_search)
+        yield SystemCommand("Next unread", "Open the next chat with unread messages", main.action_next_unread)
         yield SystemCommand(
             "Hide or show my last seen",
             "Toggle whether others see when you were last active",

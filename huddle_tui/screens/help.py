@@ -26,6 +26,18 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
             ("enter", "send"),
             ("ctrl+j", "new line"),
             ("@handle", "mention someone: they are alerted"),
+            ("↑", "in an empty composer: edit your last message"),
+            ("escape", "from the composer to the messages (or cancel a reply or an edit)"),
+            ("ctrl+g", "search old messages"),
+        ],
+    ),
+    (
+        "On a message (escape from the composer, ↑ ↓ to pick one)",
+        [
+            ("r", "reply (the reply quotes it)"),
+            ("+", "react"),
+            ("e  d", "edit, delete (yours; delete asks first)"),
+            ("c  o", "copy it, open its link"),
         ],
     ),
     (

@@ -14,6 +14,7 @@ from textual.widgets import Input
 from huddle_tui import presence, untrusted
 from huddle_tui.records import ChatKey
 from huddle_tui.screens.call_control import CallControl
+from huddle_tui.screens.message_actions import MessageActions
 from huddle_tui.session import Session
 from huddle_tui.store import Change
 from huddle_tui.updates import (
@@ -25,7 +26,6 @@ from huddle_tui.updates import (
     Update,
     WatchedActive,
 )
-from huddle_tui.widgets import markdown
 from huddle_tui.widgets.call_banner import CallBanner
 from huddle_tui.widgets.contact_list import ContactList
 from huddle_tui.widgets.conversation import Composer, Conversation
@@ -49,6 +49,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+l", "calls", "Calls", id="calls", priority=True),
         Binding("ctrl+f", "filter", "Find", id="filter", priority=True),
         Binding("ctrl+n", "next_unread", "Next unread", id="next-unread", priority=True, show=False),
+        Binding("ctrl+g", "search", "Search", id="search", priority=True, show=False),
         Binding("ctrl+b", "toggle_people", "People", id="people", priority=True, show=False),
     ]
     # Below 100 columns the people list narrows, below 72 more: the chat keeps room to read.
@@ -60,6 +61,7 @@ class MainScreen(Screen[None]):
         self.state = session.state
         self.stale_hours = stale_hours
         self.calls = CallControl(self)
+        self.messages = MessageActions(self)
         self._stale_shown = False  # presence is drawn as last known (the server out of reach)
 
     @property
@@ -94,6 +96,7 @@ class MainScreen(Screen[None]):
             self.conversation.composer.cursor_blink = False
         self.call_banner.clear()
         self.set_interval(1.0, self.calls.tick)
+        self.set_interval(1.0, self.show_typing)  # "… is typing" goes a few seconds after they stop
         self.update_status()  # who I am shows before any snapshot
 
     # ---- what the session says ----------------------------------------------------
@@ -137,6 +140,12 @@ class MainScreen(Screen[None]):
                 self.update_status()
         elif change.kind == "message" and change.chat is not None:
             self._message_arrived(change.chat, change.message_id, change.incoming)
+        elif change.kind == "edited" and change.chat == open_key:
+            row = self.conversation.log_view.row_of(change.message_id)
+            if row is not None:
+                row.refresh_body()
+        elif change.kind == "typing" and change.chat == open_key:
+            self.show_typing()
         elif change.kind in ("receipt", "deleted", "moved") and change.chat is not None:
             self.contacts.mark(change.chat)
             if change.chat == open_key and change.kind == "receipt":
@@ -165,6 +174,12 @@ class MainScreen(Screen[None]):
 
         if not self._stale_shown:
             self.set_timer(presence.STALE_AFTER.total_seconds() + 0.1, stale_now)
+
+    def show_typing(self) -> None:
+        """Who is typing in the open chat."""
+        key = self.conversation.key
+        typing = self.session.sender.typing_in(key) if key is not None else []
+        self.conversation.show_typing([self.state.name_of(user) for user in typing])
 
     def update_status(self) -> None:
         """Redraw the status line from the state."""
@@ -211,13 +226,20 @@ class MainScreen(Screen[None]):
     # ---- sending and reading --------------------------------------------------------
     @on(Composer.Submitted)
     def send_typed(self, event: Composer.Submitted) -> None:
-        """Keep the message in the outbox first, then try to send it."""
+        """A new message (kept in the outbox first), a reply, or the edit of mine."""
+        self.messages.submit(event.text)
+
+    @on(Composer.EditLast)
+    def edit_last(self, _: Composer.EditLast) -> None:
+        """↑ in an empty composer: edit my last message."""
+        self.messages.edit_last()
+
+    @on(Composer.Changed)
+    def typing(self, event: Composer.Changed) -> None:
+        """I am typing: the other side may be told (at most every few seconds)."""
         key = self.conversation.key
-        if key is None:
-            return
-        message = self.session.sender.send(key, event.text)
-        if message is not None:
-            self.conversation.add_message(message)
+        if key is not None and event.text_area.text.strip() and self.conversation.mode is None:
+            self.session.sender.typed(key)
 
     @on(ContactList.Chosen)
     def open_chat(self, event: ContactList.Chosen) -> None:
@@ -270,8 +292,11 @@ class MainScreen(Screen[None]):
 
     @on(Composer.ToLog)
     def to_log(self, _: Composer.ToLog) -> None:
-        """Escape in the composer: the cursor on the newest message."""
-        self.conversation.log_view.focus()
+        """Escape in the composer: cancel a reply or an edit; else the cursor on the newest message."""
+        if self.conversation.mode is not None:
+            self.conversation.stop()
+        else:
+            self.conversation.log_view.focus()
 
     @on(MessageLog.Left)
     def back_to_typing(self, _: MessageLog.Left) -> None:
@@ -281,17 +306,7 @@ class MainScreen(Screen[None]):
     @on(MessageLog.Act)
     def act_on_message(self, event: MessageLog.Act) -> None:
         """A key on the message under the cursor."""
-        shown = untrusted.text(event.message.body)  # what you see is what you copy or open
-        if event.action == "copy":
-            self.app.copy_to_clipboard(shown)
-            self.app.notify("Copied the message.")
-        elif event.action == "open":
-            targets = [url for url in markdown.links(shown) if url.startswith(markdown.OPENABLE)]
-            if not targets:
-                self.app.notify("That message has no link to open.", severity="warning")
-                return
-            self.app.open_url(targets[0])
-            self.app.notify(f"Opening {targets[0]}")
+        self.messages.act(event.action, event.message)
 
     def on_app_focus(self, _: events.AppFocus) -> None:
         """Back in the terminal: what is on screen is now read."""
@@ -352,6 +367,10 @@ class MainScreen(Screen[None]):
         """Jump to the contact filter."""
         self.people.display = True
         self.filter_input.focus()
+
+    def action_search(self) -> None:
+        """Search old messages."""
+        self.messages.search()
 
     def action_next_unread(self) -> None:
         """The next chat with something unread: mentions first, then DMs, then channels."""

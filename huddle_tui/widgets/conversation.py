@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from textual import events
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.widgets import Static, TextArea
 from huddle_tui import presence
 from huddle_tui.records import CallRecord, ChatKey, ChatMessage
 from huddle_tui.store import State
-from huddle_tui.widgets.message_log import MessageLog, MessageRow, call_line, first_name
+from huddle_tui.widgets.message_log import MessageLog, MessageRow, call_line, first_name, quote_of
 
 
 @dataclass
@@ -38,7 +39,10 @@ class Composer(TextArea):
             self.text = text
 
     class ToLog(Message):
-        """Escape: the reader wants the message cursor."""
+        """Escape: the reader wants the message cursor (or to cancel a reply or an edit)."""
+
+    class EditLast(Message):
+        """↑ in an empty composer: edit my last message."""
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -52,6 +56,10 @@ class Composer(TextArea):
         if event.key == "escape":
             event.stop()
             self.post_message(self.ToLog())
+            return
+        if event.key == "up" and not self.text:
+            event.stop()
+            self.post_message(self.EditLast())
             return
         if event.key in ("alt+enter", "ctrl+j"):
             event.stop()
@@ -75,6 +83,8 @@ class Conversation(Vertical):
         self.stale_hours = 4.0
         self.call_status = ""
         self._rows: dict[str, MessageRow] = {}
+        # What the composer is for besides a new message: replying to one, or editing mine.
+        self.mode: tuple[Literal["reply", "edit"], ChatMessage] | None = None
 
     def compose(self) -> ComposeResult:
         # Kept as attributes, so late timers and events never look up widgets being torn down.
@@ -82,18 +92,56 @@ class Conversation(Vertical):
         self.banner = Static("", id="ooo-banner")
         self.log_view = MessageLog(id="log")
         self.hint = Static("", id="stale-hint")
+        self.typing_line = Static("", id="typing")
+        self.mode_bar = Static("", id="composer-mode")
         self.composer = Composer(id="composer", soft_wrap=True, show_line_numbers=False, compact=True)
         self.composer.placeholder = "type a message…  (enter ↵ send · ctrl+j new line)"
-        yield from (self.header, self.banner, self.log_view, self.hint, self.composer)
+        yield from (self.header, self.banner, self.log_view, self.hint, self.typing_line, self.mode_bar, self.composer)
 
     def on_mount(self) -> None:
         """Presence words age on their own."""
         self.set_interval(30, self.refresh_header)
+        self.typing_line.display = self.mode_bar.display = False
         self.show(None)
+
+    # ---- the composer's mode and who is typing ------------------------------------
+    def start(self, mode: Literal["reply", "edit"], message: ChatMessage) -> None:
+        """Reply to a message, or edit mine (its text in the composer); escape cancels."""
+        self.mode = (mode, message)
+        if mode == "reply":
+            text = f"↪ replying to {quote_of(self.state, message.id)}  (esc cancels)"
+        else:
+            text = "✎ editing your message  (enter saves · esc cancels)"
+            self.composer.text = message.body
+            self.composer.move_cursor(self.composer.document.end)
+        self.mode_bar.update(Content(text))
+        self.mode_bar.display = True
+        self.composer.focus()
+
+    def stop(self) -> None:
+        """Back to writing a new message."""
+        if self.mode is not None and self.mode[0] == "edit":
+            self.composer.clear()
+        self.mode = None
+        self.mode_bar.display = False
+
+    def show_typing(self, names: list[str]) -> None:
+        """ "Maya is typing…" (names through the door already)."""
+        text = ""
+        if len(names) == 1:
+            text = f"{names[0]} is typing…"
+        elif names:
+            text = f"{', '.join(names[:-1])} and {names[-1]} are typing…"
+        if text != str(self.typing_line.render()) or bool(text) != self.typing_line.display:
+            self.typing_line.update(Content(text))
+            self.typing_line.display = bool(text)
 
     # ---- what is shown ------------------------------------------------------------
     def show(self, key: ChatKey | None) -> None:
         """Open a chat (None: nothing selected)."""
+        if key != self.key:
+            self.stop()
+            self.show_typing([])
         self.key = key
         self.render_log()
         self.refresh_header()

@@ -15,6 +15,15 @@ from huddle_tui.store import State, mention_spans
 from huddle_tui.widgets import markdown
 
 
+def quote_of(state: State, message_id: str) -> str:
+    """A one-line quote of a message (its sender and the start of its body), fit to show."""
+    found = state.find(message_id)
+    if found is None:
+        return "a message not loaded here"
+    parent = found[1]
+    return f"{first_name(state, parent.sender)}: {untrusted.line(parent.body, limit=60)}"
+
+
 def first_name(state: State, handle: str) -> str:
     """How a person is called in lines of text."""
     if handle == state.me:
@@ -64,15 +73,35 @@ class MessageRow(Horizontal):
         m = self.message
         meta = f"{m.at.astimezone().strftime('%H:%M')} {first_name(self.state, m.sender):<6}"
         yield Label(Content(meta), classes="meta")
-        shown = markdown.render(untrusted.text(m.body))
-        if m.truncated:
-            shown = Content.assemble(shown, Content.styled("…\n(longer: the rest is loading)", "$text-muted"))
-        if m.sender != self.state.me and self.state.me:
-            for start, end in mention_spans(shown.plain, self.state.me):
-                shown = shown.stylize("bold reverse $accent", start, end)
-        yield Static(shown, classes="body")
+        yield Static(self.body(), classes="body")
         mine = m.sender == self.state.me
         yield Label(receipt(m) if mine else "", classes="receipt read" if m.read_at else "receipt")
+
+    def body(self) -> Content:
+        """The reply quote, the body (Markdown, mentions of me marked), (edited), the reactions."""
+        m, state = self.message, self.state
+        parts: list[Content] = []
+        if m.reply_to:
+            parts.append(Content.styled(f"↪ {quote_of(state, m.reply_to)}\n", "italic $text-muted"))
+        shown = markdown.render(untrusted.text(m.body))
+        if m.sender != state.me and state.me:
+            for start, end in mention_spans(shown.plain, state.me):
+                shown = shown.stylize("bold reverse $accent", start, end)
+        parts.append(shown)
+        if m.truncated:
+            parts.append(Content.styled("…\n(longer: the rest is loading)", "$text-muted"))
+        if m.edited_at is not None:
+            parts.append(Content.styled(" (edited)", "$text-muted"))
+        if m.reactions:
+            line = "   ".join(f"{untrusted.name(emoji, limit=8)} {len(who)}" for emoji, who in m.reactions.items())
+            mine = any(state.me in who for who in m.reactions.values())
+            parts.append(Content.styled(f"\n{line}", "$accent" if mine else "$text-muted"))
+        return Content.assemble(*parts)
+
+    def refresh_body(self) -> None:
+        """The message was edited or reacted to."""
+        for body in self.query(".body").results(Static):
+            body.update(self.body())
 
     def refresh_receipt(self) -> None:
         """The receipt moved (delivered -> read, or sent from the outbox)."""
@@ -94,13 +123,17 @@ class MessageLog(VerticalScroll):
         Binding("down", "move(1)", "Next", show=False),
         Binding("home", "move(-100000)", "First", show=False),
         Binding("end", "move(100000)", "Last", show=False),
+        Binding("r", "act('reply')", "Reply", id="log.reply"),
+        Binding("plus,equals_sign", "act('react')", "React", id="log.react"),
+        Binding("e", "act('edit')", "Edit", id="log.edit"),
+        Binding("d,delete", "act('delete')", "Delete", id="log.delete"),
         Binding("c", "act('copy')", "Copy", id="log.copy"),
         Binding("o", "act('open')", "Open link", id="log.open"),
         Binding("escape", "leave", "Back to typing", id="log.leave"),
     ]
 
     class Act(Message):
-        """Do something with a message: copy | open."""
+        """Do something with a message: reply | react | edit | delete | copy | open."""
 
         def __init__(self, action: str, message: ChatMessage) -> None:
             super().__init__()
@@ -114,6 +147,18 @@ class MessageLog(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.can_focus = True
         self.cursor: MessageRow | None = None
+
+    def row_of(self, message_id: str) -> MessageRow | None:
+        """The row showing a message, if it is shown."""
+        return next((row for row in self.rows() if row.message.id == message_id), None)
+
+    def point_at(self, message_id: str) -> bool:
+        """Put the cursor on a message (a search result); whether it is shown."""
+        row = self.row_of(message_id)
+        if row is not None:
+            self.focus()
+            self._put(row)
+        return row is not None
 
     def rows(self) -> list[MessageRow]:
         """The message rows, top to bottom."""

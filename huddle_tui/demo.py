@@ -10,7 +10,6 @@ import json
 import logging
 import random
 import secrets
-import socket
 import tempfile
 import threading
 import time
@@ -122,11 +121,11 @@ class ShiftedClock:
 
 
 class DemoServer:
-    """The real server app under uvicorn, in a thread, on a free 127.0.0.1 port."""
+    """The real server app, embedded in a thread (server.embedded), on a free 127.0.0.1 port."""
 
     def __init__(self, root: Path, port: int = 0, *, ring_timeout: float = 20, away_after: float = 120) -> None:
-        from server.app import Server, create_app, uvicorn_config
         from server.cli import main as server_main
+        from server.embedded import EmbeddedServer
         from server.settings import Settings
 
         db = root / "huddle.db"
@@ -138,31 +137,20 @@ class DemoServer:
                 raise RuntimeError("could not load the demo team")
         self.settings = Settings(db=db, ring_timeout=ring_timeout, away_after=away_after, heartbeat=15)
         self.clock = ShiftedClock()
-        self.app = create_app(self.settings, clock=self.clock)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # The same uvicorn settings as `huddle-server serve` (request deadline, header cap, limits).
-        config = uvicorn_config(self.settings, self.app, log_level="critical", access_log=False, lifespan="on")
-        self.server = Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.server = EmbeddedServer(self.settings, clock=self.clock, port=port, log_level="critical", access_log=False)
+        self.url = self.server.url
 
     def start(self) -> DemoServer:
         """Start and wait until it answers."""
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the demo server did not start")
-            time.sleep(0.02)
+        try:
+            self.server.start(timeout=20)
+        except RuntimeError:
+            raise RuntimeError("the demo server did not start") from None
         return self
 
     def token(self, handle: str) -> str:
         """A bearer token, as `huddle-server token` makes it (no sign-in: no activity)."""
-        domain = self.app.state.domain
-        user = domain.store.read_sync(lambda repo: repo.get_user_by_handle(handle))
-        return str(domain.auth.issue_sync(user.pk))
+        return self.server.domain.auth.issue_for(handle)
 
     def seed(self) -> None:
         """The state a demo starts from, made through the API as a person would: Jin was last
@@ -187,8 +175,7 @@ class DemoServer:
 
     def stop(self) -> None:
         """Stop serving."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop(timeout=10)
 
 
 class Member:

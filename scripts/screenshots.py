@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.scenes import SIZE, Scene, open_chat, wait  # noqa: E402
+from scripts.scenes import SIZE, Scene, open_chat, wait  # noqa: E402
 
 OUT = ROOT / "screenshots"
 

@@ -9,17 +9,14 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
 
 from server import __version__
-from server.connections import http_protocol
+from server.connections import FrameWriter, http_protocol
 from server.dialects import convos, esn, huddle, pilcrow, v2
 from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
 from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
 from server.domain.core import Domain
-from server.events import FRAMES_EXTENSION
 from server.settings import Settings
 from server.store.sqlite import SqliteStore
 
@@ -71,38 +68,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
 
 # ---- how `serve` runs it ----------------------------------------------------------------
-class FrameWriter(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol, also offering the app to write a ready-made frame at once.
-
-    The event stream writes one serialised frame to every subscriber (bench W2). Through
-    the ASGI `send` each socket costs a task wake-up, two send layers and its own framing of
-    the same text; `scope["extensions"][FRAMES_EXTENSION]["write"](frame)` writes the bytes
-    to the socket straight away, or answers False when the socket is not open or is not
-    keeping up, and the app then sends the usual way.
-    """
-
-    def handle_connect(self, event: Any) -> None:
-        """Accept as uvicorn does, and offer the writer in the scope."""
-        super().handle_connect(event)
-        scope: Any = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][FRAMES_EXTENSION] = {"write": self.write_frame}
-
-    def write_frame(self, frame: bytes) -> bool:
-        """Write one whole unmasked frame now; False when it has to wait for send()."""
-        if (
-            not self.writable.is_set()
-            or self.close_sent
-            or self.disconnected
-            or self.conn.state is not State.OPEN
-            or self.conn.extensions
-            or self.transport.is_closing()
-        ):
-            return False
-        self.transport.write(frame)
-        return True
-
-
 class Server(uvicorn.Server):
     """uvicorn's server, ending the app's event streams as soon as it starts shutting down.
 

@@ -274,11 +274,7 @@ def _offline(args: argparse.Namespace) -> int:
             summary = ", ".join(f"{n} {k}" for k, n in changed.items())
             print(f"loaded {args.file}: changed {summary}", file=sys.stderr)
         elif args.command == "token":
-            user = store.read_sync(lambda repo: repo.get_user_by_handle(args.handle))
-            if user is None:
-                print(f"huddle-server: no user {args.handle!r}", file=sys.stderr)
-                return 1
-            print(domain.auth.issue_sync(user.pk))
+            print(domain.auth.issue_for(args.handle))
         elif args.user_command == "add":
             password = _read_password(args.password_stdin)
             if not password:
@@ -301,6 +297,7 @@ def _offline(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted; prints `listening on http://HOST:PORT` first."""
     from server.app import Server, uvicorn_config
+    from server.embedded import bind
     from server.logs import redact_everywhere
 
     settings = Settings(
@@ -344,17 +341,12 @@ def serve(args: argparse.Namespace) -> int:
     )
     _private_data_dir(args.db)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    # IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say they are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
     # Listening before the line is printed: connections made right after it wait in the
     # backlog until the app has started, instead of being refused.
-    sock.listen(2048)
+    sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     scheme = "https" if settings.ssl_certfile else "http"
-    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    host = f"[{settings.host}]" if sock.family == socket.AF_INET6 else settings.host
     server = Server(uvicorn_config(settings, log_level=args.log_level, access_log=False))
     redact_everywhere()  # after uvicorn has set up its handlers
     print(f"listening on {scheme}://{host}:{port}", flush=True)

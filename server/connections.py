@@ -1,9 +1,11 @@
-"""Limits uvicorn's HTTP protocols lack, mixed into its protocol classes: a deadline for each request
-(`RequestDeadline`) and a cap on the size of each request head (`HeadLimit`).
+"""Every uvicorn protocol subclass of the server: the limits its HTTP protocols lack, mixed into them (a
+deadline for each request, `RequestDeadline`; a cap on the size of each request head, `HeadLimit`), and
+the WebSocket protocol that writes ready-made event frames (`FrameWriter`).
 
-Both reach into uvicorn's internals (its parser callbacks, `cycle`, `send_400_response`, h11's
-connection state), so they live here together; `http_protocol` composes them with uvicorn's
-httptools protocol (h11 when httptools is missing) and `server.app.uvicorn_config` uses it.
+They reach into uvicorn's internals (its parser callbacks, `cycle`, `send_400_response`, h11's
+connection state, the WebSocket protocol's connection), so they live here together;
+`http_protocol` composes the limits with uvicorn's httptools protocol (h11 when httptools is
+missing), and `server.app.uvicorn_config` uses it and `FrameWriter`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+from server.events import FRAMES_EXTENSION
 
 log = logging.getLogger("huddle.http")
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -218,3 +224,35 @@ def http_protocol(
         return base
     attrs = {"timeout_request": timeout_request, "max_head_bytes": max_head_bytes}
     return type(f"Limited{base.__name__}", (*mixins, base), attrs)
+
+
+class FrameWriter(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, also offering the app to write a ready-made frame at once.
+
+    The event stream writes one serialised frame to every subscriber (bench W2). Through
+    the ASGI `send` each socket costs a task wake-up, two send layers and its own framing of
+    the same text; `scope["extensions"][FRAMES_EXTENSION]["write"](frame)` writes the bytes
+    to the socket straight away, or answers False when the socket is not open or is not
+    keeping up, and the app then sends the usual way.
+    """
+
+    def handle_connect(self, event: Any) -> None:
+        """Accept as uvicorn does, and offer the writer in the scope."""
+        super().handle_connect(event)
+        scope: Any = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][FRAMES_EXTENSION] = {"write": self.write_frame}
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write one whole unmasked frame now; False when it has to wait for send()."""
+        if (
+            not self.writable.is_set()
+            or self.close_sent
+            or self.disconnected
+            or self.conn.state is not State.OPEN
+            or self.conn.extensions
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True

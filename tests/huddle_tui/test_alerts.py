@@ -12,8 +12,8 @@ import pytest
 from huddle_tui import notify
 from huddle_tui.notify import Notifier
 from huddle_tui.screens.login import LoginScreen
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, until
+from tests.support import LiveServer
 
 
 def test_osc_notifications_carry_no_control_bytes() -> None:

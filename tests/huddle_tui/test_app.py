@@ -25,7 +25,7 @@ from huddle_tui.screens.confirm import Confirm
 from huddle_tui.screens.login import LoginScreen
 from huddle_tui.screens.ooo import OooScreen
 from huddle_tui.widgets.conversation import Composer
-from tests.conftest import PASSWORDS, LiveServer, manual_clock
+from tests.support import PASSWORDS, LiveServer, manual_clock
 
 SIZE = (120, 36)
 

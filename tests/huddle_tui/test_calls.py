@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from huddle_tui.records import ChatKey
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, shown, until
+from tests.support import LiveServer
 
 
 def status(app: object) -> str:

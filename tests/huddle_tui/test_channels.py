@@ -10,8 +10,8 @@ import pytest
 from huddle_tui.records import ChatKey
 from huddle_tui.store import mentions as client_mentions
 from server.domain.messaging import mentions as server_mentions
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, ready, rows, until
+from tests.support import LiveServer
 
 
 @pytest.mark.parametrize(

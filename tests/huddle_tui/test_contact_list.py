@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from huddle_tui.widgets.contact_list import LazyOption, contact_row
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, client_for, until
+from tests.support import LiveServer
 
 PEOPLE = 120
 

@@ -10,8 +10,8 @@ from textual.widgets import Footer
 from huddle_tui.app import make_app
 from huddle_tui.config import Config
 from huddle_tui.screens.login import LoginScreen
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, until
+from tests.support import LiveServer
 
 
 def bodies(app: object) -> list[str]:
@@ -77,7 +77,7 @@ async def test_each_user_keeps_their_sign_in_and_the_last_one_is_the_default(ser
     """One saved sign-in per server and user: signing in as someone else no longer replaces it."""
     from huddle_tui import cli
     from huddle_tui.config import config_path
-    from tests.conftest import PASSWORDS
+    from tests.support import PASSWORDS
 
     async def sign_in(app: object, handle: str) -> None:
         async with app.run_test(size=SIZE) as pilot:  # type: ignore[attr-defined]

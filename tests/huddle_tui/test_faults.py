@@ -27,8 +27,8 @@ from huddle_tui import cli
 from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config, config_path
 from huddle_tui.screens.login import LoginScreen
-from tests.conftest import PASSWORDS, LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, rows, until
+from tests.support import PASSWORDS, LiveServer
 
 HUDDLE = Path(sys.executable).with_name("huddle")
 

@@ -11,8 +11,8 @@ from textual.pilot import Pilot
 
 from huddle_tui.app import HuddleApp
 from huddle_tui.widgets.footer import KeyFooter
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, client_for, ready, until
+from tests.support import LiveServer
 
 
 def footer(app: HuddleApp) -> KeyFooter:

@@ -16,10 +16,10 @@ from huddle_tui.app import HuddleApp
 from huddle_tui.screens.calls import CallsScreen
 from huddle_tui.screens.ooo import OooScreen
 from server.store import schema
-from tests.conftest import LiveServer
-from tests.hostile import CORPUS, EVERYTHING, HOSTILE_NAME, LONG_LINE
 from tests.huddle_tui.terminal import capture
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, rows, shown, until
+from tests.support import LiveServer
+from tests.support.hostile import CORPUS, EVERYTHING, HOSTILE_NAME, LONG_LINE
 
 
 def stored_before_the_rules(server: LiveServer, table: Any, where: Any, **values: Any) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from huddle_tui import presence
 from huddle_tui.app import make_app
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, rows, shown, until
+from tests.support import LiveServer
 
 
 def status(app: object) -> str:

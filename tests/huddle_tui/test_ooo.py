@@ -10,8 +10,8 @@ from textual.widgets import Input, Static
 
 from huddle_tui.screens.confirm import Confirm
 from huddle_tui.screens.ooo import OooScreen
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, ready, until
+from tests.support import LiveServer
 
 
 def text(screen: object, selector: str) -> str:

@@ -1,4 +1,4 @@
-"""Snapshots of the main screens at 120x36, from the real app against a real server (tests/scenes.py)."""
+"""Snapshots of the main screens at 120x36, from the real app against a real server (scripts/scenes.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenes import SIZE, Scene, open_chat, wait
+from scripts.scenes import SIZE, Scene, open_chat, wait
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from huddle_tui import app as app_module
 from huddle_tui.app import make_app
 from huddle_tui.config import Config
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, client_for, ready, until
+from tests.support import LiveServer
 
 
 async def test_the_collector_resumes_after_the_first_paint_and_thaws_at_exit(

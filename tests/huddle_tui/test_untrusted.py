@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from huddle_tui import untrusted
-from tests.hostile import CORPUS, EVERYTHING, HOSTILE_NAME
+from tests.support.hostile import CORPUS, EVERYTHING, HOSTILE_NAME
 
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 

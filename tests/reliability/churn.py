@@ -51,8 +51,8 @@ from huddle_tui import wire
 from huddle_tui.store import State
 from server.settings import Settings
 from server.store.repo import Repo
-from tests.conftest import LiveServer, load_team
 from tests.reliability.crashloop import verdict
+from tests.support import LiveServer, load_team
 
 VIEWERS = ["alex.kim", "jin.park", "maya.chen", "sam.ortiz", "hr.admin"]
 WRITERS = ["alex.kim", "jin.park", "maya.chen", "sam.ortiz"]

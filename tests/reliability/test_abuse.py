@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from tests.reliability.test_limits import Served
+from tests.support.served import Served
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

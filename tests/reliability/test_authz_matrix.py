@@ -41,7 +41,7 @@ from websockets.sync.client import connect
 
 from server.domain.clock import ManualClock
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team, manual_clock
+from tests.support import LiveServer, load_team, manual_clock
 
 pytestmark = pytest.mark.reliability
 

@@ -16,18 +16,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from server.app import uvicorn_config
 from server.cli import _parser
 from server.connections import http_protocol
+from server.embedded import EmbeddedServer
 from server.settings import Settings
-from tests.conftest import load_team
-from tests.reliability.test_limits import Served, connect, read_until_closed
+from tests.support import load_team
+from tests.support.served import Served, connect, read_until_closed
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -96,27 +95,17 @@ def test_h11_answers_431_too(tmp_path: Path) -> None:
     load_team(db)
     settings = Settings(db=db, max_head_bytes=HEAD_CAP)
     protocol = http_protocol(settings.timeout_request, base=H11Protocol, max_head_bytes=HEAD_CAP)
-    server = uvicorn.Server(uvicorn_config(settings, http=protocol, log_level="warning"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=lambda: server.run(sockets=[sock]))
-    thread.start()
+    server = EmbeddedServer(settings, http=protocol).start()
     try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-        port = sock.getsockname()[1]
-        with connect(port) as client:
+        with connect(server.port) as client:
             client.sendall(head(2 * HEAD_CAP, whole=False))
             data, _ = read_until_closed(client)
         assert data.startswith(TOO_LARGE), data[:200]
-        with connect(port) as client:
+        with connect(server.port) as client:
             client.sendall(head(HEAD_CAP - 200, whole=True))
             assert client.recv(100).startswith(b"HTTP/1.1 404 ")
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        server.stop()
 
 
 def test_a_flood_of_unfinished_heads_does_not_grow_the_server(capped: Served) -> None:

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server.settings import Settings
-from tests.conftest import PASSWORDS, LiveServer, load_team
+from tests.support import PASSWORDS, LiveServer, load_team
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

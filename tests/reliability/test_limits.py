@@ -6,12 +6,8 @@ serve` in a subprocess, small flag values), the rest against conftest's live ser
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,50 +15,21 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.sync.client import connect as ws_connect
 
-from server.app import http_protocol, uvicorn_config
 from server.cli import _parser
+from server.connections import http_protocol
+from server.embedded import EmbeddedServer
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
+from tests.support import LiveServer, load_team
+from tests.support.served import Served, connect, read_until_closed
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 DEADLINE = 1.0  # --timeout-request and --timeout-keep-alive of the servers below
 REQUEST = b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-
-
-class Served:
-    """`huddle-server serve` in a subprocess, on a free port."""
-
-    def __init__(self, tmp: Path, *flags: str) -> None:
-        db = tmp / "huddle.db"
-        load_team(db)
-        env = {"XDG_DATA_HOME": str(tmp / "data"), "XDG_CONFIG_HOME": str(tmp / "config"), "PATH": ""}
-        command = [sys.executable, "-m", "server", "serve", "--db", str(db), "--port", "0", *flags]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.startswith("listening on http://127.0.0.1:"), line + self.process.stderr.read()
-        self.url = line.split()[-1]
-        self.port = int(self.url.rsplit(":", 1)[-1])
-        self.db = db
-        self.tokens: dict[str, str] = {}
-
-    def token(self, handle: str) -> str:
-        """A token as the operator makes one (one per handle)."""
-        if handle not in self.tokens:
-            command = [sys.executable, "-m", "server", "token", "--db", str(self.db), handle]
-            self.tokens[handle] = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
-        return self.tokens[handle]
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -79,28 +46,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server.stop()
 
 
-class ThreadServer:
-    """The app under uvicorn_config in a thread, with another HTTP protocol (h11)."""
-
-    def __init__(self, db: Path) -> None:
-        load_team(db)
-        settings = Settings(db=db, timeout_keep_alive=int(DEADLINE), timeout_request=DEADLINE)
-        config = uvicorn_config(settings, http=http_protocol(DEADLINE, base=H11Protocol), log_level="warning")
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])))
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        """Stop the server."""
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+def h11_server(db: Path) -> EmbeddedServer:
+    """The app embedded (server.embedded) with another HTTP protocol (h11), with the request deadline."""
+    load_team(db)
+    settings = Settings(db=db, timeout_keep_alive=int(DEADLINE), timeout_request=DEADLINE)
+    return EmbeddedServer(settings, http=http_protocol(DEADLINE, base=H11Protocol)).start()
 
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
@@ -109,27 +59,12 @@ def port(request: pytest.FixtureRequest, served: Served, tmp_path_factory: pytes
     if request.param == "httptools":
         yield served.port
         return
-    server = ThreadServer(tmp_path_factory.mktemp("h11") / "huddle.db")
+    server = h11_server(tmp_path_factory.mktemp("h11") / "huddle.db")
     yield server.port
     server.stop()
 
 
 # ---- raw sockets ------------------------------------------------------------------------------
-def connect(port: int) -> socket.socket:
-    """A raw client connection."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
-    """Everything the server sends until it closes the connection, and how long that took."""
-    start, data = time.monotonic(), b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    return data, time.monotonic() - start
-
-
 def trickle(sock: socket.socket, data: bytes, every: float) -> tuple[bytes, float, int]:
     """Send one byte at a time; what came back, when the server hung up, and how many bytes it took."""
     start, got = time.monotonic(), b""

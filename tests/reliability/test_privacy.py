@@ -37,8 +37,8 @@ import pytest
 from server.domain import timefmt
 from server.domain.clock import ManualClock
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team, manual_clock
-from tests.server.test_events import SSE, WS, Ev, collect
+from tests.support import LiveServer, load_team, manual_clock
+from tests.support.events import SSE, WS, Ev, collect
 
 pytestmark = pytest.mark.reliability
 

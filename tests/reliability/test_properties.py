@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from huddle_tui import wire
 from huddle_tui.store import State
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
+from tests.support import LiveServer, load_team
 
 pytestmark = pytest.mark.reliability
 PEOPLE = ["alex.kim", "jin.park", "maya.chen"]

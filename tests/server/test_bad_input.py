@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
+from tests.support import LiveServer, load_team
 
 TEN_MB = 10 * 1024 * 1024
 JSON = {"Content-Type": "application/json"}

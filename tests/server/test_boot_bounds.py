@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.domain.messaging import preview
-from tests.conftest import LiveServer
+from tests.support import LiveServer
 
 
 def test_preview_cuts_whole_characters_within_the_bytes() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.domain.messaging import mentions
-from tests.conftest import LiveServer
+from tests.support import LiveServer
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.server.test_events import SSE, collect
+from tests.support import LiveServer
+from tests.support.events import SSE, collect
 
 
 def test_create_send_and_see_it_in_boot(server: LiveServer) -> None:

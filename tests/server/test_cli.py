@@ -14,8 +14,8 @@ import pytest
 
 from server.cli import main
 from server.store.sqlite import SqliteStore
-from tests.conftest import TEAM_TOML, LiveServer
-from tests.server.test_events import SSE, collect
+from tests.support import TEAM_TOML, LiveServer
+from tests.support.events import SSE, collect
 
 MORE = """
 [[users]]

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
-from tests.server.test_events import SSE, collect
+from tests.support import LiveServer, load_team
+from tests.support.events import SSE, collect
 
 PLAIN_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 CONVO_FIELDS = {"Id", "Creator", "Participant", "Subject", "DateCreated", "DateUpdated", "NumMessages"}

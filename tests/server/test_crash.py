@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from server.domain.timefmt import parse_rfc3339
-from tests.conftest import PASSWORDS, TEAM_TOML
+from tests.support import PASSWORDS, TEAM_TOML
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
-from tests.server.test_events import SSE, collect
+from tests.support import LiveServer, load_team
+from tests.support.events import SSE, collect
 
 MAIL = (
     b"From: 'Sender Name' <sender@example.com>\r\n"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team, manual_clock
-from tests.server.test_events import SSE, collect
+from tests.support import LiveServer, load_team, manual_clock
+from tests.support.events import SSE, collect
 
 ENTRY_KEYS = {"links", "id", "isActive", "startDate", "endDate", "message"}
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from server.domain.limits import Recent, Window, address_key
-from tests.conftest import LiveServer
+from tests.support import LiveServer
 
 
 def login(server: LiveServer, handle: str, password: str, *, source: str = "127.0.0.1") -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from server.cli import main as server_main
 from server.domain.names import handle_problem, name_problem
-from tests.conftest import LiveServer
+from tests.support import LiveServer
 
 # What a hostile teammate puts in a name. Every one must be refused wherever a name is set.
 BAD_NAMES = {

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, manual_clock
+from tests.support import LiveServer, manual_clock
 
 
 def test_setup_once_then_409(make_server: Callable[..., LiveServer]) -> None:

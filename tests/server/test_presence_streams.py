@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from tests.conftest import LiveServer, manual_clock
-from tests.server.test_events import WS, collect
+from tests.support import LiveServer, manual_clock
+from tests.support.events import WS, collect
 
 
 def presence_of(handle: str) -> Callable[[dict[str, object]], bool]:

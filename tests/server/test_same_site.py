@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from tests.conftest import LiveServer, load_team
+from tests.support import LiveServer, load_team
 
 FOREIGN = "http://127.0.0.1:9999"  # a page on another port of the same machine
 

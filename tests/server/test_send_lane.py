@@ -18,7 +18,7 @@ import pytest
 
 from server.dialects.v2 import SendLane
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
+from tests.support import LiveServer, load_team
 
 PATH = "/api/v2/messages"
 JSON = "application/json"

@@ -10,8 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import LiveServer, manual_clock
-from tests.server.test_events import SSE, TIMEOUT, WS, collect
+from tests.support import LiveServer, manual_clock
+from tests.support.events import SSE, TIMEOUT, WS, collect
 
 # "About a second": the server checks open streams every tick (0.05 s here); generous for CI.
 CLOSED_WITHIN = 5.0

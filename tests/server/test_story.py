@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from server.domain.timefmt import parse_rfc3339
-from tests.conftest import TEAM_TOML, LiveServer, manual_clock
+from tests.support import TEAM_TOML, LiveServer, manual_clock
 
 STATUS_KEYS = {"user", "status", "last_seen", "display_name", "team"}
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import LiveServer, manual_clock
+from tests.support import LiveServer, manual_clock
 
 
 def send(client: httpx.Client, to: str, body: str) -> str:

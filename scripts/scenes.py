@@ -1,7 +1,8 @@
-"""Deterministic scenes of the real app against a real server, for snapshots and screenshots.
+"""Deterministic scenes of the real app against a real server, for screenshots (scripts/screenshots.py)
+and the snapshot tests (tests/huddle_tui/test_snapshots.py).
 
-The server runs on a manual clock on the day of the story; the client's clock is fixed too,
-and times are shown in UTC, so every run draws the same screen.
+The server runs embedded (server.embedded) on a manual clock on the day of the story; the client's
+clock is fixed too, and times are shown in UTC, so every run draws the same screen.
 """
 
 from __future__ import annotations
@@ -18,13 +19,53 @@ import httpx
 from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
 from huddle_tui.records import ChatKey
+from server.cli import main as server_main
 from server.domain.clock import ManualClock
 from server.domain.timefmt import parse_rfc3339
+from server.embedded import EmbeddedServer
 from server.settings import Settings
-from tests.conftest import LiveServer, load_team
 
 SIZE = (120, 36)
 NOW = "2024-03-15T18:24:00Z"
+# The story's people (no passwords: everyone acts with a token).
+TEAM = """
+[[users]]
+handle = "alex.kim"
+display_name = "Alex Kim"
+team = "infrastructure"
+
+[[users]]
+handle = "jin.park"
+display_name = "Jin Park"
+team = "infrastructure"
+
+[[users]]
+handle = "maya.chen"
+display_name = "Maya Chen"
+team = "infrastructure"
+
+[[users]]
+handle = "sam.ortiz"
+display_name = "Sam Ortiz"
+team = "design"
+
+[[users]]
+handle = "hr.admin"
+display_name = "HR Admin"
+admin = true
+
+[[teams]]
+name = "infrastructure"
+members = ["alex.kim", "jin.park", "maya.chen"]
+
+[[workspaces]]
+name = "platform"
+members = ["alex.kim", "maya.chen"]
+state = "active"
+
+[[channels]]
+name = "general"
+"""
 
 
 def utc() -> None:
@@ -39,9 +80,13 @@ class Scene:
     def __init__(self, root: Path) -> None:
         utc()
         db = root / "scene.db"
-        load_team(db)
+        team = root / "team.toml"
+        team.write_text(TEAM)
+        if server_main(["load", "--db", str(db), str(team)]) != 0:
+            raise RuntimeError("could not load the story's team")
         self.clock = ManualClock(parse_rfc3339("2024-03-15T14:47:03Z"))
-        self.server = LiveServer(Settings(db=db, tick_seconds=0.05, ring_timeout=30), self.clock).start()
+        settings = Settings(db=db, tick_seconds=0.05, ring_timeout=30)
+        self.server = EmbeddedServer(settings, clock=self.clock).start()
         self.root = root
 
     def at(self, iso: str) -> None:
@@ -51,7 +96,7 @@ class Scene:
 
     def http(self, handle: str) -> httpx.Client:
         """Someone acting over HTTP (a token without sign-in)."""
-        token = self.server.token(handle)
+        token = self.server.domain.auth.issue_for(handle)
         return httpx.Client(base_url=self.server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
     def story(self) -> None:
@@ -88,7 +133,7 @@ class Scene:
 
     def client(self, handle: str = "alex.kim", **config: Any) -> HuddleApp:
         """The real client, signed in, with the scene's clock."""
-        cfg = Config(server=self.server.url, user=handle, token=self.server.token(handle), **config)
+        cfg = Config(server=self.server.url, user=handle, token=self.server.domain.auth.issue_for(handle), **config)
         fixed = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
         return make_app(cfg, config_file=None, data=self.root / f"client-{handle}", clock=lambda: fixed)
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-AUTO_STATUSES = ("active", "away")
 LEAVE_STATUSES = ("medical_leave", "parental_leave", "leave")
-STICKY_STATUSES = ("dnd", *LEAVE_STATUSES)
 CALL_TYPES = ("audio", "video")
-CALL_FINAL = ("declined", "no_answer", "cancelled", "ended")
 # The largest id (and offset) a store holds: SQLite's INTEGER is a signed 64-bit number.
 MAX_PK = 2**63 - 1
 

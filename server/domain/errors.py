@@ -9,7 +9,6 @@ STATUS_OF_KIND = {
     "not_found": 404,
     "conflict": 409,
     "gone": 410,
-    "too_large": 413,
     "rate_limited": 429,
 }
 
@@ -65,12 +64,6 @@ class Gone(DomainError):
     """Too old to serve (410)."""
 
     kind = "gone"
-
-
-class TooLarge(DomainError):
-    """A body over the size cap (413)."""
-
-    kind = "too_large"
 
 
 class RateLimited(DomainError):

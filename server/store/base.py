@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -56,7 +55,3 @@ class Store(ABC):
     def close(self) -> None:
         """Stop the writer and close connections."""
 
-
-async def wrap(fut: Any) -> Any:
-    """Await a concurrent.futures.Future from the event loop."""
-    return await asyncio.wrap_future(fut)

@@ -208,10 +208,6 @@ _INSERT_EVENT = insert(s.events)
 _TOKEN = select(s.tokens.c.user_pk, s.tokens.c.last_used_at, s.tokens.c.revoked_at).where(
     s.tokens.c.token_hash == bindparam("token_hash")
 )
-_IDEMPOTENT = select(s.idempotency.c.response).where(
-    s.idempotency.c.user_pk == bindparam("user_pk"), s.idempotency.c.key == bindparam("key")
-)
-_INSERT_IDEMPOTENT = insert(s.idempotency)
 
 
 class _FastRow:
@@ -567,14 +563,6 @@ class Repo(ConvoQueries, StreamQueries):
             .order_by(s.conversations.c.pk)
         )
         return [_conversation(r) for r in rows]
-
-    def conversations_by_pk(self, pks: Iterable[int]) -> dict[int, Conversation]:
-        """The conversations with these pks."""
-        wanted = list(set(pks))
-        if not wanted:
-            return {}
-        rows = self.conn.execute(select(s.conversations).where(s.conversations.c.pk.in_(wanted)))
-        return {c.pk: c for c in map(_conversation, rows)}
 
     # ---- messages -----------------------------------------------------------------
     def insert_message(self, **values: Any) -> int:

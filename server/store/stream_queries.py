@@ -71,14 +71,6 @@ class StreamQueries:
             q = q.where(c.c.public_id.in_(wanted))
         return [_conversation(r) for r in self.conn.execute(q.order_by(c.c.pk))]
 
-    def messages_by_public_id(self, public_ids: Iterable[str]) -> dict[str, Message]:
-        """The messages with these public ids (deleted ones included)."""
-        wanted = list(set(public_ids))
-        if not wanted:
-            return {}
-        rows = self.conn.execute(select(s.messages).where(s.messages.c.public_id.in_(wanted)))
-        return {msg.public_id: msg for msg in map(_message, rows)}
-
     def public_ids_of(self, pks: Iterable[int]) -> dict[int, str]:
         """The public ids of messages by pk."""
         wanted = list(set(pks))

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from server import __version__
 from server.connections import FrameWriter, http_protocol
 from server.dialects import convos, esn, huddle, pilcrow, v2
+from server.dialects.base import Dialects
 from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
 from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
@@ -53,17 +54,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         # one is set up on every request (bench W4).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # Routes are tried in this order; paths no dialect owns answer in the v2 shape.
+    dialects = Dialects((v2.DIALECT, pilcrow.DIALECT, huddle.DIALECT, convos.DIALECT, esn.DIALECT), v2.DIALECT)
+    app.state.dialects = dialects
     # Innermost first: the send lane sits inside the body checks (see v2.SendLane).
     app.add_middleware(v2.SendLane)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes or sys.maxsize)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes or sys.maxsize, dialects=dialects)
     app.add_middleware(convos.ConvoPaths)
-    app.add_middleware(HostCheck, names=host_names(settings.host, settings.allowed_hosts))
+    app.add_middleware(HostCheck, names=host_names(settings.host, settings.allowed_hosts), dialects=dialects)
     app.state.allow_origins = frozenset(normal_origin(o) for o in settings.allow_origins)
-    install_error_handlers(app)
-    # The routes go straight onto the app's router, in this order: include_router wraps each
-    # router in another layer that matches every request twice (~100 µs a request, bench W4).
-    for dialect in (v2, pilcrow, huddle, convos, esn):
-        app.router.routes.extend(dialect.router.routes)
+    install_error_handlers(app, dialects)
+    # The routes go straight onto the app's router: include_router wraps each router in another
+    # layer that matches every request twice (~100 µs a request).
+    app.router.routes.extend(dialects.routes())
     return app
 
 

@@ -6,16 +6,16 @@ import json
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from server.dialects.base import Dialects
 from server.dialects.origins import check_cookie_origin, host_refusal
 from server.domain.core import Domain
 from server.domain.errors import DomainError
@@ -26,8 +26,6 @@ log = logging.getLogger("huddle.http")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 # How much of a refused body is read (and dropped) so the client sees the 413 cleanly.
 DRAIN_LIMIT = 64 * 1024 * 1024
-CONVOS_RESULT = {400: 1, 404: 2, 401: 4, 403: 4, 413: 1, 409: 1, 429: 1, 500: 7}
-HUDDLE_PREFIXES = ("/presence", "/users", "/teams", "/workspaces")
 
 
 def domain_of(conn: HTTPConnection) -> Domain:
@@ -55,49 +53,6 @@ def token_of(conn: HTTPConnection) -> str | None:
     return cookie or None
 
 
-def dialect_of(method: str, path: str) -> str:
-    """Which dialect's error shape a request gets."""
-    p = path.lower()
-    if p.startswith("/api/v2"):
-        return "v2"
-    if p.startswith("/api/convo"):
-        return "convos"
-    if p.startswith("/api/messages") and not (method == "DELETE" and p.count("/") == 3):
-        return "esn"
-    if p.startswith("/api/activitystreams"):
-        return "esn"
-    if p.startswith("/api/"):
-        return "pilcrow"
-    if p.startswith(HUDDLE_PREFIXES):
-        return "huddle"
-    return "v2"
-
-
-def error_response(dialect: str, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
-    """An error in a dialect's own shape."""
-    headers = {"Retry-After": str(retry_after)} if retry_after else {}
-    if dialect == "huddle":
-        code = "AccessTokenInvalid" if status == 401 else code
-        body: Any = {"statusCode": status, "errorCode": code, "errorMessages": [message]}
-        return JSONResponse(body, status, headers=headers)
-    if dialect == "convos":
-        status = 401 if status == 403 else status
-        headers |= {"X-Result-Code": str(CONVOS_RESULT.get(status, 1)), "X-Message": header_safe(message)}
-        return Response(status_code=status, headers=headers)
-    if dialect == "pilcrow":
-        return PlainTextResponse(message, status, headers=headers)
-    if dialect == "esn":
-        phrase = HTTPStatus(status).phrase
-        body = {"error": {"code": status, "status": status, "message": phrase, "details": message}}
-        return JSONResponse(body, status, headers=headers)
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
-
-
-def domain_error_response(dialect: str, exc: DomainError) -> Response:
-    """A domain error (refused, not found, conflict, rate limited...) in a dialect's shape."""
-    return error_response(dialect, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
-
-
 def header_safe(text: str) -> str:
     """Text fit for an HTTP header value: Latin-1, no control characters (they end the connection)."""
     latin = text.encode("latin-1", "replace").decode("latin-1")
@@ -116,33 +71,29 @@ def describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, dialects: Dialects) -> None:
     """Render every error in the shape of the dialect the request was for; never a traceback."""
 
     async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return domain_error_response(dialect_of(request.method, request.url.path), exc)
+        return dialects.of(request.scope).domain_error(exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        dialect = dialect_of(request.method, request.url.path)
-        status = 422 if dialect == "pilcrow" else 400
-        code = "InvalidRequest"
-        return error_response(dialect, status, code, describe_validation(exc))
+        dialect = dialects.of(request.scope)
+        return dialect.error(dialect.validation_status, "InvalidRequest", describe_validation(exc))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        dialect = dialect_of(request.method, request.url.path)
         codes = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 400: "InvalidRequest"}
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such resource: {request.method} {request.url.path}"
-        return error_response(dialect, exc.status_code, codes.get(exc.status_code, "Error"), message)
+        return dialects.of(request.scope).error(exc.status_code, codes.get(exc.status_code, "Error"), message)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        dialect = dialect_of(request.method, request.url.path)
-        return error_response(dialect, 500, "InternalError", "the server failed; the error was logged")
+        return dialects.of(request.scope).error(500, "InternalError", "the server failed; the error was logged")
 
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -154,9 +105,10 @@ class HostCheck:
     """Refuse a request (or WebSocket handshake) whose Host is not a name the server answers to: 400
     in the dialect's shape, before anything else reads it."""
 
-    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, names: frozenset[str], dialects: Dialects) -> None:
         self.app = app
         self.names = names
+        self.dialects = dialects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -167,8 +119,7 @@ class HostCheck:
         if why is None:
             await self.app(scope, receive, send)
             return
-        dialect = dialect_of(scope.get("method", "GET"), scope["path"])
-        response = error_response(dialect, 400, "InvalidHost", why)
+        response = self.dialects.of(scope).error(400, "InvalidHost", why)
         if scope["type"] == "websocket":
             await WebSocket(scope, receive, send).send_denial_response(response)
         else:
@@ -205,9 +156,10 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
 class BodyLimit:
     """Refuse bodies over the cap with 413 (reading no more than cap + 1 bytes), and text that is not Unicode."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, dialects: Dialects) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.dialects = dialects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -233,17 +185,15 @@ class BodyLimit:
                 break
         body = b"".join(chunks)
         if _has_lone_surrogate(body):
-            dialect = dialect_of(scope["method"], scope["path"])
+            dialect = self.dialects.of(scope)
             why = "the body holds text that is not valid Unicode (an unpaired surrogate)"
-            status = 422 if dialect == "pilcrow" else 400
-            await error_response(dialect, status, "InvalidRequest", why)(scope, receive, send)
+            await dialect.error(dialect.validation_status, "InvalidRequest", why)(scope, receive, send)
             return
         await self.app(scope, replay_body(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        dialect = dialect_of(scope["method"], scope["path"])
         limit = f"{self.max_bytes // 1024} KiB" if self.max_bytes % 1024 == 0 else f"{self.max_bytes} bytes"
-        response = error_response(dialect, 413, "PayloadTooLarge", f"the request body is over {limit}")
+        response = self.dialects.of(scope).error(413, "PayloadTooLarge", f"the request body is over {limit}")
         await response(scope, receive, send)
         # Read and drop what the client is still sending (never kept), so it gets the answer
         # instead of a reset connection; past DRAIN_LIMIT the connection is simply closed.

@@ -44,12 +44,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.dialects.common import domain_dep, domain_of, token_of
+from server.dialects.base import STATUSES, Dialect, retry_headers
+from server.dialects.common import domain_dep, domain_of, header_safe, token_of
 from server.dialects.schemas import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos, header
 from server.domain import timefmt
 from server.domain.convos import UNSET, ConvoMessage, Listing, participant_of
 from server.domain.core import Domain
-from server.domain.errors import Invalid, Unauthorized
+from server.domain.errors import Invalid, Kind, Unauthorized
 from server.model import MAX_PK
 from server.store.convo_queries import ConvoRow
 
@@ -58,6 +59,25 @@ router = APIRouter(prefix="/api/Convo", tags=["convos"])
 DEFAULT_BEFORE = "9999-12-31T23:59:59"
 OK, NO_RESULTS, CREATED, DELETED = 0, 3, 5, 6
 RESULT_NAMES = {OK: "OK", NO_RESULTS: "NO_RESULTS", CREATED: "CREATED", DELETED: "DELETED"}
+# The result code of an error answer, by status.
+ERROR_RESULTS = {400: 1, 404: 2, 401: 4, 403: 4, 413: 1, 409: 1, 429: 1, 500: 7}
+
+
+class Convos(Dialect):
+    """Two-person convos: errors have no body, only `X-Result-Code` and `X-Message`; a refusal is 401."""
+
+    name = "convos"
+    prefixes = ("/api/convo",)
+    statuses = {**STATUSES, Kind.FORBIDDEN: 401}
+
+    def error(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+        """Headers only: the result code of the status and the message."""
+        headers = retry_headers(retry_after)
+        headers |= {"X-Result-Code": str(ERROR_RESULTS.get(status, 1)), "X-Message": header_safe(message)}
+        return Response(status_code=status, headers=headers)
+
+
+DIALECT = Convos(router)
 
 
 class ConvoPaths:

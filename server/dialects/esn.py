@@ -40,8 +40,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
+from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
 from server.domain import timefmt
@@ -52,6 +53,25 @@ from server.domain.streams import Draft, Post, check_data, check_text
 from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
+
+
+class Esn(Dialect):
+    """Activity streams: `{"error": {"code", "status", "message", "details"}}`, code and status the HTTP status."""
+
+    name = "esn"
+    prefixes = ("/api/messages", "/api/activitystreams")
+
+    def error(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+        """The reference's error object (`message` the status's phrase, `details` what went wrong)."""
+        return JSONResponse(error_body(status, message), status, headers=retry_headers(retry_after))
+
+
+def error_body(status: int, details: str) -> dict[str, Any]:
+    """ESN's error object."""
+    return {"error": {"code": status, "status": status, "message": HTTPStatus(status).phrase, "details": details}}
+
+
+DIALECT = Esn(router)
 
 MAX_DATA = 16 * 1024
 MAX_ID = 300
@@ -258,12 +278,10 @@ def timeline_entry(post: Post) -> dict[str, Any]:
 
 def missing(public_id: str, why: DomainError) -> dict[str, Any]:
     """The error descriptor standing in for a message that cannot be found (404) or read (403)."""
-    if why.status == 404:
-        details = f"The message {public_id} can not be found"
-    else:
-        details = f"You do not have the permission to read the message {public_id}"
-    status = why.status
-    return {"error": {"code": status, "status": status, "message": HTTPStatus(status).phrase, "details": details}}
+    status = DIALECT.status_of(why)
+    if status == 404:
+        return error_body(status, f"The message {public_id} can not be found")
+    return error_body(status, f"You do not have the permission to read the message {public_id}")
 
 
 def created(view: MessageView, *, reply: bool = False) -> JSONResponse:

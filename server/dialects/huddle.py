@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlparse
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
+from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import (
     HuddleAuditPage,
@@ -28,6 +29,22 @@ from server.domain.ooo import Listing
 from server.model import MAX_PK, OooEntry, Team, User, Workspace
 
 router = APIRouter(tags=["huddle presence"])
+
+
+class Huddle(Dialect):
+    """OOO presence, users, teams and workspaces: `{"statusCode", "errorCode", "errorMessages"}`."""
+
+    name = "huddle"
+    prefixes = ("/presence", "/users", "/teams", "/workspaces")
+
+    def error(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+        """The reference's error object; every 401 is `AccessTokenInvalid`."""
+        code = "AccessTokenInvalid" if status == 401 else code
+        body = {"statusCode": status, "errorCode": code, "errorMessages": [message]}
+        return JSONResponse(body, status, headers=retry_headers(retry_after))
+
+
+DIALECT = Huddle(router)
 
 
 async def current_user(request: Request) -> int:

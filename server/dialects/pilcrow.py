@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSo
 from pydantic import BaseModel, ConfigDict, StrictStr
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, domain_of, token_of
 from server.dialects.schemas import (
     EVENT_STREAM,
@@ -35,6 +36,21 @@ from server.events import FRAMES_EXTENSION, HEARTBEAT, Closed, Subscription
 
 router = APIRouter(prefix="/api", tags=["pilcrow"])
 log = logging.getLogger("huddle.events")
+
+
+class Pilcrow(Dialect):
+    """Boot, events, accounts and channels: errors are text for a person; a body of the wrong shape is 422."""
+
+    name = "pilcrow"
+    prefixes = ("/api/",)
+    validation_status = 422
+
+    def error(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+        """The message as text/plain."""
+        return PlainTextResponse(message, status, headers=retry_headers(retry_after))
+
+
+DIALECT = Pilcrow(router)
 
 
 async def current_user(request: Request) -> int:
@@ -184,8 +200,7 @@ async def events_ws(websocket: WebSocket) -> None:
         sub = await domain.subscribe(me, point, token)
     except DomainError as exc:
         # Refused during the handshake: a plain HTTP answer, never an accepted socket.
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        await websocket.send_denial_response(PlainTextResponse(exc.message, exc.status, headers=headers))
+        await websocket.send_denial_response(DIALECT.domain_error(exc))
         return
     try:
         await websocket.accept()

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationErr
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.dialects.common import domain_dep, domain_error_response, domain_of, replay_body, token_of
+from server.dialects.base import Dialect, retry_headers
+from server.dialects.common import domain_dep, domain_of, replay_body, token_of
 from server.dialects.schemas import (
     V2Call,
     V2Calls,
@@ -33,6 +34,20 @@ from server.domain.messaging import MessageView
 from server.domain.people import UserView, ooo_data
 
 router = APIRouter(prefix="/api/v2", tags=["v2"])
+
+
+class V2(Dialect):
+    """Status and DMs: JSON errors `{"error": {"code", "message"}}`; also the shape of paths no dialect owns."""
+
+    name = "v2"
+    prefixes = ("/api/v2",)
+
+    def error(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> Response:
+        """`{"error": {"code", "message"}}`."""
+        return JSONResponse({"error": {"code": code, "message": message}}, status, headers=retry_headers(retry_after))
+
+
+DIALECT = V2(router)
 
 
 async def current_user(request: Request) -> int:
@@ -252,7 +267,7 @@ class SendLane:
             me = await domain.auth.authenticate(token_of(request))
             view = await domain.messages.send_dm(me, fields.to, fields.body, request.headers.get("idempotency-key"))
         except DomainError as exc:
-            response: Response = domain_error_response("v2", exc)
+            response: Response = DIALECT.domain_error(exc)
         else:
             response = JSONResponse(sent_object(view))
         self.handled += 1

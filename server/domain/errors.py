@@ -1,22 +1,30 @@
-"""Domain errors: a kind (what went wrong, dialect-neutral) and a code (the v2 name)."""
+"""Domain errors: a kind (what went wrong, in no dialect's words), a code and a sentence.
+
+Each dialect decides the status and shape of each kind (server.dialects.base.Dialect).
+"""
 
 from __future__ import annotations
 
-STATUS_OF_KIND = {
-    "invalid": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "gone": 410,
-    "rate_limited": 429,
-}
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Kind(StrEnum):
+    """What went wrong."""
+
+    INVALID = "invalid"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    GONE = "gone"
+    RATE_LIMITED = "rate_limited"
 
 
 class DomainError(Exception):
-    """A request the rules refuse. Dialects render it in their own shape."""
+    """A request the rules refuse. `code` names the refusal (the reference's name where it has one)."""
 
-    kind = "invalid"
+    kind: ClassVar[Kind] = Kind.INVALID
 
     def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -24,49 +32,44 @@ class DomainError(Exception):
         self.message = message
         self.retry_after = retry_after
 
-    @property
-    def status(self) -> int:
-        """The HTTP status most dialects use for this kind."""
-        return STATUS_OF_KIND[self.kind]
-
 
 class Invalid(DomainError):
-    """Bad input (400)."""
+    """Bad input."""
 
-    kind = "invalid"
+    kind = Kind.INVALID
 
 
 class Unauthorized(DomainError):
-    """Missing or bad credentials (401)."""
+    """Missing or bad credentials."""
 
-    kind = "unauthorized"
+    kind = Kind.UNAUTHORIZED
 
 
 class Forbidden(DomainError):
-    """Known caller, not allowed (403)."""
+    """Known caller, not allowed."""
 
-    kind = "forbidden"
+    kind = Kind.FORBIDDEN
 
 
 class NotFound(DomainError):
-    """Does not exist, or the caller may not know that it does (404)."""
+    """Does not exist, or the caller may not know that it does."""
 
-    kind = "not_found"
+    kind = Kind.NOT_FOUND
 
 
 class Conflict(DomainError):
-    """The state does not allow it (409)."""
+    """The state does not allow it."""
 
-    kind = "conflict"
+    kind = Kind.CONFLICT
 
 
 class Gone(DomainError):
-    """Too old to serve (410)."""
+    """Too old to serve."""
 
-    kind = "gone"
+    kind = Kind.GONE
 
 
 class RateLimited(DomainError):
-    """Too many requests (429, with Retry-After)."""
+    """Too many requests; `retry_after` says how many seconds to wait."""
 
-    kind = "rate_limited"
+    kind = Kind.RATE_LIMITED

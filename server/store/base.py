@@ -54,4 +54,3 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop the writer and close connections."""
-

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.dialects.events import render
 from server.domain.core import Domain
 from server.settings import Settings
 from server.store.base import WriteTx
@@ -57,7 +58,7 @@ def seed(
 ) -> tuple[dict[str, str], list[str]]:
     """Users (no passwords: tokens instead), one team, channels and channel messages; returns tokens."""
     store = SqliteStore(db, synchronous="NORMAL")
-    domain = Domain(store, Settings(db=db))
+    domain = Domain(store, Settings(db=db), render)
     handles = [f"u{i:04d}" for i in range(users)]
 
     def people(tx: WriteTx) -> tuple[dict[str, str], list[str]]:

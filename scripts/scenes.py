@@ -20,8 +20,8 @@ from huddle_tui.app import HuddleApp, make_app
 from huddle_tui.config import Config
 from huddle_tui.records import ChatKey
 from server.cli import main as server_main
+from server.dialects.times import parse_rfc3339
 from server.domain.clock import ManualClock
-from server.domain.timefmt import parse_rfc3339
 from server.embedded import EmbeddedServer
 from server.settings import Settings
 

@@ -15,6 +15,8 @@ from server.connections import FrameWriter, http_protocol
 from server.dialects import convos, esn, huddle, pilcrow, v2
 from server.dialects.base import Dialects
 from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
+from server.dialects.esn_mail import mail_reader
+from server.dialects.events import render
 from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
 from server.domain.core import Domain
@@ -28,8 +30,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = SqliteStore(settings.db, synchronous=settings.synchronous)
-        domain = Domain(store, settings, clock)
+        domain = Domain(store, settings, render, clock)
         app.state.domain = domain
+        app.state.mail = mail_reader(settings)
         await domain.start()
         if settings.setup_token and await domain.accounts.needs_setup():
             # serve's own words, not a log line: the operator needs it whatever the log level.
@@ -43,6 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             yield
         finally:
             await domain.stop()
+            app.state.mail.close()
             store.close()
 
     app = FastAPI(

@@ -259,6 +259,7 @@ def _private_data_dir(given: Path | None) -> None:
 
 def _offline(args: argparse.Namespace) -> int:
     """Commands that work on the database directly (also while `serve` runs)."""
+    from server.dialects.events import render
     from server.domain.core import Domain
     from server.store.sqlite import SqliteStore
 
@@ -266,7 +267,7 @@ def _offline(args: argparse.Namespace) -> int:
     _private_data_dir(args.db)
     store = SqliteStore(settings.db, synchronous=settings.synchronous)
     try:
-        domain = Domain(store, settings)
+        domain = Domain(store, settings, render)
         if args.command == "load":
             with args.file.open("rb") as fh:
                 data = tomllib.load(fh)

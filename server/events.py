@@ -1,9 +1,9 @@
 """The fan-out hub: delivers committed events in id order, replays from the event log.
 
 Every event is committed to the log with the change it describes; the hub only relays
-what is committed. Each event variant is serialised once and the same text goes to every
-subscriber that receives it; on a WebSocket served by FrameWriter, the same framed bytes,
-written from here while the subscriber keeps up.
+what is committed. Each event variant is serialised once and the same `Frame` goes to every
+subscriber that receives it; how a frame goes on the wire (SSE, WebSocket) is the transport's
+(server.dialects.transport), which keeps each wire form on the frame, so it too is made once.
 """
 
 from __future__ import annotations
@@ -15,19 +15,12 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-from websockets.frames import Frame as WsFrame
-from websockets.frames import Opcode
-
-from server.domain.errors import Gone, RateLimited
 from server.model import Event
 from server.store.base import Store
 
 log = logging.getLogger("huddle.events")
-
-# The ASGI scope extension through which a server (server.app.FrameWriter) offers
-# `{"write": callable}`: write one ready-made WebSocket frame now, or answer False.
-FRAMES_EXTENSION = "huddle.frames"
 
 # Frames a subscriber may fall behind before it is cut off (it then resumes); its bytes are
 # capped too (Hub.max_buffered_bytes, --max-buffered-bytes).
@@ -42,50 +35,25 @@ REPLAY_SLICE_BYTES = 64 * 1024
 
 
 class Frame:
-    """One event as one receiver gets it, serialised once, shared by every receiver."""
+    """One event as one kind of receiver gets it, serialised once, shared by every such receiver."""
 
-    __slots__ = ("_sse", "_wire", "_ws", "id", "json", "size")
+    __slots__ = ("forms", "id", "json", "size")
 
     def __init__(self, event_id: int | None, data_json: str) -> None:
         self.id = event_id
         self.json = data_json
         # What holding it costs, as a queue counts it (its text; the wire forms come and go).
         self.size = sys.getsizeof(data_json)
-        self._sse: bytes | None = None
-        self._ws: str | None = None
-        self._wire: bytes | None = None
-
-    @property
-    def sse(self) -> bytes:
-        """The Server-Sent Events form."""
-        if self._sse is None:
-            head = f"id: {self.id}\n" if self.id is not None else ""
-            self._sse = f"{head}data: {self.json}\n\n".encode()
-        return self._sse
-
-    @property
-    def ws(self) -> str:
-        """The WebSocket text frame."""
-        if self._ws is None:
-            if self.id is None:
-                self._ws = self.json
-            else:
-                self._ws = f'{{"id":{self.id},"data":{self.json}}}'
-        return self._ws
-
-    @property
-    def wire(self) -> bytes:
-        """The WebSocket text frame as the server writes it to a socket (unmasked, unfragmented)."""
-        if self._wire is None:
-            self._wire = WsFrame(Opcode.TEXT, self.ws.encode()).serialize(mask=False)
-        return self._wire
+        # The transport's wire forms of this frame, made once for every subscriber.
+        self.forms: dict[str, Any] = {}
 
 
-HEARTBEAT = Frame(None, '{"type":"heartbeat"}')
 # Queued by the hub's heartbeat sweep: "nothing for `idle` seconds", never sent as such.
 BEAT = Frame(None, "")
 # How often the hub looks for subscriptions owed a heartbeat.
 BEAT_SWEEP_SECONDS = 0.25
+# Writes a frame (None: a heartbeat) to its subscriber's socket at once; False when it cannot now.
+Writer = Callable[[Frame | None], bool]
 
 
 def encode(event: Event, index: int) -> Frame:
@@ -95,6 +63,14 @@ def encode(event: Event, index: int) -> Frame:
 
 class Closed(Exception):
     """The subscription was cut off (it fell too far behind, or the server is stopping)."""
+
+
+class TooManyStreams(Exception):
+    """The viewer has as many streams open as one may."""
+
+
+class ResumePointGone(Exception):
+    """The resume point asked for is older than the log keeps (or newer than its newest event)."""
 
 
 class Subscription:
@@ -118,9 +94,9 @@ class Subscription:
         # The digest of the token the stream was opened with: revoking it closes the stream.
         self.token: str | None = None
         self.revoked = False
-        # Set by a WebSocket stream whose server can write a ready-made frame (FrameWriter):
-        # while the reader is caught up and waiting, push() writes frames itself.
-        self.write: Callable[[bytes], bool] | None = None
+        # Set by a transport that can write a frame to the socket at once (a WebSocket under
+        # FrameWriter): while the reader is caught up and waiting, push() writes frames itself.
+        self.write: Writer | None = None
         # Heartbeats: the idle time asked for by next(), whether a frame went out since the
         # hub's last sweep, and for how long none has.
         self.idle: float | None = None
@@ -156,13 +132,11 @@ class Subscription:
     def _write_now(self, frame: Frame) -> bool:
         # The reader is waiting with nothing queued, so nothing of ours is on its way to the
         # socket: this frame can go first. Which frame and last_id as next() would have it.
-        if frame is BEAT:
-            frame = HEARTBEAT
-        elif self._replayed_already(frame):
+        if frame is not BEAT and self._replayed_already(frame):
             return True
         assert self.write is not None
         try:
-            if not self.write(frame.wire):
+            if not self.write(None if frame is BEAT else frame):
                 return False
         except Exception:  # one socket's trouble must not stop the fan-out: its reader meets it
             return False
@@ -357,13 +331,14 @@ class Hub:
         self.last_id = event.id
 
     async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
-        """Open a stream after resume_point (None: from now); Gone when that point is no longer kept."""
+        """Open a stream after resume_point (None: from now); ResumePointGone when that point is not kept,
+        TooManyStreams past the streams one user may hold."""
         if self.max_streams_per_user and self._per_user.get(viewer_pk, 0) >= self.max_streams_per_user:
-            raise RateLimited("TooManyStreams", "too many open event streams for this user", retry_after=5)
+            raise TooManyStreams(viewer_pk)
         pruned, newest = await self.store.read(lambda repo: (repo.pruned_through(), repo.max_event_id()))
         start = newest if resume_point is None else resume_point
         if start < pruned or start > newest:
-            raise Gone("ResumePointGone", "that resume point is no longer available; boot again")
+            raise ResumePointGone(start)
         # No await between reading last_id and registering: every event is either replayed
         # from the log (id <= last_id) or queued live (id > last_id), never lost.
         sub = Subscription(self, viewer_pk, start, max(self.last_id, start))

@@ -83,6 +83,16 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class ConvoSummary:
+    """A convo with what its listing shows: when it last changed, its newest live message, how many live ones."""
+
+    conversation: Conversation
+    updated_at: int
+    last_message_at: int | None
+    num_messages: int
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message in one conversation."""
 

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from server.dialects.base import Dialects
 from server.dialects.origins import check_cookie_origin, host_refusal
 from server.domain.core import Domain
-from server.domain.errors import DomainError
+from server.domain.errors import DomainError, Unauthorized
 
 log = logging.getLogger("huddle.http")
 
@@ -38,6 +38,14 @@ async def domain_dep(conn: HTTPConnection) -> Domain:
     """`domain_of` as a dependency: FastAPI runs a plain `def` dependency on a worker thread,
     a thread hop per request (bench W4); an `async def` one is called in place."""
     return domain_of(conn)
+
+
+async def signed_in(conn: HTTPConnection) -> int:
+    """The pk of the signed-in caller (a bearer token, else the identity cookie; see token_of)."""
+    token = token_of(conn)
+    if not token:
+        raise Unauthorized("Unauthorized", "sign in first: send Authorization: Bearer <token>")
+    return await domain_of(conn).auth.authenticate(token)
 
 
 def token_of(conn: HTTPConnection) -> str | None:

@@ -44,15 +44,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.dialects import times
 from server.dialects.base import STATUSES, Dialect, retry_headers
-from server.dialects.common import domain_dep, domain_of, header_safe, token_of
+from server.dialects.common import domain_dep, header_safe, signed_in
 from server.dialects.schemas import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos, header
-from server.domain import timefmt
-from server.domain.convos import UNSET, ConvoMessage, Listing, participant_of
+from server.domain.convos import ConvoMessage, Listing, participant_of
 from server.domain.core import Domain
 from server.domain.errors import Invalid, Kind, Unauthorized
-from server.model import MAX_PK
-from server.store.convo_queries import ConvoRow
+from server.domain.messaging import check_body
+from server.model import MAX_PK, ConvoSummary
 
 router = APIRouter(prefix="/api/Convo", tags=["convos"])
 
@@ -114,7 +114,7 @@ async def current_user(
     request: Request, x_authorization: Annotated[str | None, Header(alias="X-Authorization")] = None
 ) -> int:
     """The signed-in caller; `X-Authorization`, when sent, must name that same user."""
-    me = await domain_of(request).auth.authenticate(token_of(request))
+    me = await signed_in(request)
     if x_authorization is not None and x_authorization.strip() != str(me):
         raise Unauthorized("Unauthorized", "X-Authorization does not match the signed-in user")
     return me
@@ -163,7 +163,7 @@ def present(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def convo_object(row: ConvoRow) -> dict[str, Any]:
+def convo_object(row: ConvoSummary) -> dict[str, Any]:
     """A Convo."""
     c = row.conversation
     return present(
@@ -172,9 +172,9 @@ def convo_object(row: ConvoRow) -> dict[str, Any]:
             "Creator": c.creator_pk,
             "Participant": participant_of(c),
             "Subject": c.subject,
-            "DateCreated": timefmt.plain(c.created_at),
-            "DateUpdated": timefmt.plain(row.updated_at),
-            "DateOfLastMessage": timefmt.plain(row.last_message_at),
+            "DateCreated": times.plain(c.created_at),
+            "DateUpdated": times.plain(row.updated_at),
+            "DateOfLastMessage": times.plain(row.last_message_at),
             "NumMessages": row.num_messages,
         }
     )
@@ -193,7 +193,7 @@ def message_object(view: ConvoMessage) -> dict[str, Any]:
             "IsRead": m.read_at is not None,
             "Parent": view.parent_id,
             "Thread": view.thread_id,
-            "DateCreated": timefmt.plain(m.created_at),
+            "DateCreated": times.plain(m.created_at),
         }
     )
 
@@ -216,8 +216,8 @@ def parse_before(text: str | None) -> tuple[int, str]:
         when = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)  # Convos times are UTC without an offset
-        us = timefmt.from_dt(when)
-        written = timefmt.plain(us) or DEFAULT_BEFORE  # an offset can push a time past year 9999
+        us = times.from_dt(when)
+        written = times.plain(us) or DEFAULT_BEFORE  # an offset can push a time past year 9999
     except (ValueError, OverflowError):
         raise Invalid("InvalidBefore", "Could not read a valid date for the 'before' querystring parameter") from None
     return us, written
@@ -229,7 +229,7 @@ def paged(
     """A page of a list with its X-* headers; an empty page is NO_RESULTS."""
     headers = {"X-Total-Count": str(listing.total), "X-Response-Count": str(len(items))}
     if listing.newest is not None:
-        headers["X-Last-Modified"] = timefmt.plain(listing.newest) or ""
+        headers["X-Last-Modified"] = times.plain(listing.newest) or ""
     if not items:
         message = "No results" if listing.total == 0 else f"No results on page {index}"
         headers |= {"X-Result-Code": str(NO_RESULTS), "X-Message": message}
@@ -274,7 +274,7 @@ async def create_convo(request: Request, body: ConvoPost, me: Me, domain: Dom) -
 async def get_convo(convo_id: ConvoId, me: Me, domain: Dom) -> Response:
     """One convo."""
     row = await domain.convos.get(me, convo_id)
-    return answer(convo_object(row), headers={"X-Last-Modified": timefmt.plain(row.updated_at) or ""})
+    return answer(convo_object(row), headers={"X-Last-Modified": times.plain(row.updated_at) or ""})
 
 
 @router.patch("/{convo_id}", response_class=Response, responses=convos(None, 400, 401, 404))
@@ -371,14 +371,19 @@ async def get_message(convo_id: ConvoId, message_id: str, me: Me, domain: Dom) -
     view = await domain.convos.message(me, convo_id, message_id)
     m = view.message
     modified = max(m.created_at, m.read_at or 0)
-    return answer(message_object(view), headers={"X-Last-Modified": timefmt.plain(modified) or ""})
+    return answer(message_object(view), headers={"X-Last-Modified": times.plain(modified) or ""})
 
 
 @router.patch("/{convo_id}/Message/{message_id}", response_class=Response, responses=convos(None, 400, 401, 404))
 async def patch_message(convo_id: ConvoId, message_id: str, body: MessagePatch, me: Me, domain: Dom) -> Response:
     """Edit the body (the sender) or set IsRead (the recipient)."""
-    new_body = body.Body if body.Body is not None else UNSET
-    await domain.convos.patch_message(me, convo_id, message_id, body=new_body, is_read=body.IsRead)
+    if body.Body is None and body.IsRead is None:
+        raise Invalid("InvalidRequest", "Invalid Message Patch request: send Body or IsRead")
+    if body.Body is not None:
+        check_body(body.Body)
+    if body.IsRead is False:
+        raise Invalid("InvalidRequest", "IsRead can only be set to true: a read message stays read")
+    await domain.convos.patch_message(me, convo_id, message_id, body=body.Body, mark_read=body.IsRead is True)
     return answer()
 
 

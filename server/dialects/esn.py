@@ -42,14 +42,16 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.responses import JSONResponse, Response
 
+from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
-from server.dialects.common import domain_dep, domain_of, token_of
+from server.dialects.common import domain_dep, signed_in
+from server.dialects.esn_mail import MailReader
 from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
-from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
-from server.domain.messaging import MAX_IDEMPOTENCY_KEY, MessageView
+from server.domain.messaging import MAX_IDEMPOTENCY_KEY
 from server.domain.streams import Draft, Post, check_data, check_text
+from server.domain.views import MessageView
 from server.model import Team, Workspace
 
 router = APIRouter(tags=["esn"])
@@ -77,12 +79,7 @@ MAX_DATA = 16 * 1024
 MAX_ID = 300
 
 
-async def current_user(request: Request) -> int:
-    """The pk of the signed-in caller."""
-    return await domain_of(request).auth.authenticate(token_of(request))
-
-
-Me = Annotated[int, Depends(current_user)]
+Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 CREATED = esn(
@@ -214,13 +211,18 @@ def millis(us: int) -> int:
 
 def iso_millis(us: int) -> str:
     """`2024-09-27T23:19:10.208Z`, as a JavaScript Date serialises."""
-    dt = timefmt.to_dt(us - us % 1000)
+    dt = times.to_dt(us - us % 1000)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def stream_ref(stream_uuid: str) -> dict[str, str]:
     """A stream as the reference names targets."""
     return {"objectType": "activitystream", "id": stream_uuid}
+
+
+def copy_of(source_id: str, source_stream: str) -> dict[str, Any]:
+    """What a copy (a share, or a post's copy in a further target) keeps of its source, as `copyOf` shows it."""
+    return {"_id": source_id, "resource": stream_ref(source_stream)}
 
 
 def where(post: Post) -> dict[str, Any]:
@@ -308,6 +310,8 @@ async def get_messages(
 ) -> list[dict[str, Any]]:
     """Messages by id (`ids[]=`, or `ids=`); an error descriptor for each one not found."""
     wanted = list(dict.fromkeys(bare(i) for i in [*(ids_brackets or []), *(ids or [])] if i.strip()))
+    if not wanted:
+        raise Invalid("MissingIds", "name the messages: ?ids[]=<id>&ids[]=<id>")
     found = await domain.streams.get_many(me, wanted)
     pairs = zip(wanted, found, strict=True)
     return [message_object(item) if isinstance(item, Post) else missing(i, item) for i, item in pairs]
@@ -331,7 +335,7 @@ async def post_message(body: PostBody, me: Me, domain: Dom, idempotency_key: Ide
         return created(await domain.streams.reply(me, draft, parent, targets, key), reply=True)
     if not targets:
         raise Invalid("MissingTargets", "targets is required: the activity streams to post to")
-    return created(await domain.streams.post(me, draft, targets, key))
+    return created(await domain.streams.post(me, draft, targets, key, note=copy_of))
 
 
 @router.post(
@@ -357,7 +361,9 @@ async def post_email(
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "message/rfc822":
         raise Invalid("InvalidRequest", "send the message with Content-Type: message/rfc822")
-    return created(await domain.streams.post_email(me, await request.body(), bare(target_id), key))
+    raw = await request.body()
+    mail: MailReader = request.app.state.mail
+    return created(await domain.streams.post_when_allowed(me, bare(target_id), lambda: mail.read(raw), key))
 
 
 @router.post("/api/messages/{message_id}/shares", status_code=201, responses=CREATED)
@@ -370,7 +376,7 @@ async def share_message(
     targets = stream_ids([*([body.target] if body.target else []), *(body.targets or [])])
     if not targets:
         raise Invalid("MissingTargets", "target or targets is required: the activity streams to share to")
-    return created(await domain.streams.share(me, bare(message_id), resource, targets, key))
+    return created(await domain.streams.share(me, bare(message_id), resource, targets, copy_of, key))
 
 
 # ---- activity streams -----------------------------------------------------------------

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlparse
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from starlette.responses import JSONResponse, Response
 
+from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
-from server.dialects.common import domain_dep, domain_of, token_of
+from server.dialects.common import domain_dep, signed_in
 from server.dialects.schemas import (
     HuddleAuditPage,
     HuddlePresence,
@@ -21,11 +24,10 @@ from server.dialects.schemas import (
     HuddleWorkspaces,
     huddle,
 )
-from server.domain import timefmt
 from server.domain.core import Domain
 from server.domain.errors import Invalid
 from server.domain.groups import Group
-from server.domain.ooo import Listing
+from server.domain.ooo import DatesReversed, Listing, OooChange, OooFields, check_range
 from server.model import MAX_PK, OooEntry, Team, User, Workspace
 
 router = APIRouter(tags=["huddle presence"])
@@ -47,12 +49,7 @@ class Huddle(Dialect):
 DIALECT = Huddle(router)
 
 
-async def current_user(request: Request) -> int:
-    """The pk of the signed-in caller."""
-    return await domain_of(request).auth.authenticate(token_of(request))
-
-
-Me = Annotated[int, Depends(current_user)]
+Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
 Skip = Annotated[int, Query(ge=0, le=MAX_PK)]  # a bigger one would overflow SQLite's OFFSET
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -76,8 +73,8 @@ def entity(owner: User, entry: OooEntry, *rels: str) -> dict[str, Any]:
         "links": [link(rel, hrefs[rel]) for rel in rels],
         "id": entry.pk,
         "isActive": entry.is_active,
-        "startDate": timefmt.offset(entry.start_date),
-        "endDate": timefmt.offset(entry.end_date),
+        "startDate": times.offset(entry.start_date),
+        "endDate": times.offset(entry.end_date),
         "message": entry.message,
     }
 
@@ -117,11 +114,58 @@ def _links_of(body: dict[str, Any], rel: str) -> list[str]:
     return out
 
 
+def parse_date(value: Any, code: str) -> int | None:
+    """A DateTimeOffset (any offset) or null; `code` names the error."""
+    if value is None:
+        return None
+    try:
+        return times.parse_rfc3339(value)
+    except ValueError:
+        raise Invalid(code, f"{value!r} is not a date with an offset, e.g. 2022-04-19T16:30:29+00:00") from None
+
+
+@contextmanager
+def dates_in_order(code: str) -> Iterator[None]:
+    """The domain's DatesReversed, in the reference's words (`code` differs by route)."""
+    try:
+        yield
+    except DatesReversed:
+        raise Invalid(code, "startDate is after endDate") from None
+
+
+def parse_range(body: dict[str, Any]) -> tuple[int | None, int | None]:
+    """`startDate` and `endDate` of a body, in order."""
+    start, end = parse_date(body.get("startDate"), "DateInvalid"), parse_date(body.get("endDate"), "DateInvalid")
+    with dates_in_order("DateRangeInvalid"):
+        check_range(start, end)
+    return start, end
+
+
+def ooo_change(body: dict[str, Any]) -> OooChange:
+    """What a PUT changes of an entry: the fields it sends (`null` clears a date or the message)."""
+    fields: dict[str, Any] = {}
+    if "isActive" in body:
+        if not isinstance(body["isActive"], bool):
+            raise Invalid("InvalidRequest", "isActive must be true or false")
+        fields["is_active"] = body["isActive"]
+    if "startDate" in body:
+        fields["start"] = parse_date(body["startDate"], "PresenceDateInvalid")
+    if "endDate" in body:
+        fields["end"] = parse_date(body["endDate"], "PresenceDateInvalid")
+    if "message" in body:
+        fields["message"] = body["message"]
+    return OooChange(**fields)
+
+
 # ---- presence entities ---------------------------------------------------------------
 @router.post("/presence/create", status_code=201, responses=huddle(HuddlePresence, 400, 401, status=201, location=True))
 async def create(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
     """Turn OOO on: a new entry; earlier ones are kept."""
-    owner, entry = await domain.ooo.create(me, body)
+    is_active = body.get("isActive")
+    if not isinstance(is_active, bool):
+        raise Invalid("InvalidRequest", "isActive is required: true or false")
+    start, end = parse_range(body)
+    owner, entry = await domain.ooo.create(me, OooFields(is_active, start, end, body.get("message")))
     location = f"/presence/{owner.pk}/{entry.pk}"
     return JSONResponse(entity(owner, entry, "self", "user"), 201, headers={"Content-Location": location})
 
@@ -130,14 +174,12 @@ async def _query(
     domain: Domain, me: int, body: dict[str, Any], skip: int, pagesize: int, self_href: str, base: str, **scope: str
 ) -> dict[str, Any]:
     """An overlap query (by users, or within a team or workspace) rendered with its paging links."""
+    users = _links_of(body, "user")
+    start, end = parse_range(body)
+    if not users and not scope:
+        raise Invalid("UserNotProvided", "name at least one user in links (rel user)")
     listing, owners = await domain.ooo.query(
-        me,
-        users=_links_of(body, "user"),
-        start=body.get("startDate"),
-        end=body.get("endDate"),
-        skip=skip,
-        pagesize=pagesize,
-        **scope,
+        me, users=users, start=start, end=end, skip=skip, pagesize=pagesize, **scope
     )
     return {
         "links": [link("self", self_href), *page_links(base, listing)],
@@ -180,7 +222,7 @@ async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: Pa
     return {
         "links": [link("self", base), link("parent", f"/users/{owner.pk}"), *page_links(base, listing)],
         "audits": [
-            {"auditType": kind, "timeStamp": timefmt.offset(at), "context": context}
+            {"auditType": kind, "timeStamp": times.offset(at), "context": context}
             for kind, at, context in listing.items
         ],
     }
@@ -209,7 +251,8 @@ async def get_entry(user_id: str, presence_id: str, me: Me, domain: Dom) -> dict
 @router.put("/presence/{user_id}/{presence_id}", responses=huddle(HuddlePresence, 400, 401, 403, 404, location=True))
 async def update(user_id: str, presence_id: str, body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
     """Change one of your entries."""
-    owner, entry = await domain.ooo.update(me, user_id, presence_id, body)
+    with dates_in_order("PresenceDateInvalid"):
+        owner, entry = await domain.ooo.update(me, user_id, presence_id, lambda: ooo_change(body))
     location = f"/presence/{owner.pk}/{entry.pk}"
     return JSONResponse(entity(owner, entry, "self", "user", "presence"), headers={"Content-Location": location})
 
@@ -266,7 +309,7 @@ async def get_user(user_id: str, me: Me, domain: Dom) -> dict[str, Any]:
         "user": u.handle,
         "displayName": u.display_name,
         "status": u.status,
-        "lastSeen": timefmt.offset(view.last_seen),
+        "lastSeen": times.offset(view.last_seen),
         "teams": [{"id": t.pk, "name": t.name, "href": f"/teams/{t.pk}"} for t in view.teams if not t.deleted],
         "workspaces": [
             {"id": w.pk, "name": w.name, "href": f"/workspaces/{w.pk}"} for w in view.workspaces if w.state != "deleted"

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSo
 from pydantic import BaseModel, ConfigDict, StrictStr
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
-from server.dialects.common import domain_dep, domain_of, token_of
+from server.dialects.common import domain_dep, domain_of, signed_in, token_of
+from server.dialects.events import ooo_object
 from server.dialects.schemas import (
     EVENT_STREAM,
     Boot,
@@ -27,12 +29,11 @@ from server.dialects.schemas import (
     PilcrowUser,
     pilcrow,
 )
-from server.domain import timefmt
+from server.dialects.transport import FRAMES_EXTENSION, sse, ws_text, ws_writer
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
-from server.domain.messaging import MessageView
-from server.domain.people import UserView, ooo_data
-from server.events import FRAMES_EXTENSION, HEARTBEAT, Closed, Subscription
+from server.domain.views import MessageView, UserView
+from server.events import Closed, Subscription
 
 router = APIRouter(prefix="/api", tags=["pilcrow"])
 log = logging.getLogger("huddle.events")
@@ -53,12 +54,7 @@ class Pilcrow(Dialect):
 DIALECT = Pilcrow(router)
 
 
-async def current_user(request: Request) -> int:
-    """The pk of the signed-in caller (bearer token or identity cookie)."""
-    return await domain_of(request).auth.authenticate(token_of(request))
-
-
-Me = Annotated[int, Depends(current_user)]
+Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
 
 
@@ -70,22 +66,22 @@ def boot_user(view: UserView) -> dict[str, Any]:
         "name": u.handle,
         "display_name": u.display_name,
         "status": u.status,
-        "last_seen": timefmt.precise(view.last_seen),
+        "last_seen": times.precise(view.last_seen),
         "team": view.team,
-        "ooo": ooo_data(view.ooo),
+        "ooo": ooo_object(view.ooo),
     }
 
 
 def boot_message(view: MessageView) -> dict[str, Any]:
     """A message in boot, addressed like its `message sent` event."""
     m = view.message
-    out: dict[str, Any] = {"at": timefmt.precise(m.created_at), "sender": view.sender, "id": m.public_id}
+    out: dict[str, Any] = {"at": times.precise(m.created_at), "sender": view.sender, "id": m.public_id}
     kind = view.conversation.kind
     if kind == "channel":
         out["channel"] = view.conversation.public_id
     elif kind == "dm":
         out["to"] = view.recipient
-        out["read_at"] = timefmt.precise(m.read_at)
+        out["read_at"] = times.precise(m.read_at)
     elif kind == "convo":
         out["convo"] = view.conversation.pk
         out["to"] = view.recipient
@@ -101,7 +97,7 @@ def boot_message(view: MessageView) -> dict[str, Any]:
 @router.get("/boot", responses=pilcrow(Boot, 401, description="The snapshot."))
 async def boot(me: Me, domain: Dom) -> Response:
     """Who I am, a snapshot, and the resume point of the event stream just after it."""
-    snap = await domain.boot(me)
+    snap = await domain.snapshots.boot(me)
     body = {
         "user": {"id": snap.user.handle, "name": snap.user.handle},
         "resume_point": snap.resume_point,
@@ -111,7 +107,7 @@ async def boot(me: Me, domain: Dom) -> Response:
         "users": [boot_user(v) for v in snap.users],
         "channels": [
             {
-                "at": timefmt.precise(c.created_at),
+                "at": times.precise(c.created_at),
                 "name": c.name,
                 "id": c.public_id,
                 "unread": snap.channel_unread.get(c.pk, (0, 0))[0],
@@ -179,7 +175,7 @@ async def events_sse(request: Request, me: Me, domain: Dom, resume_point: str | 
         try:
             while True:
                 frame = await sub.next(idle)
-                yield (frame or HEARTBEAT).sse
+                yield sse(frame)
         except Closed:
             return
         finally:
@@ -195,7 +191,7 @@ async def events_ws(websocket: WebSocket) -> None:
     domain = domain_of(websocket)
     try:
         token = token_of(websocket)
-        me = await domain.auth.authenticate(token)
+        me = await signed_in(websocket)
         point = resume_point_of(websocket.query_params.get("resume_point"), websocket.headers.get("last-event-id"))
         sub = await domain.subscribe(me, point, token)
     except DomainError as exc:
@@ -206,7 +202,7 @@ async def events_ws(websocket: WebSocket) -> None:
         await websocket.accept()
         frames = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
         if frames is not None:  # under FrameWriter: caught-up frames go straight to the socket
-            sub.write = frames["write"]
+            sub.write = ws_writer(frames["write"])
         reader = asyncio.create_task(_read_client(websocket, domain, me, sub))
         try:
             await _write_events(websocket, sub, idle_seconds(domain), reader)
@@ -229,7 +225,7 @@ async def _write_events(websocket: WebSocket, sub: Subscription, idle: float, re
     # When the client goes away the reader closes the subscription, which ends next() at once.
     while not reader.done():
         frame = await sub.next(idle)
-        await websocket.send_text((frame or HEARTBEAT).ws)
+        await websocket.send_text(ws_text(frame))
 
 
 async def _read_client(websocket: WebSocket, domain: Domain, me: int, sub: Subscription) -> None:
@@ -284,7 +280,7 @@ async def send_to_channel(
     view = await domain.channels.send(me, channel_id, body.body, idempotency_key)
     m = view.message
     out = {
-        "at": timefmt.precise(m.created_at),
+        "at": times.precise(m.created_at),
         "channel": channel_id,
         "sender": view.sender,
         "id": m.public_id,
@@ -392,14 +388,14 @@ async def logout(request: Request, me: Me, domain: Dom) -> Response:
 async def invite(me: Me, domain: Dom) -> dict[str, Any]:
     """An invitation anyone may accept once within 24 hours."""
     invite_id, issuer, issued_at = await domain.accounts.invite(me)
-    return {"id": invite_id, "issuer": issuer.handle, "issued_at": timefmt.precise(issued_at)}
+    return {"id": invite_id, "issuer": issuer.handle, "issued_at": times.precise(issued_at)}
 
 
 @router.get("/invite/{invite_id}", response_model=Any, responses=pilcrow(PilcrowInvitation, 404))
 async def get_invite(invite_id: str, domain: Dom) -> dict[str, Any]:
     """Who invites you (404 when unknown, used or expired). No sign-in needed."""
     issuer, issued_at = await domain.accounts.get_invite(invite_id)
-    return {"id": invite_id, "issuer": who(issuer), "issued_at": timefmt.precise(issued_at)}
+    return {"id": invite_id, "issuer": who(issuer), "issued_at": times.precise(issued_at)}
 
 
 @router.post("/invite/{invite_id}", responses=pilcrow(PilcrowUser, 400, 404, 409, 422, cookie=True))

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationErr
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
-from server.dialects.common import domain_dep, domain_of, replay_body, token_of
+from server.dialects.common import domain_dep, domain_of, replay_body, signed_in, token_of
+from server.dialects.events import ooo_object
 from server.dialects.schemas import (
     V2Call,
     V2Calls,
@@ -26,12 +28,9 @@ from server.dialects.schemas import (
     V2User,
     v2,
 )
-from server.domain import timefmt
-from server.domain.calls import CallView
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
-from server.domain.messaging import MessageView
-from server.domain.people import UserView, ooo_data
+from server.domain.views import CallView, MessageView, UserView
 
 router = APIRouter(prefix="/api/v2", tags=["v2"])
 
@@ -50,12 +49,7 @@ class V2(Dialect):
 DIALECT = V2(router)
 
 
-async def current_user(request: Request) -> int:
-    """The pk of the signed-in caller."""
-    return await domain_of(request).auth.authenticate(token_of(request))
-
-
-Me = Annotated[int, Depends(current_user)]
+Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
 CALL_ACTION = v2(V2Call, 401, 403, 404, 409)
 
@@ -94,14 +88,14 @@ def status_object(view: UserView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "user": u.handle,
         "status": u.status,
-        "last_seen": timefmt.v2(view.last_seen),
+        "last_seen": times.v2(view.last_seen),
         "display_name": u.display_name,
         "team": view.team,
-        "ooo": ooo_data(view.ooo),
+        "ooo": ooo_object(view.ooo),
     }
     if view.updated_by is not None:
         out["updated_by"] = view.updated_by
-        out["updated_at"] = timefmt.v2(view.updated_at)
+        out["updated_at"] = times.v2(view.updated_at)
     return out
 
 
@@ -131,9 +125,9 @@ def message_object(view: MessageView) -> dict[str, Any]:
         out["to"] = view.recipient
     out |= {
         "body": m.body,
-        "timestamp": timefmt.v2(m.created_at),
+        "timestamp": times.v2(m.created_at),
         "status": _status(view),
-        "read_at": timefmt.v2(m.read_at),
+        "read_at": times.v2(m.read_at),
     }
     return out
 
@@ -141,13 +135,13 @@ def message_object(view: MessageView) -> dict[str, Any]:
 def sent_item(view: MessageView) -> dict[str, Any]:
     """An item of `?to=`: what became of a message I sent."""
     m = view.message
-    return {"message_id": m.public_id, "body": m.body, "status": _status(view), "read_at": timefmt.v2(m.read_at)}
+    return {"message_id": m.public_id, "body": m.body, "status": _status(view), "read_at": times.v2(m.read_at)}
 
 
 def received_item(view: MessageView) -> dict[str, Any]:
     """An item of `?from=`: a message someone sent me."""
     m = view.message
-    return {"message_id": m.public_id, "from": view.sender, "body": m.body, "timestamp": timefmt.v2(m.created_at)}
+    return {"message_id": m.public_id, "from": view.sender, "body": m.body, "timestamp": times.v2(m.created_at)}
 
 
 def call_object(view: CallView) -> dict[str, Any]:
@@ -159,8 +153,8 @@ def call_object(view: CallView) -> dict[str, Any]:
         "to": view.callee,
         "type": c.type,
         "status": c.status,
-        "started_at": timefmt.v2(c.started_at),
-        "ended_at": timefmt.v2(c.ended_at),
+        "started_at": times.v2(c.started_at),
+        "ended_at": times.v2(c.ended_at),
         "duration_seconds": c.duration_seconds,
     }
 
@@ -233,7 +227,7 @@ async def send_message(
 def sent_object(view: MessageView) -> dict[str, Any]:
     """The answer to a send."""
     m = view.message
-    return {"message_id": m.public_id, "status": "delivered", "timestamp": timefmt.v2(m.created_at)}
+    return {"message_id": m.public_id, "status": "delivered", "timestamp": times.v2(m.created_at)}
 
 
 class SendLane:
@@ -264,7 +258,7 @@ class SendLane:
             return
         domain = domain_of(request)
         try:
-            me = await domain.auth.authenticate(token_of(request))
+            me = await signed_in(request)
             view = await domain.messages.send_dm(me, fields.to, fields.body, request.headers.get("idempotency-key"))
         except DomainError as exc:
             response: Response = DIALECT.domain_error(exc)
@@ -289,7 +283,7 @@ def _since(value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return timefmt.parse_date_or_time(value)
+        return times.parse_date_or_time(value)
     except ValueError as exc:
         raise Invalid("InvalidDate", f"since must be a date (2024-03-15) or an RFC 3339 time: {exc}") from None
 
@@ -323,7 +317,7 @@ async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
 async def read_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
     """Mark a message and everything before it from that sender read."""
     message = await domain.messages.mark_read(me, message_id)
-    return {"message_id": message.public_id, "status": "read", "read_at": timefmt.v2(message.read_at)}
+    return {"message_id": message.public_id, "status": "read", "read_at": times.v2(message.read_at)}
 
 
 @router.get("/conversations", response_model=Any, responses=v2(V2Conversations, 401))

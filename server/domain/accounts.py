@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from server.domain.admin import Admin
+from server.domain.auth import Auth, actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.names import check_handle
+from server.domain.people import People
 from server.model import User
-from server.store.base import WriteTx
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.store.base import ReadTx, Store, WriteTx
 
 INVITE_LIFETIME_US = 24 * 3600 * 1_000_000
 
@@ -34,14 +35,20 @@ def check_password(password: Any) -> str:
 class Accounts:
     """Setup once, then invitations that are accepted once within 24 hours."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(
+        self, store: Store, clock: Clock, auth: Auth, admin: Admin, people: People, *, setup_token: str | None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.auth = auth
+        self.admin = admin
+        self.people = people
         # The one-time token `serve` prints: setup from elsewhere than the server's own machine.
-        self._setup_token = domain.settings.setup_token
+        self._setup_token = setup_token
 
     async def needs_setup(self) -> bool:
         """Whether the server has no user yet."""
-        return await self.d.store.read(lambda repo: repo.count_users() == 0)
+        return await self.store.read(lambda repo: repo.count_users() == 0)
 
     def may_set_up(self, *, local: bool, setup_token: str | None) -> bool:
         """Setup is for the server's own machine (a loopback peer, not through a proxy), or whoever
@@ -63,21 +70,21 @@ class Accounts:
                 "set this server up from the machine it runs on, or send the setup token that "
                 "`huddle-server serve` printed in the X-Setup-Token header",
             )
-        digest = await self.d.auth.hash(password)
+        digest = await self.auth.hash(password)
 
         def run(tx: WriteTx) -> tuple[User, str]:
             if tx.count_users() > 0:
                 raise Conflict("SetupDone", "this server is already set up; sign in instead")
-            pk, _ = self.d.admin.ensure_user(tx, name, password_hash=digest, admin=True)
+            pk, _ = self.admin.ensure_user(tx, name, password_hash=digest, admin=True)
             return self._signed_in(tx, pk)
 
-        done = await self.d.store.write(run)
+        done = await self.store.write(run)
         self._setup_token = None  # used: one setup only
         return done
 
     def _signed_in(self, tx: WriteTx, pk: int) -> tuple[User, str]:
-        token = self.d.auth.issue(tx, pk)
-        self.d.people.touch(tx, pk, self.d.clock.now())
+        token = self.auth.issue(tx, pk)
+        self.people.touch(tx, pk, self.clock.now())
         user = tx.get_user(pk)
         assert user is not None
         return user, token
@@ -86,44 +93,44 @@ class Accounts:
         """A new invitation: (id, issuer, issued_at)."""
 
         def run(tx: WriteTx) -> tuple[str, User, int]:
-            now = self.d.clock.now()
-            issuer = self.d.actor(tx, issuer_pk)
+            now = self.clock.now()
+            issuer = actor_of(tx, issuer_pk)
             public_id = "inv_" + secrets.token_urlsafe(12)
             tx.insert_invite(public_id, issuer.pk, now)
-            self.d.people.touch(tx, issuer.pk, now)
+            self.people.touch(tx, issuer.pk, now)
             return public_id, issuer, now
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
-    def _open_invite(self, tx: Any, public_id: str) -> tuple[int, int]:
+    def _open_invite(self, tx: ReadTx, public_id: str) -> tuple[int, int]:
         found = tx.get_invite(public_id) if isinstance(public_id, str) else None
-        if found is None or found[2] is not None or self.d.clock.now() - found[1] > INVITE_LIFETIME_US:
+        if found is None or found[2] is not None or self.clock.now() - found[1] > INVITE_LIFETIME_US:
             raise NotFound("InviteNotFound", "this invitation does not exist, was used, or expired")
         return found[0], found[1]
 
     async def get_invite(self, public_id: str) -> tuple[User, int]:
         """Who issued an open invitation, and when."""
 
-        def run(repo: Any) -> tuple[User, int]:
+        def run(repo: ReadTx) -> tuple[User, int]:
             issuer_pk, issued_at = self._open_invite(repo, public_id)
             issuer = repo.get_user(issuer_pk)
             assert issuer is not None
             return issuer, issued_at
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def accept(self, public_id: str, name: Any, password: Any) -> tuple[User, str]:
         """Become a user through an invitation (once); signed in at once."""
         name, password = check_name(name), check_password(password)
-        await self.d.store.read(lambda repo: self._open_invite(repo, public_id))  # no hashing for a bad invitation
-        digest = await self.d.auth.hash(password)
+        await self.store.read(lambda repo: self._open_invite(repo, public_id))  # no hashing for a bad invitation
+        digest = await self.auth.hash(password)
 
         def run(tx: WriteTx) -> tuple[User, str]:
             self._open_invite(tx, public_id)
             if tx.get_user_by_handle(name) is not None:
                 raise Conflict("NameInUse", f"the name {name!r} is taken")
-            pk, _ = self.d.admin.ensure_user(tx, name, password_hash=digest, admin=False)
-            tx.use_invite(public_id, pk, self.d.clock.now())
+            pk, _ = self.admin.ensure_user(tx, name, password_hash=digest, admin=False)
+            tx.use_invite(public_id, pk, self.clock.now())
             return self._signed_in(tx, pk)
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import secrets
 import unicodedata
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain import timefmt
 from server.domain.auth import hash_password, verify_password
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Invalid, NotFound
+from server.domain.events import ChannelChanged, EventLog, UserCreated
+from server.domain.membership import WORKSPACE_STATES
 from server.domain.names import check_handle, check_text
-from server.model import Variant
-from server.store.base import WriteTx
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
-
-WORKSPACE_STATES = ("active", "archived", "locked", "deleted")
+from server.store.base import Store, WriteTx
 
 
 def channel_key(name: str) -> str:
@@ -32,12 +28,10 @@ def _text(value: Any, what: str, *, limit: int = 200) -> str:
 class Admin:
     """Creating users, teams, workspaces and channels (idempotently)."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
-
-    def _user_created(self, tx: WriteTx, handle: str, now: int) -> None:
-        data = {"type": "user", "event": "created", "at": timefmt.precise(now), "id": handle, "name": handle}
-        tx.emit(now, [Variant(None, data)])
+    def __init__(self, store: Store, clock: Clock, log: EventLog) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
 
     def ensure_user(
         self,
@@ -53,7 +47,7 @@ class Admin:
         """Create or update a user so it matches; returns (pk, changed). A new user's password may
         come hashed already (`password_hash`, from Auth.hash: off the writer and the event loop)."""
         check_handle(handle, "InvalidHandle")
-        now = self.d.clock.now()
+        now = self.clock.now()
         user = tx.get_user_by_handle(handle)
         changed = False
         if user is None:
@@ -66,7 +60,7 @@ class Admin:
                 hide_last_seen=False,
                 created_at=now,
             )
-            self._user_created(tx, handle, now)
+            self.log.emit(tx, None, UserCreated(now, handle))
             changed = True
         else:
             pk = user.pk
@@ -95,7 +89,7 @@ class Admin:
         team = tx.get_team_by_name(name)
         changed = False
         if team is None:
-            pk = tx.insert_team(name=name, deleted=False, created_at=self.d.clock.now(), stream_uuid=str(uuid.uuid4()))
+            pk = tx.insert_team(name=name, deleted=False, created_at=self.clock.now(), stream_uuid=str(uuid.uuid4()))
             changed = True
         else:
             pk = team.pk
@@ -117,7 +111,7 @@ class Admin:
             pk = tx.insert_workspace(
                 name=name,
                 state=state or "active",
-                created_at=self.d.clock.now(),
+                created_at=self.clock.now(),
                 stream_uuid=str(uuid.uuid4()),
             )
             changed = True
@@ -140,7 +134,7 @@ class Admin:
         existing = tx.get_channel_by_key(key)
         if existing is not None:
             return existing.pk, False
-        now = self.d.clock.now()
+        now = self.clock.now()
         public_id = "ch_" + secrets.token_hex(6)
         pk = tx.insert_conversation(
             kind="channel",
@@ -151,8 +145,7 @@ class Admin:
             created_at=now,
             deleted=False,
         )
-        data = {"type": "channel", "event": "created", "at": timefmt.precise(now), "id": public_id, "name": name}
-        tx.emit(now, [Variant(None, data)])
+        self.log.emit(tx, None, ChannelChanged(now, "created", public_id, name))
         return pk, True
 
     def load(self, data: dict[str, Any]) -> dict[str, int]:
@@ -195,7 +188,7 @@ class Admin:
                 changed["channels"] += did
             return changed
 
-        return self.d.store.write_sync(run)
+        return self.store.write_sync(run)
 
     def add_user(self, handle: str, password: str, *, admin: bool, display_name: str | None) -> int:
         """Create a user (the `user add` command)."""
@@ -206,7 +199,7 @@ class Admin:
             pk, _ = self.ensure_user(tx, handle, display_name=display_name, password=password, admin=admin)
             return pk
 
-        return self.d.store.write_sync(run)
+        return self.store.write_sync(run)
 
     def set_password(self, handle: str, password: str) -> None:
         """Change a password and revoke the user's tokens (the `user passwd` command)."""
@@ -216,9 +209,9 @@ class Admin:
             if user is None:
                 raise NotFound("UserNotFound", f"no user {handle!r}")
             tx.update_user(user.pk, password_hash=hash_password(password))
-            tx.revoke_user_tokens(user.pk, self.d.clock.now())
+            tx.revoke_user_tokens(user.pk, self.clock.now())
 
-        self.d.store.write_sync(run)
+        self.store.write_sync(run)
 
 
 def _fields(entry: Any, section: str, allowed: set[str]) -> None:

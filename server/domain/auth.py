@@ -11,14 +11,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from server.domain.clock import Clock
 from server.domain.errors import NotFound, RateLimited, Unauthorized
 from server.domain.limits import Recent, Window, address_key
+from server.events import Hub
 from server.model import User
-from server.store.base import WriteTx
-from server.store.repo import Repo
+from server.settings import Settings
+from server.store.base import ReadTx, Store, WriteTx
 
 if TYPE_CHECKING:
-    from server.domain.core import Domain
+    from server.domain.people import People
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 # Checked when there is no stored hash (an unknown user), so that takes as long as a wrong
@@ -56,12 +58,28 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class Auth:
-    """Sign-in, tokens, and the login and send limits."""
+def actor_of(repo: ReadTx, pk: int) -> User:
+    """The signed-in user making a request (by the pk their token gave), or Unauthorized when gone."""
+    return still_there(repo.get_user(pk))
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
-        s = domain.settings
+
+def still_there(user: User | None) -> User:
+    """The user an authenticated pk was looked up as, or Unauthorized when they are gone."""
+    if user is None:
+        raise Unauthorized("Unauthorized", "this token's user no longer exists")
+    return user
+
+
+class Auth:
+    """Sign-in, tokens, and the sign-in limits."""
+
+    def __init__(self, store: Store, clock: Clock, settings: Settings, hub: Hub, people: People) -> None:
+        self.store = store
+        self.clock = clock
+        self.hub = hub
+        self.people = people
+        self.token_ttl_us = int(settings.token_ttl * 1_000_000)
+        s = settings
         self._cache: dict[str, tuple[int, float]] = {}
         keys = s.login_tracked_keys
         # Sign-in attempts per (account, address), per account, per address (see login()).
@@ -70,13 +88,12 @@ class Auth:
         self.login_address = Window(s.login_rate_address, 60.0, max_keys=keys)
         # (account, address) pairs that signed in: the account-wide limit does not apply to them.
         self.known = Recent(keys)
-        self.sends = Window(s.send_rate, 60.0, max_keys=keys)
         self._hasher = ThreadPoolExecutor(max_workers=max(1, s.hash_workers), thread_name_prefix="huddle-hash")
 
     def issue(self, tx: WriteTx, user_pk: int) -> str:
         """Create a token for a user inside a write; returns the token (stored only hashed)."""
         token = secrets.token_urlsafe(32)
-        tx.insert_token(user_pk, token_hash(token), self.d.clock.now())
+        tx.insert_token(user_pk, token_hash(token), self.clock.now())
         return token
 
     def issue_for(self, handle: str) -> str:
@@ -88,7 +105,7 @@ class Auth:
                 raise NotFound("UserNotFound", f"no user {handle!r}")
             return self.issue(tx, user.pk)
 
-        return self.d.store.write_sync(run)
+        return self.store.write_sync(run)
 
     # ---- passwords, off the event loop ------------------------------------------------
     async def hash(self, password: str) -> str:
@@ -142,7 +159,7 @@ class Auth:
         counted = self._count_login(handle, address)
         if len(handle) > MAX_HANDLE:
             raise Unauthorized("InvalidCredentials", "wrong user or password")
-        user, stored = await self.d.store.read(
+        user, stored = await self.store.read(
             lambda repo: (u := repo.get_user_by_handle(handle), repo.password_hash(u.pk) if u else None)
         )
         if not await self.verify(password, stored if user is not None else None) or user is None:
@@ -153,28 +170,26 @@ class Auth:
 
         def run(tx: WriteTx) -> str:
             token = self.issue(tx, user.pk)
-            self.d.people.touch(tx, user.pk, self.d.clock.now())
+            self.people.touch(tx, user.pk, self.clock.now())
             return token
 
-        return await self.d.store.write(run), user
+        return await self.store.write(run), user
 
-    async def authenticate(self, token: str | None) -> int:
+    async def authenticate(self, token: str) -> int:
         """The pk of the user a token belongs to, or Unauthorized."""
-        if not token:
-            raise Unauthorized("Unauthorized", "sign in first: send Authorization: Bearer <token>")
         digest = token_hash(token)
         cached = self._cache.get(digest)
         if cached and time.monotonic() - cached[1] < _CACHE_SECONDS:
             return cached[0]
-        found = await self.d.store.read(lambda repo: repo.get_token(digest))
-        now = self.d.clock.now()
+        found = await self.store.read(lambda repo: repo.get_token(digest))
+        now = self.clock.now()
         if found is None or found[2] is not None:
             raise Unauthorized("Unauthorized", "this token is not valid; sign in again")
         user_pk, last_used, _ = found
-        if now - last_used > int(self.d.settings.token_ttl * 1_000_000):
+        if now - last_used > self.token_ttl_us:
             raise Unauthorized("Unauthorized", "this token expired; sign in again")
         if now - last_used > _TOUCH_EVERY_US:
-            await self.d.store.write(lambda tx: tx.touch_token(digest, now))
+            await self.store.write(lambda tx: tx.touch_token(digest, now))
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[digest] = (user_pk, time.monotonic())
@@ -187,41 +202,23 @@ class Auth:
         self._cache.pop(digest, None)
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
+            now = self.clock.now()
             tx.revoke_token(digest, now)
-            self.d.people.touch(tx, user_pk, now)
+            self.people.touch(tx, user_pk, now)
 
-        await self.d.store.write(run)
-        self.d.hub.close_tokens({digest})
+        await self.store.write(run)
+        self.hub.close_tokens({digest})
 
     async def end_revoked_streams(self) -> None:
         """Close the streams whose token was revoked (by any process: `huddle-server user passwd`
         writes to the same database) or expired since they opened. Run every tick."""
-        open_with = {sub.token for sub in self.d.hub.subs if sub.token is not None}
+        open_with = {sub.token for sub in self.hub.subs if sub.token is not None}
         if not open_with:
             return
-        used_since = self.d.clock.now() - int(self.d.settings.token_ttl * 1_000_000)
-        live = await self.d.store.read(lambda repo: repo.live_tokens(open_with, used_since))
+        used_since = self.clock.now() - self.token_ttl_us
+        live = await self.store.read(lambda repo: repo.live_tokens(open_with, used_since))
         dead = open_with - live
         if dead:
             for digest in dead:
                 self._cache.pop(digest, None)
-            self.d.hub.close_tokens(dead)
-
-    def check_send(self, user_pk: int) -> None:
-        """Refuse a send over the per-user send rate; count it otherwise."""
-        key = str(user_pk)
-        self.sends.check(key, "sending too fast; slow down")
-        self.sends.hit(key)
-
-    @staticmethod
-    def user_of(repo: Repo, pk: int) -> User:
-        """The user of an authenticated pk."""
-        return Auth.still_there(repo.get_user(pk))
-
-    @staticmethod
-    def still_there(user: User | None) -> User:
-        """The user an authenticated pk was looked up as, or Unauthorized when they are gone."""
-        if user is None:
-            raise Unauthorized("Unauthorized", "this token's user no longer exists")
-        return user
+            self.hub.close_tokens(dead)

@@ -3,57 +3,40 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain import timefmt
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.model import CALL_TYPES, Call, User, Variant
-from server.store.base import WriteTx
-from server.store.repo import Repo
+from server.domain.events import CallChanged, EventLog
+from server.domain.people import People
+from server.domain.views import CallView
+from server.model import CALL_TYPES, Call, User
+from server.store.base import ReadTx, Store, WriteTx
 
-if TYPE_CHECKING:
-    from server.domain.core import Domain
-
-
-@dataclass(frozen=True, slots=True)
-class CallView:
-    """A call with its parties' handles."""
-
-    call: Call
-    caller: str
-    callee: str
+# A call in one of these is ringing or under way: one per pair of people at a time.
+LIVE = ("ringing", "answered")
 
 
 class Calls:
     """Starting and answering calls; the ring timer."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(self, store: Store, clock: Clock, log: EventLog, people: People, *, ring_timeout: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.people = people
+        self.ring_timeout_us = int(ring_timeout * 1_000_000)
 
-    def view_of(self, repo: Repo, call: Call) -> CallView:
+    def view_of(self, repo: ReadTx, call: Call) -> CallView:
         """Resolve the handles of a call."""
         people = repo.users_by_pk((call.caller_pk, call.callee_pk))
         return CallView(call, people[call.caller_pk].handle, people[call.callee_pk].handle)
 
     def _emit(self, tx: WriteTx, view: CallView, now: int) -> None:
-        c = view.call
-        data: dict[str, Any] = {
-            "type": "call",
-            "event": c.status,
-            "at": timefmt.precise(now),
-            "call_id": c.public_id,
-            "from": view.caller,
-            "to": view.callee,
-            "call_type": c.type,
-            "status": c.status,
-            "started_at": timefmt.precise(c.started_at),
-            "ended_at": timefmt.precise(c.ended_at),
-            "duration_seconds": c.duration_seconds,
-        }
-        tx.emit(now, [Variant(frozenset({c.caller_pk, c.callee_pk}), data)])
+        self.log.emit(tx, frozenset({view.call.caller_pk, view.call.callee_pk}), CallChanged(now, view))
 
-    def _party_call(self, repo: Repo, actor: User, public_id: str) -> Call:
+    def _party_call(self, repo: ReadTx, actor: User, public_id: str) -> Call:
         call = repo.get_call(public_id) if isinstance(public_id, str) else None
         if call is None or actor.pk not in (call.caller_pk, call.callee_pk):
             raise NotFound("CallNotFound", f"no call {public_id!r}")
@@ -65,12 +48,12 @@ class Calls:
             raise Invalid("InvalidCallType", "type must be audio or video")
 
         def run(tx: WriteTx) -> CallView:
-            now = self.d.clock.now()
-            caller = self.d.actor(tx, actor_pk)
-            callee = self.d.people.find(tx, to)
+            now = self.clock.now()
+            caller = actor_of(tx, actor_pk)
+            callee = self.people.find(tx, to)
             if callee.pk == caller.pk:
                 raise Invalid("InvalidRecipient", "you cannot call yourself")
-            if tx.live_call_between(caller.pk, callee.pk) is not None:
+            if tx.call_between(caller.pk, callee.pk, LIVE) is not None:
                 raise Conflict("CallInProgress", f"a call with {callee.handle} is already ringing or live")
             pk = tx.insert_call(
                 public_id="call_" + secrets.token_hex(8),
@@ -83,35 +66,38 @@ class Calls:
             call = tx.get_call_pk(pk)
             view = CallView(call, caller.handle, callee.handle)
             self._emit(tx, view, now)
-            self.d.people.touch(tx, caller.pk, now)
+            self.people.touch(tx, caller.pk, now)
             return view
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def get(self, actor_pk: int, public_id: str) -> CallView:
         """One call of the caller's."""
 
-        def run(repo: Repo) -> CallView:
-            return self.view_of(repo, self._party_call(repo, self.d.actor(repo, actor_pk), public_id))
+        def run(repo: ReadTx) -> CallView:
+            return self.view_of(repo, self._party_call(repo, actor_of(repo, actor_pk), public_id))
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def list(self, actor_pk: int, *, missed: bool, limit: int) -> tuple[list[CallView], int]:
         """The caller's calls (or the ones they missed), newest first."""
 
-        def run(repo: Repo) -> tuple[list[CallView], int]:
-            actor = self.d.actor(repo, actor_pk)
-            calls, total = repo.calls_of(actor.pk, missed_only=missed, limit=limit)
+        def run(repo: ReadTx) -> tuple[list[CallView], int]:
+            actor = actor_of(repo, actor_pk)
+            if missed:  # missed: rung and never answered (not declined, not cancelled)
+                calls, total = repo.calls_of(actor.pk, limit=limit, callee_only=True, statuses=("no_answer",))
+            else:
+                calls, total = repo.calls_of(actor.pk, limit=limit)
             return [self.view_of(repo, c) for c in calls], total
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def act(self, actor_pk: int, public_id: str, action: str) -> CallView:
         """answer | decline | end."""
 
         def run(tx: WriteTx) -> CallView:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             call = self._party_call(tx, actor, public_id)
             is_callee = actor.pk == call.callee_pk
             if action in ("answer", "decline"):
@@ -135,16 +121,16 @@ class Calls:
                 raise Invalid("InvalidRequest", f"unknown call action {action!r}")
             view = self.view_of(tx, call)
             self._emit(tx, view, now)
-            self.d.people.touch(tx, actor.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return view
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     def expire(self, tx: WriteTx, now: int) -> int:
         """Ringing calls past the ring timeout become no_answer (also those left over a restart)."""
-        timeout = int(self.d.settings.ring_timeout * 1_000_000)
+        timeout = self.ring_timeout_us
         expired = 0
-        for call in tx.ringing_calls_started_before(now - timeout):
+        for call in tx.calls_in(("ringing",), started_before=now - timeout):
             ended = tx.update_call(call.pk, status="no_answer", ended_at=call.started_at + timeout)
             self._emit(tx, self.view_of(tx, ended), now)
             expired += 1

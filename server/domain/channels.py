@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain import timefmt
-from server.domain.admin import channel_key
+from server.domain.admin import Admin, channel_key
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.domain.messaging import MessageView, Page, check_body
+from server.domain.events import ChannelChanged, EventLog
+from server.domain.limits import SendLimit
+from server.domain.messaging import Messaging, Page, check_body
 from server.domain.names import name_problem
-from server.model import Conversation, Variant
-from server.store.base import WriteTx
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.people import People
+from server.domain.views import MessageView
+from server.model import Conversation
+from server.store.base import ReadTx, Store, WriteTx
 
 MAX_NAME = 64
 
@@ -39,10 +40,25 @@ def check_channel_name(name: Any) -> str:
 class Channels:
     """Channel operations; every user may read and write every live channel."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        log: EventLog,
+        people: People,
+        messages: Messaging,
+        admin: Admin,
+        sends: SendLimit,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.people = people
+        self.messages = messages
+        self.admin = admin
+        self.sends = sends
 
-    def channel(self, repo: Repo, public_id: str) -> Conversation:
+    def channel(self, repo: ReadTx, public_id: str) -> Conversation:
         """A live channel, or ChannelNotFound."""
         conv = repo.get_conversation_by_public_id(public_id) if isinstance(public_id, str) else None
         if conv is None or conv.kind != "channel" or conv.deleted:
@@ -54,45 +70,45 @@ class Channels:
         name = check_channel_name(name)
 
         def run(tx: WriteTx) -> Conversation:
-            actor = self.d.actor(tx, actor_pk)
+            actor = actor_of(tx, actor_pk)
             if tx.get_channel_by_key(channel_key(name)) is not None:
                 raise Conflict("ChannelNameInUse", f"a channel named {name!r} already exists")
-            pk, _ = self.d.admin.ensure_channel(tx, name, creator_pk=actor.pk)
-            self.d.people.touch(tx, actor.pk, self.d.clock.now())
+            pk, _ = self.admin.ensure_channel(tx, name, creator_pk=actor.pk)
+            self.people.touch(tx, actor.pk, self.clock.now())
             conv = tx.get_conversation(pk)
             assert conv is not None
             return conv
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def send(self, actor_pk: int, public_id: str, body: Any, idempotency_key: str | None = None) -> MessageView:
         """Post to a channel: everyone receives it. A retry with the same key returns the first message."""
         body = check_body(body)
-        self.d.auth.check_send(actor_pk)
+        self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key, "channel")
+            earlier = self.messages.replay(tx, actor_pk, idempotency_key, "channel")
             if earlier is not None:
                 return earlier
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             conv = self.channel(tx, public_id)
-            view = self.d.messages.post(tx, actor, conv, body, now)
-            self.d.messages.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
-            self.d.people.touch(tx, actor.pk, now)
+            view = self.messages.post(tx, actor, conv, body, now)
+            self.messages.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return view
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def history(self, viewer_pk: int, public_id: str, before: str | None = None, limit: int = 50) -> Page:
         """The `limit` messages of a channel just older than `before` (none = the newest), ascending."""
 
-        def run(repo: Repo) -> Page:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> Page:
+            viewer = actor_of(repo, viewer_pk)
             conv = self.channel(repo, public_id)
             before_pk: int | None = None
             if before is not None:
-                anchor, where = self.d.messages.visible(repo, viewer, before)
+                anchor, where = self.messages.visible(repo, viewer, before)
                 if where.pk != conv.pk:
                     raise Invalid("InvalidRequest", f"message {before!r} is not in this channel")
                 before_pk = anchor.pk
@@ -104,26 +120,19 @@ class Channels:
             more = bool(messages) and repo.has_older([conv.pk], None, None, messages[0].pk)
             return Page(items, total, messages[0].public_id if more else None)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def delete(self, actor_pk: int, public_id: str) -> None:
         """Remove a channel (its creator or an admin)."""
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             conv = self.channel(tx, public_id)
             if not actor.is_admin and conv.creator_pk != actor.pk:
                 raise Forbidden("Forbidden", "only the channel's creator or an admin can delete it")
             tx.delete_conversation(conv.pk)
-            data = {
-                "type": "channel",
-                "event": "deleted",
-                "at": timefmt.precise(now),
-                "id": conv.public_id,
-                "name": conv.name,
-            }
-            tx.emit(now, [Variant(None, data)])
-            self.d.people.touch(tx, actor.pk, now)
+            self.log.emit(tx, None, ChannelChanged(now, "deleted", conv.public_id or "", conv.name))
+            self.people.touch(tx, actor.pk, now)
 
-        await self.d.store.write(run)
+        await self.store.write(run)

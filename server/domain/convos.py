@@ -1,4 +1,4 @@
-"""Convos (seed 002): two-person conversations with a subject.
+"""Convos: two-person conversations with a subject.
 
 A convo is seen by its two participants only (its creator and the participant named at
 creation); to anyone else it does not exist (NotFound). Among the participants, the
@@ -11,26 +11,25 @@ a message's body: those refusals are Forbidden. A convo message is an ordinary m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from server.domain import timefmt
+from server.domain import access
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
-from server.domain.messaging import MAX_IDEMPOTENCY_KEY, check_body
+from server.domain.events import Change, ConvoChanged, EventLog, MessageEdited
+from server.domain.limits import SendLimit
+from server.domain.messaging import MAX_IDEMPOTENCY_KEY, Messaging, check_body
 from server.domain.names import name_problem
-from server.model import Conversation, Message, User, Variant
-from server.store.base import WriteTx
-from server.store.convo_queries import ConvoRow
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.people import People
+from server.model import Conversation, ConvoSummary, Message, User
+from server.store.base import ReadTx, Store, WriteTx
 
 T = TypeVar("T")
 MAX_SUBJECT = 140
 MAX_PAGE = 50
 # Far enough for any real page, small enough that index * count stays a 64-bit offset.
 MAX_INDEX = 1_000_000_000
-UNSET: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +86,22 @@ def partner_of(conv: Conversation, user_pk: int) -> int:
 class Convos:
     """Convo rules."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(
+        self, store: Store, clock: Clock, log: EventLog, people: People, messages: Messaging, sends: SendLimit
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.people = people
+        self.messaging = messages
+        self.sends = sends
 
-    def conversations_of(self, repo: Repo, viewer: User) -> list[Conversation]:
+    def conversations_of(self, repo: ReadTx, viewer: User) -> list[Conversation]:
         """The live convos a user takes part in (their messages go into boot)."""
         return repo.convos_of(viewer.pk)
 
     # ---- visibility ---------------------------------------------------------------
-    def convo(self, repo: Repo, viewer: User, convo_pk: int) -> ConvoRow:
+    def convo(self, repo: ReadTx, viewer: User, convo_pk: int) -> ConvoSummary:
         """A live convo the viewer takes part in, or ConvoNotFound."""
         row = repo.get_convo(convo_pk)
         conv = row.conversation if row else None
@@ -103,18 +109,14 @@ class Convos:
             raise NotFound("ConvoNotFound", f"Convo {convo_pk} was not found")
         return row
 
-    def message_in(self, repo: Repo, viewer: User, conv: Conversation, public_id: str) -> Message:
+    def message_in(self, repo: ReadTx, viewer: User, conv: Conversation, public_id: str) -> Message:
         """A live message of this convo the viewer may see, or MessageNotFound."""
         message = repo.get_message(public_id)
-        if (
-            message is None
-            or message.conversation_pk != conv.pk
-            or not self.d.messages.can_see(repo, viewer, message, conv)
-        ):
+        if message is None or message.conversation_pk != conv.pk or not access.can_see(repo, viewer, message, conv):
             raise NotFound("MessageNotFound", f"Could not find message {public_id!r} in convo {conv.pk}")
         return message
 
-    def views(self, repo: Repo, messages: list[Message]) -> list[ConvoMessage]:
+    def views(self, repo: ReadTx, messages: list[Message]) -> list[ConvoMessage]:
         """Messages with the public ids of their parents and thread roots."""
         replies = [m.pk for m in messages if m.parent_pk]
         roots = repo.thread_roots(replies)
@@ -128,45 +130,37 @@ class Convos:
             for m in messages
         ]
 
-    def event(self, tx: WriteTx, conv: Conversation, what: str, now: int) -> None:
+    def event(self, tx: WriteTx, conv: Conversation, what: Change, now: int) -> None:
         """Emit `convo created|updated|deleted` to the two participants."""
         creator = conv.creator_pk or 0
         participant = participant_of(conv)
         people = tx.users_by_pk((creator, participant))
-        data = {
-            "type": "convo",
-            "event": what,
-            "at": timefmt.precise(now),
-            "id": conv.pk,
-            "creator": people[creator].handle,
-            "participant": people[participant].handle,
-            "subject": conv.subject,
-        }
-        tx.emit(now, [Variant(frozenset({creator, participant}), data)])
+        change = ConvoChanged(now, what, conv.pk, people[creator].handle, people[participant].handle, conv.subject)
+        self.log.emit(tx, frozenset({creator, participant}), change)
 
     # ---- convos -------------------------------------------------------------------
-    async def inbox(self, viewer_pk: int, *, before: int, index: int, count: int) -> Listing[ConvoRow]:
+    async def inbox(self, viewer_pk: int, *, before: int, index: int, count: int) -> Listing[ConvoSummary]:
         """A page of the viewer's convos created before `before`."""
         check_page(index, count)
 
-        def run(repo: Repo) -> Listing[ConvoRow]:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> Listing[ConvoSummary]:
+            viewer = actor_of(repo, viewer_pk)
             rows, total, newest = repo.convo_page(viewer.pk, before=before, offset=index * count, limit=count)
             return Listing(rows, total, newest)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
-    async def get(self, viewer_pk: int, convo_pk: int) -> ConvoRow:
+    async def get(self, viewer_pk: int, convo_pk: int) -> ConvoSummary:
         """One convo the viewer takes part in."""
-        return await self.d.store.read(lambda repo: self.convo(repo, self.d.actor(repo, viewer_pk), convo_pk))
+        return await self.store.read(lambda repo: self.convo(repo, actor_of(repo, viewer_pk), convo_pk))
 
     async def create(self, actor_pk: int, participant_pk: int, subject: Any) -> Conversation:
         """A new convo between the actor (its creator) and another user."""
         subject = check_subject(subject)
 
         def run(tx: WriteTx) -> Conversation:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             participant = tx.get_user(participant_pk)
             if participant is None:
                 raise Invalid("InvalidParticipant", f"Invalid participant: no user {participant_pk}")
@@ -185,18 +179,18 @@ class Convos:
             conv = tx.get_conversation(pk)
             assert conv is not None
             self.event(tx, conv, "created", now)
-            self.d.people.touch(tx, actor.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return conv
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def patch(self, actor_pk: int, convo_pk: int, subject: Any) -> None:
         """Change the subject (the creator only)."""
         subject = check_subject(subject)
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             conv = self.convo(tx, actor, convo_pk).conversation
             if conv.creator_pk != actor.pk:
                 raise Forbidden("NotConvoCreator", "You are unauthorized to update this convo")
@@ -204,24 +198,24 @@ class Convos:
             fresh = tx.get_conversation(conv.pk)
             assert fresh is not None
             self.event(tx, fresh, "updated", now)
-            self.d.people.touch(tx, actor.pk, now)
+            self.people.touch(tx, actor.pk, now)
 
-        await self.d.store.write(run)
+        await self.store.write(run)
 
     async def delete(self, actor_pk: int, convo_pk: int) -> None:
         """Remove a convo and, with it, its messages (the creator only)."""
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             conv = self.convo(tx, actor, convo_pk).conversation
             if conv.creator_pk != actor.pk:
                 raise Forbidden("NotConvoCreator", "You are unauthorized to delete this convo")
             tx.delete_conversation(conv.pk)
             self.event(tx, conv, "deleted", now)
-            self.d.people.touch(tx, actor.pk, now)
+            self.people.touch(tx, actor.pk, now)
 
-        await self.d.store.write(run)
+        await self.store.write(run)
 
     # ---- messages -----------------------------------------------------------------
     async def messages(
@@ -230,23 +224,23 @@ class Convos:
         """A page of a convo's messages created before `before`, newest first."""
         check_page(index, count)
 
-        def run(repo: Repo) -> Listing[ConvoMessage]:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> Listing[ConvoMessage]:
+            viewer = actor_of(repo, viewer_pk)
             conv = self.convo(repo, viewer, convo_pk).conversation
             messages, total, newest = repo.convo_message_page(conv.pk, before=before, offset=index * count, limit=count)
             return Listing(self.views(repo, messages), total, newest)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def message(self, viewer_pk: int, convo_pk: int, public_id: str) -> ConvoMessage:
         """One message of a convo the viewer takes part in."""
 
-        def run(repo: Repo) -> ConvoMessage:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> ConvoMessage:
+            viewer = actor_of(repo, viewer_pk)
             conv = self.convo(repo, viewer, convo_pk).conversation
             return self.views(repo, [self.message_in(repo, viewer, conv, public_id)])[0]
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def send(
         self,
@@ -262,16 +256,16 @@ class Convos:
         body = check_body(body)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY):
             raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
-        self.d.auth.check_send(actor_pk)
+        self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> ConvoMessage:
-            earlier = self.d.messages.replay(tx, actor_pk, idempotency_key, "convo")
+            earlier = self.messaging.replay(tx, actor_pk, idempotency_key, "convo")
             if earlier is not None:
                 if earlier.conversation.pk != convo_pk:
                     raise Invalid("IdempotencyKeyReused", "this Idempotency-Key was used for another conversation")
                 return self.views(tx, [earlier.message])[0]
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             conv = self.convo(tx, actor, convo_pk).conversation
             other = partner_of(conv, actor.pk)
             if recipient_pk is not None and recipient_pk != other:
@@ -279,56 +273,49 @@ class Convos:
             parent = self.message_in(tx, actor, conv, parent_id) if parent_id is not None else None
             recipient = tx.get_user(other)
             assert recipient is not None
-            view = self.d.messages.post(tx, actor, conv, body, now, recipient=recipient, parent=parent)
+            view = self.messaging.post(tx, actor, conv, body, now, recipient=recipient, parent=parent)
             message = view.message
-            self.d.messages.remember(tx, actor_pk, idempotency_key, message.pk, now)
-            self.d.people.touch(tx, actor.pk, now)
+            self.messaging.remember(tx, actor_pk, idempotency_key, message.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return self.views(tx, [message])[0]
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def patch_message(
-        self, actor_pk: int, convo_pk: int, public_id: str, *, body: Any = UNSET, is_read: bool | None = None
+        self, actor_pk: int, convo_pk: int, public_id: str, *, body: str | None = None, mark_read: bool = False
     ) -> None:
-        """Edit a body (the sender only) or mark a message read (the recipient only; never back to unread)."""
-        if body is UNSET and is_read is None:
-            raise Invalid("InvalidRequest", "Invalid Message Patch request: send Body or IsRead")
-        if body is not UNSET:
+        """Edit a body (the sender only) or mark a message read (the recipient only), or both."""
+        if body is None and not mark_read:
+            raise Invalid("InvalidRequest", "nothing to change")
+        if body is not None:
             body = check_body(body)
-        if is_read is False:
-            raise Invalid("InvalidRequest", "IsRead can only be set to true: a read message stays read")
-        if body is UNSET:
-            await self.d.store.read(lambda repo: self._find(repo, actor_pk, convo_pk, public_id))
+        if body is None:
+            await self.store.read(lambda repo: self._find(repo, actor_pk, convo_pk, public_id))
             # The read rule (this message and every earlier unread one, one event) lives in messages.
-            await self.d.messages.mark_read(actor_pk, public_id)
+            await self.messaging.mark_read(actor_pk, public_id)
             return
+        new_body = body
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
+            now = self.clock.now()
             actor, message = self._find(tx, actor_pk, convo_pk, public_id)
             if message.sender_pk != actor.pk:
                 raise Forbidden("NotSender", "You are unauthorized to edit this message")
-            if is_read:
+            if mark_read:
                 raise Forbidden("NotRecipient", "only the recipient can mark a message read")
-            tx.set_message_body(message.pk, body)
-            data = {
-                "type": "message",
-                "event": "updated",
-                "at": timefmt.precise(now),
-                "id": message.public_id,
-                "body": body,
-            }
-            tx.emit(now, [Variant(frozenset(p for p in (message.sender_pk, message.recipient_pk) if p), data)])
-            self.d.people.touch(tx, actor.pk, now)
+            tx.set_message_body(message.pk, new_body)
+            receivers = frozenset(p for p in (message.sender_pk, message.recipient_pk) if p)
+            self.log.emit(tx, receivers, MessageEdited(now, message.public_id, new_body))
+            self.people.touch(tx, actor.pk, now)
 
-        await self.d.store.write(run)
+        await self.store.write(run)
 
     async def delete_message(self, actor_pk: int, convo_pk: int, public_id: str) -> None:
         """Remove a message of a convo (its sender, or an admin taking part, as for every message)."""
-        await self.d.store.read(lambda repo: self._find(repo, actor_pk, convo_pk, public_id))
-        await self.d.messages.delete(actor_pk, public_id)
+        await self.store.read(lambda repo: self._find(repo, actor_pk, convo_pk, public_id))
+        await self.messaging.delete(actor_pk, public_id)
 
-    def _find(self, repo: Repo, actor_pk: int, convo_pk: int, public_id: str) -> tuple[User, Message]:
-        actor = self.d.actor(repo, actor_pk)
+    def _find(self, repo: ReadTx, actor_pk: int, convo_pk: int, public_id: str) -> tuple[User, Message]:
+        actor = actor_of(repo, actor_pk)
         conv = self.convo(repo, actor, convo_pk).conversation
         return actor, self.message_in(repo, actor, conv, public_id)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain.admin import WORKSPACE_STATES
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from server.domain.membership import WORKSPACE_STATES, is_live
 from server.domain.names import check_text
-from server.model import MAX_PK, Team, User, Workspace
-from server.store.base import WriteTx
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.people import People, pk_of
+from server.model import Team, User, Workspace
+from server.store.base import ReadTx, Store, WriteTx
 
 _STATE_CODES = {"archived": "WorkspaceArchived", "locked": "WorkspaceLocked", "deleted": "WorkspaceDeleted"}
 
@@ -26,15 +25,6 @@ class Group:
     kind: str  # "team" | "workspace"
     record: Team | Workspace
     members: list[User]
-
-
-def pk_of(text: str) -> int | None:
-    """The integer id written in text, else None."""
-    # ASCII only: isdigit() also takes "³", which int() refuses. Within SQLite's INTEGER
-    # range: a bigger one overflows the query. Both were 500s.
-    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_PK:
-        return int(text)
-    return None
 
 
 def _ref(value: Any, blank_code: str, missing_code: str) -> int:
@@ -54,11 +44,13 @@ def _name(value: Any) -> str:
 class Groups:
     """Access rules for teams and workspaces, and admin management."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(self, store: Store, clock: Clock, people: People) -> None:
+        self.store = store
+        self.clock = clock
+        self.people = people
 
     # ---- access (the reference's codes) ----------------------------------------------
-    def _team(self, repo: Repo, actor: User, ref: Any) -> tuple[Team, list[int]]:
+    def _team(self, repo: ReadTx, actor: User, ref: Any) -> tuple[Team, list[int]]:
         """A team and its members; TeamNotFound, or TeamMembershipRequired for outsiders (not admins)."""
         team = repo.get_team(_ref(ref, "TeamNotProvided", "TeamNotFound"))
         if team is None:
@@ -68,7 +60,7 @@ class Groups:
             raise Forbidden("TeamMembershipRequired", "you are not a member of this team")
         return team, members
 
-    def _workspace(self, repo: Repo, actor: User, ref: Any) -> tuple[Workspace, list[int]]:
+    def _workspace(self, repo: ReadTx, actor: User, ref: Any) -> tuple[Workspace, list[int]]:
         """A workspace and its members; WorkspaceNotFound, or WorkspaceMembershipRequired for outsiders."""
         space = repo.get_workspace(_ref(ref, "WorkspaceNotProvided", "WorkspaceNotFound"))
         if space is None:
@@ -78,25 +70,25 @@ class Groups:
             raise Forbidden("WorkspaceMembershipRequired", "you are not a member of this workspace")
         return space, members
 
-    def team_for(self, repo: Repo, actor: User, ref: Any) -> Team:
+    def team_for(self, repo: ReadTx, actor: User, ref: Any) -> Team:
         """A team the actor may query: not found, membership, then TeamDeleted."""
         team, _ = self._team(repo, actor, ref)
         if team.deleted:
             raise Forbidden("TeamDeleted", "this team is deleted")
         return team
 
-    def workspace_for(self, repo: Repo, actor: User, ref: Any) -> Workspace:
+    def workspace_for(self, repo: ReadTx, actor: User, ref: Any) -> Workspace:
         """A workspace the actor may query: not found, membership, then its state."""
         space, _ = self._workspace(repo, actor, ref)
         if space.state in _STATE_CODES:
             raise Forbidden(_STATE_CODES[space.state], f"this workspace is {space.state}")
         return space
 
-    def team_members_for(self, repo: Repo, actor: User, ref: Any) -> list[int]:
+    def team_members_for(self, repo: ReadTx, actor: User, ref: Any) -> list[int]:
         """Members of a team the actor may query."""
         return repo.team_member_pks(self.team_for(repo, actor, ref).pk)
 
-    def workspace_members_for(self, repo: Repo, actor: User, ref: Any) -> list[int]:
+    def workspace_members_for(self, repo: ReadTx, actor: User, ref: Any) -> list[int]:
         """Members of a workspace the actor may query."""
         return repo.workspace_member_pks(self.workspace_for(repo, actor, ref).pk)
 
@@ -104,44 +96,44 @@ class Groups:
     async def list_for(self, actor_pk: int, kind: str) -> list[Team | Workspace]:
         """The teams (or workspaces) the caller belongs to; admins see all."""
 
-        def run(repo: Repo) -> list[Team | Workspace]:
-            actor = self.d.actor(repo, actor_pk)
+        def run(repo: ReadTx) -> list[Team | Workspace]:
+            actor = actor_of(repo, actor_pk)
             if kind == "team":
                 teams = repo.list_teams()
                 if actor.is_admin:
                     return list(teams)
                 mine = {t.pk for t in repo.teams_of([actor.pk]).get(actor.pk, [])}
-                return [t for t in teams if t.pk in mine and not t.deleted]
+                return [t for t in teams if t.pk in mine and is_live(t)]
             spaces = repo.list_workspaces()
             if actor.is_admin:
                 return list(spaces)
             mine = {w.pk for w in repo.workspaces_of([actor.pk]).get(actor.pk, [])}
-            return [w for w in spaces if w.pk in mine and w.state != "deleted"]
+            return [w for w in spaces if w.pk in mine and is_live(w)]
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def get(self, actor_pk: int, kind: str, ref: Any) -> Group:
         """One team or workspace with its members, for members and admins (whatever its state)."""
 
-        def run(repo: Repo) -> Group:
-            actor = self.d.actor(repo, actor_pk)
+        def run(repo: ReadTx) -> Group:
+            actor = actor_of(repo, actor_pk)
             return self._group(repo, actor, kind, ref)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
-    def _group(self, repo: Repo, actor: User, kind: str, ref: Any) -> Group:
+    def _group(self, repo: ReadTx, actor: User, kind: str, ref: Any) -> Group:
         record, pks = self._team(repo, actor, ref) if kind == "team" else self._workspace(repo, actor, ref)
         users = repo.users_by_pk(pks)
         return Group(kind, record, [users[pk] for pk in pks if pk in users])
 
     # ---- admin management ---------------------------------------------------------
-    def _admin(self, tx: Repo, actor_pk: int) -> User:
-        actor = self.d.actor(tx, actor_pk)
+    def _admin(self, tx: ReadTx, actor_pk: int) -> User:
+        actor = actor_of(tx, actor_pk)
         if not actor.is_admin:
             raise Forbidden("InsufficientPermissions", "only an admin can manage teams and workspaces")
         return actor
 
-    def _member_pks(self, tx: Repo, refs: Any) -> list[int]:
+    def _member_pks(self, tx: ReadTx, refs: Any) -> list[int]:
         if refs is None:
             return []
         if not isinstance(refs, list):
@@ -160,7 +152,7 @@ class Groups:
         """A new team or workspace (admins)."""
 
         def run(tx: WriteTx) -> Group:
-            now = self.d.clock.now()
+            now = self.clock.now()
             actor = self._admin(tx, actor_pk)
             name = _name(body.get("name"))
             members = self._member_pks(tx, body.get("members"))
@@ -182,10 +174,10 @@ class Groups:
                 )
                 for member in members:
                     tx.add_workspace_member(pk, member)
-            self.d.people.touch(tx, actor.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return self._group(tx, actor, kind, pk)
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def patch(self, actor_pk: int, kind: str, ref: Any, body: dict[str, Any]) -> Group:
         """Rename, delete or restore a team; rename a workspace or change its state (admins)."""
@@ -218,10 +210,10 @@ class Groups:
                     tx.update_workspace(group.record.pk, **values)
             if not values:
                 raise Invalid("InvalidRequest", "nothing to change")
-            self.d.people.touch(tx, actor.pk, self.d.clock.now())
+            self.people.touch(tx, actor.pk, self.clock.now())
             return self._group(tx, actor, kind, group.record.pk)
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def membership(self, actor_pk: int, kind: str, ref: Any, user_ref: str, *, add: bool) -> None:
         """Add (PUT) or remove (DELETE) a member (admins)."""
@@ -234,6 +226,6 @@ class Groups:
                 (tx.add_team_member if add else tx.remove_team_member)(group.record.pk, member)
             else:
                 (tx.add_workspace_member if add else tx.remove_workspace_member)(group.record.pk, member)
-            self.d.people.touch(tx, actor.pk, self.d.clock.now())
+            self.people.touch(tx, actor.pk, self.clock.now())
 
-        await self.d.store.write(run)
+        await self.store.write(run)

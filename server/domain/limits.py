@@ -115,3 +115,16 @@ class Recent:
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and digest(key) in self._keys
+
+
+class SendLimit:
+    """The send rate: messages per user per minute, every dialect's sends counted together (0 = off)."""
+
+    def __init__(self, per_minute: int, *, max_keys: int = 100_000) -> None:
+        self.window = Window(per_minute, 60.0, max_keys=max_keys)
+
+    def count(self, user_pk: int) -> None:
+        """Refuse a send over the rate; count it otherwise."""
+        key = str(user_pk)
+        self.window.check(key, "sending too fast; slow down")
+        self.window.hit(key)

@@ -1,19 +1,21 @@
-"""Direct messages, read receipts and unread counts."""
+"""Messages of every kind (the one `post` all sends go through), DMs, read receipts and unread counts."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain import timefmt
+from server.domain import access
+from server.domain.auth import actor_of, still_there
+from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from server.model import Conversation, Message, User, Variant
-from server.store.base import WriteTx
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.events import EventLog, MessageDeleted, MessageRead, MessageSent
+from server.domain.limits import SendLimit
+from server.domain.people import People
+from server.domain.views import MessageView
+from server.model import Conversation, Message, User
+from server.store.base import ReadTx, Store, WriteTx
 
 MAX_BODY = 64_000
 MAX_IDEMPOTENCY_KEY = 255
@@ -32,19 +34,6 @@ def preview(body: str, limit: int) -> tuple[str, bool]:
     if len(data) <= limit:
         return body, False
     return data[:limit].decode("utf-8", "ignore"), True
-
-
-@dataclass(frozen=True, slots=True)
-class MessageView:
-    """A message with the handles a dialect needs to render it."""
-
-    message: Message
-    sender: str
-    recipient: str | None
-    conversation: Conversation
-    parent_id: str | None = None
-    # The body is only the start of the message's (boot's bounds, see `preview`).
-    truncated: bool = False
 
 
 def mentions(body: str, handle: str) -> bool:
@@ -101,21 +90,14 @@ def check_body(body: Any) -> str:
 class Messaging:
     """Sending, reading and listing messages."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(self, store: Store, clock: Clock, log: EventLog, people: People, sends: SendLimit) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.people = people
+        self.sends = sends
 
-    # ---- visibility (one rule for every dialect) ------------------------------------
-    def can_see(self, repo: Repo, viewer: User, message: Message, conversation: Conversation) -> bool:
-        """Whether a viewer may see a message."""
-        if message.deleted or conversation.deleted:
-            return False
-        if conversation.kind in ("dm", "convo"):
-            return viewer.pk in (conversation.user_a, conversation.user_b)
-        if conversation.kind == "stream":
-            return self.d.streams.can_read(repo, viewer, conversation)
-        return conversation.kind == "channel"
-
-    def view_of(self, repo: Repo, message: Message, conversation: Conversation | None = None) -> MessageView:
+    def view_of(self, repo: ReadTx, message: Message, conversation: Conversation | None = None) -> MessageView:
         """Resolve the handles of a message."""
         conv = conversation or repo.get_conversation(message.conversation_pk)
         assert conv is not None
@@ -126,56 +108,33 @@ class Messaging:
             message, people[message.sender_pk].handle, recipient, conv, parent.public_id if parent else None
         )
 
-    def sent_event(self, view: MessageView, audience: frozenset[int] | None) -> Variant:
-        """The `message sent` event of a message."""
-        m = view.message
-        data: dict[str, Any] = {
-            "type": "message",
-            "event": "sent",
-            "at": timefmt.precise(m.created_at),
-            "id": m.public_id,
-            "sender": view.sender,
-            "body": m.body,
-            "parent": view.parent_id,
-        }
-        conv = view.conversation
-        if conv.kind == "dm":
-            data["to"] = view.recipient
-        elif conv.kind == "channel":
-            data["channel"] = conv.public_id
-        elif conv.kind == "convo":
-            data["convo"] = conv.pk
-        else:
-            data["stream"] = conv.public_id
-        return Variant(audience, data)
-
     # ---- DMs ----------------------------------------------------------------------
     async def send_dm(self, actor_pk: int, to: str, body: Any, idempotency_key: str | None = None) -> MessageView:
         """Send a DM. With an idempotency key a retry returns the first message and stores nothing."""
         body = check_body(body)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY):
             raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
-        self.d.auth.check_send(actor_pk)
+        self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             earlier = self.replay(tx, actor_pk, idempotency_key, "dm")
             if earlier is not None:
                 return earlier
-            now = self.d.clock.now()
+            now = self.clock.now()
             # Sender, recipient and their DM in one statement: the three lookups of every send.
             found_sender, found_recipient, conv = tx.dm_parties(actor_pk, to)
-            sender = self.d.auth.still_there(found_sender)
-            recipient = self.d.people.found(found_recipient, to)
+            sender = still_there(found_sender)
+            recipient = self.people.found(found_recipient, to)
             if recipient.pk == sender.pk:
                 raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
             if conv is None:
                 conv = self.dm(tx, sender.pk, recipient.pk, now)
             view = self.post(tx, sender, conv, body, now, recipient=recipient)
             self.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
-            self.d.people.touch(tx, sender.pk, now, user=sender)
+            self.people.touch(tx, sender.pk, now, user=sender)
             return view
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     def post(
         self,
@@ -211,7 +170,7 @@ class Messaging:
         view = MessageView(
             message, actor.handle, recipient.handle if recipient else None, conv, parent.public_id if parent else None
         )
-        tx.emit(now, [self.sent_event(view, self.audience(tx, conv))])
+        self.log.emit(tx, access.audience(tx, conv), MessageSent(now, view))
         return view
 
     def replay(self, tx: WriteTx, actor_pk: int, key: str | None, kind: str) -> MessageView | None:
@@ -249,23 +208,23 @@ class Messaging:
             assert conv is not None
         return conv
 
-    def visible(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+    def visible(self, repo: ReadTx, viewer: User, public_id: str) -> tuple[Message, Conversation]:
         """A message the viewer may see, or MessageNotFound."""
         message = repo.get_message(public_id) if isinstance(public_id, str) else None
         conv = repo.get_conversation(message.conversation_pk) if message else None
-        if message is None or conv is None or not self.can_see(repo, viewer, message, conv):
+        if message is None or conv is None or not access.can_see(repo, viewer, message, conv):
             raise NotFound("MessageNotFound", f"no message {public_id!r}")
         return message, conv
 
     async def get(self, viewer_pk: int, public_id: str) -> MessageView:
         """One message the viewer may see."""
 
-        def run(repo: Repo) -> MessageView:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> MessageView:
+            viewer = actor_of(repo, viewer_pk)
             message, conv = self.visible(repo, viewer, public_id)
             return self.view_of(repo, message, conv)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def history(
         self,
@@ -282,12 +241,12 @@ class Messaging:
         if sum(x is not None for x in (to, sender, with_)) > 1:
             raise Invalid("InvalidRequest", "use only one of to, from and with")
 
-        def run(repo: Repo) -> Page:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> Page:
+            viewer = actor_of(repo, viewer_pk)
             partner_handle = to or sender or with_
             sender_pk: int | None = None
             if partner_handle is not None:
-                partner = self.d.people.find(repo, partner_handle)
+                partner = self.people.find(repo, partner_handle)
                 conv = repo.get_dm(viewer.pk, partner.pk)
                 convs = [conv] if conv else []
                 sender_pk = viewer.pk if to is not None else partner.pk if sender is not None else None
@@ -317,92 +276,73 @@ class Messaging:
             more = bool(messages) and repo.has_older(pks, sender_pk, since, messages[0].pk)
             return Page(items, total, messages[0].public_id if more else None)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def mark_read(self, reader_pk: int, public_id: str) -> Message:
         """Mark a message, and every earlier unread one from the same sender, read. Idempotent."""
 
         def run(tx: WriteTx) -> Message:
-            now = self.d.clock.now()
-            reader = self.d.actor(tx, reader_pk)
+            now = self.clock.now()
+            reader = actor_of(tx, reader_pk)
             message, conv = self.visible(tx, reader, public_id)
             if conv.kind == "channel":
                 return self._mark_channel_read(tx, reader, message, conv, now)
             if message.recipient_pk != reader.pk:
                 raise Forbidden("NotRecipient", "only the recipient can mark a message read")
-            marked = tx.mark_read(conv.pk, reader.pk, message.pk, now)
-            tx.set_read_marker(conv.pk, reader.pk, message.pk, now)
+            marked = tx.unread_to(conv.pk, reader.pk, message.pk)
             if marked:
-                newest = marked[-1]
-                tx.emit(
-                    now,
-                    [
-                        Variant(
-                            frozenset({reader.pk, *(m.sender_pk for m in marked)}),
-                            {
-                                "type": "message",
-                                "event": "read",
-                                "at": timefmt.precise(now),
-                                "id": newest.public_id,
-                                "reader": reader.handle,
-                                "read_at": timefmt.precise(now),
-                            },
-                        )
-                    ],
-                )
-            self.d.people.touch(tx, reader.pk, now)
+                tx.set_read_at(conv.pk, reader.pk, message.pk, now)
+            self._move_marker(tx, conv, reader, message, now)
+            if marked:
+                # One event names the newest message newly read; its senders and the reader are told.
+                audience = frozenset({reader.pk, *(m.sender_pk for m in marked)})
+                self.log.emit(tx, audience, MessageRead(now, marked[-1].public_id, reader.handle))
+            self.people.touch(tx, reader.pk, now)
             fresh = tx.get_message_pk(message.pk)
             assert fresh is not None
             return fresh
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
+
+    @staticmethod
+    def _move_marker(tx: WriteTx, conv: Conversation, reader: User, message: Message, now: int) -> bool:
+        """Move the reader's read marker in a conversation forward to a message; it never moves back.
+        Whether it moved."""
+        marker = tx.read_marker(conv.pk, reader.pk)
+        if marker is not None and marker >= message.pk:
+            return False
+        tx.put_read_marker(conv.pk, reader.pk, message.pk, now)
+        return True
 
     def _mark_channel_read(self, tx: WriteTx, reader: User, message: Message, conv: Conversation, now: int) -> Message:
-        """A channel is read up to a message by moving the reader's marker (it never moves back);
-        only the reader is told (channels have no receipts)."""
-        if tx.set_read_marker(conv.pk, reader.pk, message.pk, now):
-            data = {
-                "type": "message",
-                "event": "read",
-                "at": timefmt.precise(now),
-                "id": message.public_id,
-                "reader": reader.handle,
-                "read_at": timefmt.precise(now),
-                "channel": conv.public_id,
-            }
-            tx.emit(now, [Variant(frozenset({reader.pk}), data)])
-        self.d.people.touch(tx, reader.pk, now)
+        """A channel is read up to a message by moving the reader's marker; only the reader is told
+        (channels have no receipts)."""
+        if self._move_marker(tx, conv, reader, message, now):
+            event = MessageRead(now, message.public_id, reader.handle, channel=conv.public_id)
+            self.log.emit(tx, frozenset({reader.pk}), event)
+        self.people.touch(tx, reader.pk, now)
         return replace(message, read_at=now)  # the answer says when it was read; nothing else keeps it
-
-    def audience(self, repo: Repo, conversation: Conversation) -> frozenset[int] | None:
-        """Who may see a conversation's messages now (None: everyone)."""
-        if conversation.kind == "channel":
-            return None
-        if conversation.kind == "stream":
-            return self.d.streams.audience_of(repo, conversation)
-        return frozenset(p for p in (conversation.user_a, conversation.user_b) if p)
 
     async def delete(self, actor_pk: int, public_id: str) -> None:
         """Remove a message (its sender or an admin), in any dialect; those who could see it are told."""
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             message, conv = self.visible(tx, actor, public_id)
             if not actor.is_admin and message.sender_pk != actor.pk:
                 raise Forbidden("Forbidden", "only the sender or an admin can delete a message")
             tx.delete_message(message.pk)
-            data = {"type": "message", "event": "deleted", "at": timefmt.precise(now), "id": message.public_id}
-            tx.emit(now, [Variant(self.audience(tx, conv), data)])
-            self.d.people.touch(tx, actor.pk, now)
+            self.log.emit(tx, access.audience(tx, conv), MessageDeleted(now, message.public_id))
+            self.people.touch(tx, actor.pk, now)
 
-        await self.d.store.write(run)
+        await self.store.write(run)
 
     async def conversations(self, viewer_pk: int) -> list[ConversationSummary]:
         """Every DM partner with the unread count and newest message, newest first."""
 
-        def run(repo: Repo) -> list[ConversationSummary]:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> list[ConversationSummary]:
+            viewer = actor_of(repo, viewer_pk)
             convs = repo.dm_conversations_of(viewer.pk)
             unread = repo.unread_dm_counts(viewer.pk)
             last = repo.last_messages([c.pk for c in convs])
@@ -422,4 +362,4 @@ class Messaging:
             out.sort(key=lambda s: s.last.message.pk if s.last else 0, reverse=True)
             return out
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)

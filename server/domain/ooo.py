@@ -1,23 +1,50 @@
-"""Out-of-office entries (the Huddle "presence entities"), their audits and queries."""
+"""Out-of-office entries, their audits and queries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.domain import timefmt
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
-from server.domain.groups import pk_of
+from server.domain.events import Change, EventLog, OooChanged
+from server.domain.groups import Groups
+from server.domain.membership import mates_of
 from server.domain.names import name_problem
-from server.domain.people import UNSET, Audience
-from server.model import OooEntry, User, Variant
-from server.store.base import WriteTx
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.people import UNSET, Audience, People, current_ooo, pk_of
+from server.model import OooEntry, User
+from server.store.base import ReadTx, Store, WriteTx
 
 MAX_MESSAGE = 280
+
+
+class DatesReversed(Invalid):
+    """An entry (or a query's range) would start after it ends."""
+
+    def __init__(self) -> None:
+        super().__init__("DatesReversed", "the start is after the end")
+
+
+@dataclass(frozen=True, slots=True)
+class OooFields:
+    """A new entry: whether it is on, its dates (None: open), its message (checked by the domain)."""
+
+    is_active: bool
+    start: int | None
+    end: int | None
+    message: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class OooChange:
+    """A change to an entry: each field UNSET (kept), or its new value (None clears a date or the message)."""
+
+    is_active: Any = UNSET
+    start: Any = UNSET
+    end: Any = UNSET
+    message: Any = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,22 +57,10 @@ class Listing:
     pagesize: int
 
 
-def parse_date(value: Any, code: str) -> int | None:
-    """A DateTimeOffset (any offset) or null; `code` names the error."""
-    if value is None:
-        return None
-    try:
-        return timefmt.parse_rfc3339(value)
-    except ValueError:
-        raise Invalid(code, f"{value!r} is not a date with an offset, e.g. 2022-04-19T16:30:29+00:00") from None
-
-
-def parse_range(start: Any, end: Any, *, date_code: str, range_code: str) -> tuple[int | None, int | None]:
-    """Two dates, start not after end."""
-    first, last = parse_date(start, date_code), parse_date(end, date_code)
-    if first is not None and last is not None and first > last:
-        raise Invalid(range_code, "startDate is after endDate")
-    return first, last
+def check_range(start: int | None, end: int | None) -> None:
+    """Dates in order (either may be open); DatesReversed if not."""
+    if start is not None and end is not None and start > end:
+        raise DatesReversed()
 
 
 def check_message(value: Any) -> str | None:
@@ -62,134 +77,118 @@ def check_message(value: Any) -> str | None:
     return value
 
 
-def _ref(value: str, blank_code: str) -> str:
-    if value is None or not str(value).strip():
-        raise Invalid(blank_code, "no id was given")
-    return str(value).strip()
-
-
 class Ooo:
     """Creating, changing and querying OOO entries."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(self, store: Store, clock: Clock, log: EventLog, people: People, groups: Groups) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.people = people
+        self.groups = groups
 
     # ---- lookups ------------------------------------------------------------------
-    def user(self, repo: Repo, ref: str) -> User:
-        """A user by pk or handle; UserNotProvided / UserNotFound."""
-        ref = _ref(ref, "UserNotProvided")
-        pk = pk_of(ref)
-        user = repo.get_user(pk) if pk is not None else repo.get_user_by_handle(ref)
-        if user is None:
-            raise NotFound("UserNotFound", f"no user {ref!r}")
-        return user
-
-    def entry(self, repo: Repo, owner: User, ref: str) -> OooEntry:
+    @staticmethod
+    def entry(repo: ReadTx, owner: User, ref: str) -> OooEntry:
         """An entry of this owner; PresenceNotProvided / PresenceNotFound."""
-        ref = _ref(ref, "PresenceNotProvided")
+        if ref is None or not str(ref).strip():
+            raise Invalid("PresenceNotProvided", "no id was given")
+        ref = str(ref).strip()
         pk = pk_of(ref)
         entry = repo.get_ooo(pk) if pk is not None else None
         if entry is None or entry.user_pk != owner.pk:
             raise NotFound("PresenceNotFound", f"no presence {ref!r} for this user")
         return entry
 
-    def _own_entry(self, repo: Repo, actor_pk: int, user_ref: str, entry_ref: str, verb: str) -> tuple[User, OooEntry]:
+    def _own_entry(
+        self, repo: ReadTx, actor_pk: int, user_ref: str, entry_ref: str, verb: str
+    ) -> tuple[User, OooEntry]:
         """The user, their entry, and that the caller is that user (UserNotFound, PresenceNotFound, 403)."""
-        actor = self.d.actor(repo, actor_pk)
-        owner = self.user(repo, user_ref)
+        actor = actor_of(repo, actor_pk)
+        owner = self.people.by_ref(repo, user_ref)
         entry = self.entry(repo, owner, entry_ref)
         if actor.pk != owner.pk:
             raise Forbidden("InsufficientPermission", f"only the owner can {verb} an out-of-office entry")
         return owner, entry
 
     # ---- events -------------------------------------------------------------------
-    def _changed(self, tx: WriteTx, owner: User, entry: OooEntry, event: str, before: OooEntry | None) -> None:
-        now = self.d.clock.now()
-        data = {
-            "type": "ooo",
-            "event": event,
-            "at": timefmt.precise(now),
-            "user": owner.handle,
-            "id": entry.pk,
-            "isActive": entry.is_active,
-            "startDate": timefmt.offset(entry.start_date),
-            "endDate": timefmt.offset(entry.end_date),
-            "message": entry.message,
-        }
-        audience = frozenset(tx.mates_of(owner.pk) | tx.admin_pks())
-        tx.emit(now, [Variant(audience, data)])
-        after = tx.ooo_active_at([owner.pk], now).get(owner.pk)
-        if after != before:
-            self.d.people.announce(tx, owner, now)
-        self.d.people.touch(tx, owner.pk, now)
+    def _changed(self, tx: WriteTx, owner: User, entry: OooEntry, change: Change, before: OooEntry | None) -> None:
+        """Tell mates and admins; a change of the entry in force is a presence change too."""
+        now = self.clock.now()
+        receivers = frozenset(mates_of(tx, owner.pk) | tx.admin_pks())
+        self.log.emit(tx, receivers, OooChanged(now, change, owner.handle, entry))
+        if current_ooo(tx, [owner.pk], now).get(owner.pk) != before:
+            self.people.announce(tx, owner, now)
+        self.people.touch(tx, owner.pk, now)
 
     # ---- writes -------------------------------------------------------------------
-    async def create(self, actor_pk: int, body: dict[str, Any]) -> tuple[User, OooEntry]:
+    async def create(self, actor_pk: int, fields: OooFields) -> tuple[User, OooEntry]:
         """Turn OOO on with a new entry (earlier ones stay)."""
-        is_active = body.get("isActive", UNSET)
-        if not isinstance(is_active, bool):
-            raise Invalid("InvalidRequest", "isActive is required: true or false")
-        start, end = parse_range(
-            body.get("startDate"), body.get("endDate"), date_code="DateInvalid", range_code="DateRangeInvalid"
-        )
-        message = check_message(body.get("message"))
+        check_range(fields.start, fields.end)
+        message = check_message(fields.message)
 
         def run(tx: WriteTx) -> tuple[User, OooEntry]:
-            now = self.d.clock.now()
-            owner = self.d.actor(tx, actor_pk)
-            before = tx.ooo_active_at([owner.pk], now).get(owner.pk)
+            now = self.clock.now()
+            owner = actor_of(tx, actor_pk)
+            before = current_ooo(tx, [owner.pk], now).get(owner.pk)
             entry = tx.insert_ooo(
-                user_pk=owner.pk, is_active=is_active, start_date=start, end_date=end, message=message, created_at=now
+                user_pk=owner.pk,
+                is_active=fields.is_active,
+                start_date=fields.start,
+                end_date=fields.end,
+                message=message,
+                created_at=now,
             )
             tx.insert_audit(owner.pk, "create", now, f"{{'id':{entry.pk}}}")
             self._changed(tx, owner, entry, "created", before)
             return owner, entry
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
-    async def update(self, actor_pk: int, user_ref: str, entry_ref: str, body: dict[str, Any]) -> tuple[User, OooEntry]:
-        """Change an entry of your own; absent fields keep their value."""
+    async def update(
+        self, actor_pk: int, user_ref: str, entry_ref: str, read_change: Callable[[], OooChange]
+    ) -> tuple[User, OooEntry]:
+        """Change an entry of your own; fields left out keep their value. The change is read (and checked)
+        only once the entry is known to exist and be the caller's."""
 
         def run(tx: WriteTx) -> tuple[User, OooEntry]:
-            now = self.d.clock.now()
+            now = self.clock.now()
             owner, entry = self._own_entry(tx, actor_pk, user_ref, entry_ref, "update")
+            change = read_change()
             values: dict[str, Any] = {}
-            if "isActive" in body:
-                if not isinstance(body["isActive"], bool):
-                    raise Invalid("InvalidRequest", "isActive must be true or false")
-                values["is_active"] = body["isActive"]
-            start = parse_date(body["startDate"], "PresenceDateInvalid") if "startDate" in body else entry.start_date
-            end = parse_date(body["endDate"], "PresenceDateInvalid") if "endDate" in body else entry.end_date
-            if start is not None and end is not None and start > end:
-                raise Invalid("PresenceDateInvalid", "startDate is after endDate")
+            if change.is_active is not UNSET:
+                values["is_active"] = change.is_active
+            start = entry.start_date if change.start is UNSET else change.start
+            end = entry.end_date if change.end is UNSET else change.end
+            check_range(start, end)
             values |= {"start_date": start, "end_date": end}
-            if "message" in body:
-                values["message"] = check_message(body["message"])
-            before = tx.ooo_active_at([owner.pk], now).get(owner.pk)
+            if change.message is not UNSET:
+                values["message"] = check_message(change.message)
+            before = current_ooo(tx, [owner.pk], now).get(owner.pk)
             updated = tx.update_ooo(entry.pk, **values)
             context = f"{{'id':{entry.pk},'message':{updated.message!r}}}"
             tx.insert_audit(owner.pk, "update", now, context)
             self._changed(tx, owner, updated, "updated", before)
             return owner, updated
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def delete(self, actor_pk: int, user_ref: str, entry_ref: str) -> None:
         """Remove an entry of your own."""
 
         def run(tx: WriteTx) -> None:
-            now = self.d.clock.now()
+            now = self.clock.now()
             owner, entry = self._own_entry(tx, actor_pk, user_ref, entry_ref, "delete")
-            before = tx.ooo_active_at([owner.pk], now).get(owner.pk)
+            before = current_ooo(tx, [owner.pk], now).get(owner.pk)
             tx.delete_ooo(entry.pk)
             tx.insert_audit(owner.pk, "delete", now, f"{{'id':{entry.pk}}}")
             self._changed(tx, owner, entry, "deleted", before)
 
-        await self.d.store.write(run)
+        await self.store.write(run)
 
     # ---- reads --------------------------------------------------------------------
-    def _own_or_admin(self, repo: Repo, actor: User, user_ref: str) -> User:
-        owner = self.user(repo, user_ref)
+    def _own_or_admin(self, repo: ReadTx, actor: User, user_ref: str) -> User:
+        owner = self.people.by_ref(repo, user_ref)
         if owner.pk != actor.pk and not actor.is_admin:
             # Not yours: as if it did not exist (the reference names no 403 here).
             raise NotFound("UserNotFound", f"no user {user_ref!r}")
@@ -198,35 +197,35 @@ class Ooo:
     async def of_user(self, actor_pk: int, user_ref: str, skip: int, pagesize: int) -> tuple[User, Listing]:
         """Your own entries (admins: anyone's)."""
 
-        def run(repo: Repo) -> tuple[User, Listing]:
-            owner = self._own_or_admin(repo, self.d.actor(repo, actor_pk), user_ref)
+        def run(repo: ReadTx) -> tuple[User, Listing]:
+            owner = self._own_or_admin(repo, actor_of(repo, actor_pk), user_ref)
             items, total = repo.ooo_overlapping([owner.pk], None, None, skip=skip, limit=pagesize)
             return owner, Listing(items, total, skip, pagesize)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def audits(self, actor_pk: int, user_ref: str, skip: int, pagesize: int) -> tuple[User, Listing]:
         """Your own audit trail (admins: anyone's)."""
 
-        def run(repo: Repo) -> tuple[User, Listing]:
-            owner = self._own_or_admin(repo, self.d.actor(repo, actor_pk), user_ref)
+        def run(repo: ReadTx) -> tuple[User, Listing]:
+            owner = self._own_or_admin(repo, actor_of(repo, actor_pk), user_ref)
             items, total = repo.audits_of(owner.pk, skip=skip, limit=pagesize)
             return owner, Listing(items, total, skip, pagesize)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def get(self, actor_pk: int, user_ref: str, entry_ref: str) -> tuple[User, OooEntry]:
         """One entry, for its owner, admins and team or workspace mates."""
 
-        def run(repo: Repo) -> tuple[User, OooEntry]:
-            actor = self.d.actor(repo, actor_pk)
-            owner = self.user(repo, user_ref)
+        def run(repo: ReadTx) -> tuple[User, OooEntry]:
+            actor = actor_of(repo, actor_pk)
+            owner = self.people.by_ref(repo, user_ref)
             entry = self.entry(repo, owner, entry_ref)
             if not Audience(repo, actor).sees_ooo_of(owner):
                 raise NotFound("PresenceNotFound", f"no presence {entry_ref!r} for this user")
             return owner, entry
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def query(
         self,
@@ -235,23 +234,23 @@ class Ooo:
         users: list[str] | None = None,
         team: str | None = None,
         workspace: str | None = None,
-        start: Any = None,
-        end: Any = None,
+        start: int | None = None,
+        end: int | None = None,
         skip: int = 0,
         pagesize: int = 20,
     ) -> tuple[Listing, dict[int, User]]:
         """Entries overlapping a date range, of some users, a team's members or a workspace's members."""
-        first, last = parse_range(start, end, date_code="DateInvalid", range_code="DateRangeInvalid")
+        check_range(start, end)
 
-        def run(repo: Repo) -> tuple[Listing, dict[int, User]]:
-            actor = self.d.actor(repo, actor_pk)
+        def run(repo: ReadTx) -> tuple[Listing, dict[int, User]]:
+            actor = actor_of(repo, actor_pk)
             audience = Audience(repo, actor)
-            named = [self.user(repo, ref) for ref in users or []]
+            named = [self.people.by_ref(repo, ref) for ref in users or []]
             if team is not None or workspace is not None:
                 members = set(
-                    self.d.groups.team_members_for(repo, actor, team)
+                    self.groups.team_members_for(repo, actor, team)
                     if team is not None
-                    else self.d.groups.workspace_members_for(repo, actor, workspace or "")
+                    else self.groups.workspace_members_for(repo, actor, workspace or "")
                 )
                 outsiders = [u.handle for u in named if u.pk not in members]
                 if outsiders:
@@ -262,18 +261,18 @@ class Ooo:
                 pks = [u.pk for u in named] if named else sorted(members)
             else:
                 if not named:
-                    raise Invalid("UserNotProvided", "name at least one user in links (rel user)")
+                    raise Invalid("UserNotProvided", "name at least one user")
                 # Entries of people whose OOO the caller may not see stay out of the answer.
                 pks = [u.pk for u in named if audience.sees_ooo_of(u)]
-            items, total = repo.ooo_overlapping(pks, first, last, skip=skip, limit=pagesize)
+            items, total = repo.ooo_overlapping(pks, start, end, skip=skip, limit=pagesize)
             owners = repo.users_by_pk(e.user_pk for e in items)
             return Listing(items, total, skip, pagesize), owners
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     def announce_boundaries(self, tx: WriteTx, after: int, now: int) -> None:
         """An entry starting or ending changes its owner's presence: announce it."""
         for owner_pk in tx.ooo_owners_with_boundary(after, now):
             owner = tx.get_user(owner_pk)
             if owner is not None:
-                self.d.people.announce(tx, owner, now)
+                self.people.announce(tx, owner, now)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
-from server.domain import timefmt
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.events import EventLog, PresenceChanged, Receivers
+from server.domain.membership import is_live, mates_of
 from server.domain.names import check_text, handle_problem
-from server.model import LEAVE_STATUSES, OooEntry, Team, User, Variant, Workspace
-from server.store.base import WriteTx
-from server.store.repo import Repo
-
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+from server.domain.views import UserView
+from server.model import LEAVE_STATUSES, MAX_PK, OooEntry, User
+from server.store.base import ReadTx, Store, WriteTx
 
 # last_seen alone is persisted (and announced) at most this often per user.
 LAST_SEEN_EVERY_US = 30_000_000
@@ -25,39 +26,30 @@ def valid_handle(handle: str) -> bool:
     return handle_problem(handle) is None
 
 
-def ooo_data(entry: OooEntry | None) -> dict[str, Any] | None:
-    """The `ooo` object carried by status objects, boot users and presence events."""
-    if entry is None:
-        return None
-    return {
-        "id": entry.pk,
-        "message": entry.message,
-        "startDate": timefmt.offset(entry.start_date),
-        "endDate": timefmt.offset(entry.end_date),
-    }
+def pk_of(text: str) -> int | None:
+    """The integer id written in text, else None."""
+    # ASCII only: isdigit() also takes "³", which int() refuses. Within SQLite's INTEGER
+    # range: a bigger one overflows the query. Both were 500s.
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_PK:
+        return int(text)
+    return None
 
 
-@dataclass(frozen=True, slots=True)
-class UserView:
-    """A user as one viewer may see them."""
-
-    user: User
-    last_seen: int | None
-    ooo: OooEntry | None
-    team: str | None
-    teams: tuple[Team, ...]
-    workspaces: tuple[Workspace, ...]
-    updated_by: str | None
-    updated_at: int | None
-    is_self: bool
+def current_ooo(repo: ReadTx, user_pks: Sequence[int] | None, at: int) -> dict[int, OooEntry]:
+    """Per user, the OOO entry in force at `at`: of the active entries whose dates contain it, the one
+    created last (everyone's when user_pks is None)."""
+    current: dict[int, OooEntry] = {}
+    for entry in sorted(repo.ooo_covering(user_pks, at), key=lambda e: e.pk):
+        current[entry.user_pk] = entry
+    return current
 
 
 class Audience:
     """Who may see what of a user: the user, admins, and people sharing a team or workspace."""
 
-    def __init__(self, repo: Repo, viewer: User) -> None:
+    def __init__(self, repo: ReadTx, viewer: User) -> None:
         self.viewer = viewer
-        self.mates = repo.mates_of(viewer.pk)
+        self.mates = mates_of(repo, viewer.pk)
 
     def sees_ooo_of(self, user: User) -> bool:
         """OOO details reach the owner, admins and team/workspace mates."""
@@ -71,20 +63,28 @@ class Audience:
 class People:
     """Reading users and changing presence."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(self, store: Store, clock: Clock, log: EventLog, *, away_after: float, stream_grace: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.away_after_us = int(away_after * 1_000_000)
+        self.stream_grace_us = int(stream_grace * 1_000_000)
         # The newest activity per user, including what was not persisted yet.
         self.latest_activity: dict[int, int] = {}
+        # Users whose last event stream closed, and when: away once the grace has passed
+        # without a new one (a reconnect within it changes nothing).
+        self._streams_gone: dict[int, int] = {}
 
     # ---- reading ------------------------------------------------------------------
-    def views(self, repo: Repo, viewer: User, users: list[User]) -> list[UserView]:
+    def views(self, repo: ReadTx, viewer: User, users: list[User]) -> list[UserView]:
         """Users as the viewer may see them."""
-        now = self.d.clock.now()
+        now = self.clock.now()
         audience = Audience(repo, viewer)
         pks = [u.pk for u in users]
-        teams = repo.teams_of(pks if len(pks) < 500 else None)
-        spaces = repo.workspaces_of(pks if len(pks) < 500 else None)
-        ooo = repo.ooo_active_at(pks if len(pks) < 500 else None, now)
+        some = pks if len(pks) < 500 else None
+        teams = repo.teams_of(some)
+        spaces = repo.workspaces_of(some)
+        ooo = current_ooo(repo, some, now)
         team_names = {t.pk: t.name for ts in teams.values() for t in ts}
         updaters = repo.users_by_pk(u.status_updated_by for u in users if u.status_updated_by)
         out = []
@@ -92,7 +92,7 @@ class People:
             user_teams = tuple(teams.get(u.pk, ()))
             primary = team_names.get(u.primary_team_pk) if u.primary_team_pk else None
             if primary is None:
-                live = [t for t in user_teams if not t.deleted]
+                live = [t for t in user_teams if is_live(t)]
                 primary = live[0].name if live else None
             updater = updaters.get(u.status_updated_by) if u.status_updated_by else None
             out.append(
@@ -110,11 +110,11 @@ class People:
             )
         return out
 
-    def view(self, repo: Repo, viewer: User, user: User) -> UserView:
+    def view(self, repo: ReadTx, viewer: User, user: User) -> UserView:
         """One user as the viewer may see them."""
         return self.views(repo, viewer, [user])[0]
 
-    def find(self, repo: Repo, handle: str) -> User:
+    def find(self, repo: ReadTx, handle: str) -> User:
         """The user with this handle, or UserNotFound."""
         return self.found(repo.get_user_by_handle(handle) if isinstance(handle, str) else None, handle)
 
@@ -125,32 +125,41 @@ class People:
             raise NotFound("UserNotFound", f"no user {handle!r}")
         return user
 
+    @staticmethod
+    def by_ref(repo: ReadTx, ref: str) -> User:
+        """A user by pk or handle; UserNotProvided / UserNotFound."""
+        if ref is None or not str(ref).strip():
+            raise Invalid("UserNotProvided", "no id was given")
+        ref = str(ref).strip()
+        pk = pk_of(ref)
+        user = repo.get_user(pk) if pk is not None else repo.get_user_by_handle(ref)
+        if user is None:
+            raise NotFound("UserNotFound", f"no user {ref!r}")
+        return user
+
     async def get(self, viewer_pk: int, handle: str) -> UserView:
         """One user, as the viewer may see them."""
 
-        def run(repo: Repo) -> UserView:
-            viewer = self.d.actor(repo, viewer_pk)
-            return self.view(repo, viewer, self.find(repo, handle))
+        def run(repo: ReadTx) -> UserView:
+            return self.view(repo, actor_of(repo, viewer_pk), self.find(repo, handle))
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def get_ref(self, viewer_pk: int, ref: str) -> UserView:
         """One user by pk or handle, as the viewer may see them."""
 
-        def run(repo: Repo) -> UserView:
-            viewer = self.d.actor(repo, viewer_pk)
-            return self.view(repo, viewer, self.d.ooo.user(repo, ref))
+        def run(repo: ReadTx) -> UserView:
+            return self.view(repo, actor_of(repo, viewer_pk), self.by_ref(repo, ref))
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def directory(self, viewer_pk: int) -> list[UserView]:
         """Every user, as the viewer may see them."""
 
-        def run(repo: Repo) -> list[UserView]:
-            viewer = self.d.actor(repo, viewer_pk)
-            return self.views(repo, viewer, repo.list_users())
+        def run(repo: ReadTx) -> list[UserView]:
+            return self.views(repo, actor_of(repo, viewer_pk), repo.list_users())
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     # ---- changing -----------------------------------------------------------------
     async def patch(
@@ -165,8 +174,8 @@ class People:
         """Change a profile or status: yourself (dnd, display name, hide_last_seen) or anyone (admin)."""
 
         def run(tx: WriteTx) -> UserView:
-            now = self.d.clock.now()
-            actor = self.d.actor(tx, actor_pk)
+            now = self.clock.now()
+            actor = actor_of(tx, actor_pk)
             target = self.find(tx, handle)
             is_self = target.pk == actor.pk
             if not is_self and not actor.is_admin:
@@ -206,7 +215,7 @@ class People:
             # The PATCH answer always names who changed the user and when.
             return replace(view, updated_by=actor.handle, updated_at=now)
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     @staticmethod
     def _visible(user: User) -> tuple[Any, ...]:
@@ -214,9 +223,9 @@ class People:
 
     async def activity(self, actor_pk: int) -> None:
         """An activity ping: the user is here."""
-        now = self.d.clock.now()
+        now = self.clock.now()
         self.latest_activity[actor_pk] = now
-        await self.d.store.write(lambda tx: self.touch(tx, actor_pk, now))
+        await self.store.write(lambda tx: self.touch(tx, actor_pk, now))
 
     def touch(self, tx: WriteTx, user_pk: int, now: int, *, user: User | None = None) -> bool:
         """Record activity inside a write: persist last_seen at most every 30 s, flip away -> active.
@@ -239,12 +248,12 @@ class People:
             # Only last_seen moved and only its owner may see it: to anyone else nothing
             # changed, and an event's `at` would give the hidden time away.
             variants = variants[:1]
-        tx.emit(now, variants)
+        self.log.emit_each(tx, variants)
         return True
 
     def flip_away(self, tx: WriteTx, now: int) -> int:
         """Turn users without activity for away_after to away; returns how many."""
-        cutoff = now - int(self.d.settings.away_after * 1_000_000)
+        cutoff = now - self.away_after_us
         flipped = 0
         for user in tx.users_active_before(cutoff):
             if self.latest_activity.get(user.pk, 0) >= cutoff:
@@ -257,9 +266,25 @@ class People:
                 self.announce(tx, updated, now)
         return flipped
 
+    # ---- event streams: a user whose last one closes is away after a grace ---------------
+    def stream_opened(self, user_pk: int) -> None:
+        """A stream of the user's opened: back within the grace, nothing to announce."""
+        self._streams_gone.pop(user_pk, None)
+
+    def streams_closed(self, user_pk: int) -> None:
+        """The user's last event stream closed (they quit, crashed, or lost the network)."""
+        self._streams_gone[user_pk] = self.clock.now()
+
+    def leave_after_grace(self, tx: WriteTx, now: int) -> None:
+        """Users whose last stream closed a grace ago, without a new one, are away."""
+        for user_pk, closed_at in list(self._streams_gone.items()):
+            if now - closed_at >= self.stream_grace_us:
+                del self._streams_gone[user_pk]
+                self.left(tx, user_pk, now)
+
     def left(self, tx: WriteTx, user_pk: int, now: int) -> None:
-        """The user's last event stream closed (they quit, crashed, or lost the network): away at
-        once, last seen at their last real activity (not the moment the stream closed)."""
+        """The user's last event stream closed: away at once, last seen at their last real activity
+        (not the moment the stream closed)."""
         user = tx.get_user(user_pk)
         if user is None or user.auto_status != "active":
             return
@@ -271,31 +296,20 @@ class People:
             self.announce(tx, updated, now)
 
     def announce(self, tx: WriteTx, user: User, now: int) -> None:
-        """Emit `presence changed` for a user, rendered for each kind of receiver."""
-        tx.emit(now, self.presence_variants(tx, user, now))
+        """Emit `presence changed` for a user, told to each audience as it may see it."""
+        self.log.emit_each(tx, self.presence_variants(tx, user, now))
 
-    def presence_variants(self, repo: Repo, user: User, now: int) -> list[Variant]:
+    def presence_variants(self, repo: ReadTx, user: User, now: int) -> list[tuple[Receivers, PresenceChanged]]:
         """Owner: everything; mates and admins: OOO; everyone else: neither hidden fields nor OOO."""
-        entry = repo.ooo_active_at([user.pk], now).get(user.pk)
-
-        def data(last_seen: bool, ooo: bool) -> dict[str, Any]:
-            return {
-                "type": "presence",
-                "event": "changed",
-                "at": timefmt.precise(now),
-                "user": user.handle,
-                "display_name": user.display_name,
-                "status": user.status,
-                "last_seen": timefmt.precise(user.last_seen) if last_seen else None,
-                "ooo": ooo_data(entry) if ooo else None,
-            }
-
+        entry = current_ooo(repo, [user.pk], now).get(user.pk)
         hidden = user.hide_last_seen
+        everything = PresenceChanged(now, user, user.last_seen, entry)
         if entry is None and not hidden:
-            return [Variant(None, data(True, True))]
-        variants = [Variant(frozenset({user.pk}), data(True, True))]
+            return [(None, everything)]
+        seen = None if hidden else user.last_seen
+        variants: list[tuple[Receivers, PresenceChanged]] = [(frozenset({user.pk}), everything)]
         if entry is not None:
-            inner = frozenset(repo.mates_of(user.pk) | repo.admin_pks())
-            variants.append(Variant(inner, data(not hidden, True)))
-        variants.append(Variant(None, data(not hidden, False)))
+            inner = frozenset(mates_of(repo, user.pk) | repo.admin_pks())
+            variants.append((inner, PresenceChanged(now, user, seen, entry)))
+        variants.append((None, PresenceChanged(now, user, seen, None)))
         return variants

@@ -1,78 +1,38 @@
-"""ESN activity streams (seed 004): one per team and per workspace.
+"""Activity streams: posts, replies and shares in the stream of a team or a workspace.
 
-Who may do what:
-- a team's stream: its members read and write it while the team is not deleted;
-- a workspace's stream: its members read it unless the workspace is deleted, and write it only
-  while the workspace is `active` (an `archived` or `locked` workspace keeps its history
-  readable, read-only);
-- admins read every stream, whatever its owner's state; they write only where they are members.
+Who may read and write a stream is server.domain.access's. A stream's conversation row (kind
+"stream", public_id = the owner's stream uuid) is created the first time something is posted to
+it: until then the stream is simply empty, and reads never write.
 
-A stream's conversation row (kind "stream", public_id = the owner's stream uuid) is created the
-first time something is posted to it: until then the stream is simply empty, and reads never write.
-
-ESN metadata of a message (objectType, attachments, parsers, data, shared-from and shared-to,
-the e-mail it came from) is one record `{"kind": "esn", ...}` in `messages.attachments`, a list
-of metadata records that other dialects may extend with records of their own kinds.
+A post's metadata (the dialect's: its type, attachments, parsers, data, where it was shared from,
+the mail it came from) is one record `{"kind": "esn", ...}` in `messages.attachments`, a list of
+metadata records that other dialects may extend with records of their own kinds. The domain reads
+only `shares` of it (where copies went, to show the ones a viewer may read) and `data` (bounded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from server.domain.access import Stream, owners_readable, stream_of
+from server.domain.auth import actor_of
+from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
-from server.domain.messaging import MAX_BODY, MessageView
+from server.domain.limits import SendLimit
+from server.domain.messaging import MAX_BODY, Messaging
+from server.domain.people import People
+from server.domain.views import MessageView
 from server.model import Conversation, Message, Team, User, Workspace
-from server.store.base import WriteTx
-from server.store.repo import Repo
+from server.store.base import ReadTx, Store, WriteTx
 
-if TYPE_CHECKING:
-    from server.domain.core import Domain
+# What a copy records of its source (the dialect's words): (source message id, source stream uuid) -> record.
+CopyNote = Callable[[str, str], dict[str, Any]]
 
 META_KIND = "esn"
 MAX_TARGETS = 20
 MAX_IDS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Stream:
-    """An activity stream: its owner, the owner's members, and the owner's state."""
-
-    owner: Team | Workspace
-    members: frozenset[int]
-
-    @property
-    def uuid(self) -> str:
-        """The stream's uuid."""
-        return self.owner.stream_uuid
-
-    @property
-    def kind(self) -> str:
-        """`team` or `workspace`."""
-        return "team" if isinstance(self.owner, Team) else "workspace"
-
-    @property
-    def live(self) -> bool:
-        """Whether its members may read it (the owner is not deleted)."""
-        if isinstance(self.owner, Team):
-            return not self.owner.deleted
-        return self.owner.state != "deleted"
-
-    @property
-    def writable(self) -> bool:
-        """Whether its members may post to it (a live team, an active workspace)."""
-        if isinstance(self.owner, Team):
-            return not self.owner.deleted
-        return self.owner.state == "active"
-
-    def may_read(self, viewer: User) -> bool:
-        """Members of a live owner, and admins."""
-        return viewer.is_admin or (self.live and viewer.pk in self.members)
-
-    def may_write(self, viewer: User) -> bool:
-        """Members of a live team or an active workspace."""
-        return self.writable and viewer.pk in self.members
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,57 +106,28 @@ def check_data(data: Any, max_depth: int) -> None:
 
 
 class Streams:
-    """Stream rules: members of the owning team or workspace read and write."""
+    """Posting to, replying in and sharing between streams; reading them."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.d = domain
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        people: People,
+        messages: Messaging,
+        sends: SendLimit,
+        *,
+        data_depth: int,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.people = people
+        self.messages = messages
+        self.sends = sends
+        self.data_depth = data_depth
 
-    # ---- who may read and write -----------------------------------------------------
-    @staticmethod
-    def stream_of(repo: Repo, stream_uuid: str) -> Stream | None:
-        """The stream with this uuid and its owner's members, if any."""
-        owner = repo.get_stream_owner(stream_uuid) if isinstance(stream_uuid, str) else None
-        if owner is None:
-            return None
-        if isinstance(owner, Team):
-            return Stream(owner, frozenset(repo.team_member_pks(owner.pk)))
-        return Stream(owner, frozenset(repo.workspace_member_pks(owner.pk)))
-
-    def can_read(self, repo: Repo, viewer: User, conversation: Conversation) -> bool:
-        """Whether a viewer may read a stream."""
-        if conversation.kind != "stream" or conversation.deleted or conversation.public_id is None:
-            return False
-        stream = self.stream_of(repo, conversation.public_id)
-        return stream is not None and stream.may_read(viewer)
-
-    @staticmethod
-    def owners_readable(repo: Repo, viewer: User) -> list[Team | Workspace]:
-        """The teams and workspaces whose streams the viewer may read: teams, then workspaces, by name."""
-        if viewer.is_admin:
-            return [*repo.list_teams(), *repo.list_workspaces()]
-        teams = [t for t in repo.teams_of([viewer.pk]).get(viewer.pk, []) if not t.deleted]
-        spaces = [w for w in repo.workspaces_of([viewer.pk]).get(viewer.pk, []) if w.state != "deleted"]
-        return [*teams, *spaces]
-
-    def readable(self, repo: Repo, viewer: User) -> list[Conversation]:
-        """The stream conversations a user may read (their messages go into boot)."""
-        if viewer.is_admin:
-            return repo.stream_conversations(None)
-        return repo.stream_conversations(o.stream_uuid for o in self.owners_readable(repo, viewer))
-
-    def readers(self, repo: Repo, stream: Stream) -> frozenset[int]:
-        """Who may read a stream now: its members (while live) and every admin."""
-        members = stream.members if stream.live else frozenset()
-        return members | frozenset(repo.admin_pks())
-
-    def audience_of(self, repo: Repo, conversation: Conversation) -> frozenset[int]:
-        """Who is told about a change to a stream conversation's messages (e.g. a deletion)."""
-        stream = self.stream_of(repo, conversation.public_id or "")
-        return self.readers(repo, stream) if stream is not None else frozenset(repo.admin_pks())
-
-    def _may_post(self, repo: Repo, actor: User, stream_uuid: str) -> Stream:
+    def _may_post(self, repo: ReadTx, actor: User, stream_uuid: str) -> Stream:
         """A stream the actor may post to; else 403."""
-        stream = self.stream_of(repo, stream_uuid)
+        stream = stream_of(repo, stream_uuid)
         if stream is None or not stream.may_read(actor):
             raise Forbidden("Forbidden", f"you may not post to activity stream {stream_uuid!r}")
         if not stream.writable:
@@ -214,19 +145,19 @@ class Streams:
             team_pk = stream.owner.pk if isinstance(stream.owner, Team) else None
             workspace_pk = stream.owner.pk if isinstance(stream.owner, Workspace) else None
             conv = tx.insert_stream_conversation(
-                stream.uuid, team_pk=team_pk, workspace_pk=workspace_pk, at=self.d.clock.now()
+                stream.uuid, team_pk=team_pk, workspace_pk=workspace_pk, at=self.clock.now()
             )
         return stream, conv
 
     def _visible(
-        self, repo: Repo, viewer: User, public_id: str, *, streams_only: bool = True
+        self, repo: ReadTx, viewer: User, public_id: str, *, streams_only: bool = True
     ) -> tuple[Message, Conversation]:
         """A message the viewer may read, else MessageNotFound.
 
         Reading by id serves any message the viewer may see (one model: a DM, a convo or a
         channel message reads here too); replying and sharing need a stream message.
         """
-        message, conv = self.d.messages.visible(repo, viewer, public_id)
+        message, conv = self.messages.visible(repo, viewer, public_id)
         if streams_only and conv.kind != "stream":
             raise NotFound("MessageNotFound", f"no message {public_id!r}")
         return message, conv
@@ -235,21 +166,21 @@ class Streams:
     async def streams(self, viewer_pk: int) -> list[Team | Workspace]:
         """The owners of the streams the viewer may read."""
 
-        def run(repo: Repo) -> list[Team | Workspace]:
-            return self.owners_readable(repo, self.d.actor(repo, viewer_pk))
+        def run(repo: ReadTx) -> list[Team | Workspace]:
+            return owners_readable(repo, actor_of(repo, viewer_pk))
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def get(self, viewer_pk: int, public_id: str) -> Post:
         """One stream message the viewer may read."""
 
-        def run(repo: Repo) -> Post:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> Post:
+            viewer = actor_of(repo, viewer_pk)
             return self._posts(repo, viewer, [self._readable(repo, viewer, public_id)])[0]
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
-    def _readable(self, repo: Repo, viewer: User, public_id: str) -> tuple[Message, Conversation]:
+    def _readable(self, repo: ReadTx, viewer: User, public_id: str) -> tuple[Message, Conversation]:
         """A message the viewer may read by id; 403 for one that exists but is not theirs to read
         (the ESN reference names 403 for exactly this), 404 for one that does not exist (any more)."""
         try:
@@ -262,15 +193,13 @@ class Streams:
             raise Forbidden("Forbidden", f"you do not have the permission to read message {public_id!r}") from None
 
     async def get_many(self, viewer_pk: int, public_ids: list[str]) -> list[Post | NotFound | Forbidden]:
-        """Each id's message, or why not (unknown: NotFound, not the viewer's to read: Forbidden);
-        404 when none can be read."""
-        if not public_ids:
-            raise Invalid("MissingIds", "name the messages: ?ids[]=<id>&ids[]=<id>")
+        """Each id's message (at least one id), or why not (unknown: NotFound, not the viewer's to read:
+        Forbidden); 404 when none can be read."""
         if len(public_ids) > MAX_IDS:
             raise Invalid("TooManyIds", f"at most {MAX_IDS} ids per request")
 
-        def run(repo: Repo) -> list[Post | NotFound | Forbidden]:
-            viewer = self.d.actor(repo, viewer_pk)
+        def run(repo: ReadTx) -> list[Post | NotFound | Forbidden]:
+            viewer = actor_of(repo, viewer_pk)
             found: dict[str, tuple[Message, Conversation]] = {}
             refused: dict[str, NotFound | Forbidden] = {}
             for public_id in public_ids:
@@ -283,16 +212,16 @@ class Streams:
             posts = dict(zip(found, self._posts(repo, viewer, list(found.values())), strict=True))
             return [posts.get(public_id) or refused[public_id] for public_id in public_ids]
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     async def timeline(
         self, viewer_pk: int, stream_uuid: str, *, before: str | None, after: str | None, limit: int
     ) -> tuple[list[Post], int]:
         """A stream's messages, newest first (see StreamQueries.stream_timeline), and how many it holds."""
 
-        def run(repo: Repo) -> tuple[list[Post], int]:
-            viewer = self.d.actor(repo, viewer_pk)
-            stream = self.stream_of(repo, stream_uuid)
+        def run(repo: ReadTx) -> tuple[list[Post], int]:
+            viewer = actor_of(repo, viewer_pk)
+            stream = stream_of(repo, stream_uuid)
             if stream is None or not stream.may_read(viewer):
                 raise NotFound("StreamNotFound", f"no activity stream {stream_uuid!r}")
             conv = repo.get_stream_conversation(stream.uuid)
@@ -304,10 +233,10 @@ class Streams:
             posts = self._posts(repo, viewer, [(m, conv) for m in messages])
             return posts, repo.count_stream_messages(conv.pk)
 
-        return await self.d.store.read(run)
+        return await self.store.read(run)
 
     @staticmethod
-    def _anchor(repo: Repo, conv: Conversation | None, public_id: str | None, name: str) -> int | None:
+    def _anchor(repo: ReadTx, conv: Conversation | None, public_id: str | None, name: str) -> int | None:
         """The pk of a paging anchor: a message of this stream (deleted ones too)."""
         if public_id is None:
             return None
@@ -316,16 +245,16 @@ class Streams:
             raise Invalid("InvalidAnchor", f"{name} must be the id of a message of this activity stream")
         return message.pk
 
-    def _posts(self, repo: Repo, viewer: User, items: list[tuple[Message, Conversation]]) -> list[Post]:
+    def _posts(self, repo: ReadTx, viewer: User, items: list[tuple[Message, Conversation]]) -> list[Post]:
         """Posts with their authors, parents, replies and the copies the viewer may read."""
         messages = [m for m, _ in items]
         people = repo.users_by_pk(
             {m.sender_pk for m in messages} | {m.recipient_pk for m in messages if m.recipient_pk}
         )
-        parents = repo.public_ids_of(m.parent_pk for m in messages if m.parent_pk)
+        parents = repo.public_ids(m.parent_pk for m in messages if m.parent_pk)
         replies = repo.reply_ids([m.pk for m in messages])
         metas = [esn_meta(m) for m in messages]
-        limit = self.d.settings.esn_data_depth
+        limit = self.data_depth
         for meta in metas:
             # Stored before the bound, or under a looser one: left out, so the message still reads.
             if "data" in meta and nesting(meta["data"], limit) > limit:
@@ -335,7 +264,7 @@ class Streams:
         for (message, conv), meta in zip(items, metas, strict=True):
             shares = [s for s in meta.pop("shares", []) if isinstance(s, dict)]
             if shares and readable is None:
-                readable = {o.stream_uuid for o in self.owners_readable(repo, viewer)}
+                readable = {o.stream_uuid for o in owners_readable(repo, viewer)}
             visible = [s for s in shares if readable is not None and s.get("stream") in readable]
             author = people[message.sender_pk]
             parent = parents.get(message.parent_pk) if message.parent_pk else None
@@ -350,18 +279,23 @@ class Streams:
     ) -> MessageView:
         """Store one message in a stream and tell its readers."""
         _, conv = place
-        return self.d.messages.post(
-            tx, actor, conv, draft.text, self.d.clock.now(), parent=parent, attachments=with_meta(None, draft.meta)
+        return self.messages.post(
+            tx, actor, conv, draft.text, self.clock.now(), parent=parent, attachments=with_meta(None, draft.meta)
         )
 
     def _copies(
-        self, tx: WriteTx, actor: User, source: Message, source_uuid: str, places: list[tuple[Stream, Conversation]]
+        self,
+        tx: WriteTx,
+        actor: User,
+        source: Message,
+        source_uuid: str,
+        places: list[tuple[Stream, Conversation]],
+        note: CopyNote,
     ) -> list[MessageView]:
-        """A copy of `source` in each place; the source remembers where it was shared."""
+        """A copy of `source` in each place, noting where it came from; the source remembers where it was shared."""
         source_meta = esn_meta(source)
         shared = list(source_meta.pop("shares", []))
-        resource = {"objectType": "activitystream", "id": source_uuid}
-        copy_meta = {**source_meta, "copyOf": {"_id": source.public_id, "resource": resource}}
+        copy_meta = {**source_meta, "copyOf": note(source.public_id, source_uuid)}
         views = []
         for place in places:
             view = self._insert(tx, actor, place, Draft(source.body, copy_meta), None)
@@ -383,41 +317,52 @@ class Streams:
     ) -> MessageView:
         """One stream write: a retry with the key returns the first answer; else act, remember, touch."""
         if not counted:
-            self.d.auth.check_send(actor_pk)
+            self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
-            earlier = self.d.messages.replay(tx, actor_pk, key, "stream")
+            earlier = self.messages.replay(tx, actor_pk, key, "stream")
             if earlier is not None:
                 return earlier
-            actor = self.d.actor(tx, actor_pk)
+            actor = actor_of(tx, actor_pk)
             view = act(tx, actor)
-            now = self.d.clock.now()
-            self.d.messages.remember(tx, actor.pk, key, view.message.pk, now)
-            self.d.people.touch(tx, actor.pk, now)
+            now = self.clock.now()
+            self.messages.remember(tx, actor.pk, key, view.message.pk, now)
+            self.people.touch(tx, actor.pk, now)
             return view
 
-        return await self.d.store.write(run)
+        return await self.store.write(run)
 
     async def post(
-        self, actor_pk: int, draft: Draft, targets: list[str], key: str | None = None, *, counted: bool = False
+        self,
+        actor_pk: int,
+        draft: Draft,
+        targets: list[str],
+        key: str | None = None,
+        *,
+        note: CopyNote | None = None,
+        counted: bool = False,
     ) -> MessageView:
-        """A new post in the first target; each further target gets a copy, as if shared."""
+        """A new post in the first target; each further target gets a copy, as if shared (noted by `note`)."""
 
         def act(tx: WriteTx, actor: User) -> MessageView:
             places = self._places(tx, actor, targets)
             view = self._insert(tx, actor, places[0], draft, None)
             if places[1:]:
-                self._copies(tx, actor, view.message, places[0][0].uuid, places[1:])
+                assert note is not None, "copies need a note of their source"
+                self._copies(tx, actor, view.message, places[0][0].uuid, places[1:], note)
             return view
 
         return await self._write(actor_pk, key, act, counted=counted)
 
-    async def post_email(self, actor_pk: int, raw: bytes, target: str, key: str | None = None) -> MessageView:
-        """A post made of an RFC 822 message, read only once the send rate and the stream allow it."""
-        self.d.auth.check_send(actor_pk)  # counted before any work, like every send
-        await self.d.store.read(lambda repo: self._may_post(repo, self.d.actor(repo, actor_pk), target))
-        draft = await self.d.mail.read(raw)  # off the event loop, within the mail limits
-        return await self.post(actor_pk, draft, [target], key, counted=True)
+    async def post_when_allowed(
+        self, actor_pk: int, target: str, draft: Callable[[], Awaitable[Draft]], key: str | None = None
+    ) -> MessageView:
+        """A post whose draft is costly to make (a mail to read): made only once the send rate and the
+        stream allow the post, so refused posts cost nothing."""
+        self.sends.count(actor_pk)  # counted before any work, like every send
+        await self.store.read(lambda repo: self._may_post(repo, actor_of(repo, actor_pk), target))
+        made = await draft()
+        return await self.post(actor_pk, made, [target], key, counted=True)
 
     async def reply(
         self, actor_pk: int, draft: Draft, parent_id: str, targets: list[str], key: str | None = None
@@ -434,9 +379,10 @@ class Streams:
         return await self._write(actor_pk, key, act)
 
     async def share(
-        self, actor_pk: int, public_id: str, resource: str, targets: list[str], key: str | None = None
+        self, actor_pk: int, public_id: str, resource: str, targets: list[str], note: CopyNote, key: str | None = None
     ) -> MessageView:
-        """Copy a message the actor may read into streams they may write; returns the first copy."""
+        """Copy a message the actor may read into streams they may write, noting the source with `note`;
+        returns the first copy."""
 
         def act(tx: WriteTx, actor: User) -> MessageView:
             source, conv = self._visible(tx, actor, public_id)
@@ -444,6 +390,6 @@ class Streams:
                 raise NotFound("MessageNotFound", f"no message {public_id!r} in activity stream {resource!r}")
             if conv.public_id in targets:
                 raise Invalid("InvalidTargets", f"the message is already in activity stream {conv.public_id!r}")
-            return self._copies(tx, actor, source, resource, self._places(tx, actor, targets))[0]
+            return self._copies(tx, actor, source, resource, self._places(tx, actor, targets), note)[0]
 
         return await self._write(actor_pk, key, act)

@@ -1,4 +1,8 @@
-"""The store interface: read transactions, write transactions through one writer."""
+"""The store interface: read transactions, and write transactions through one writer.
+
+An engine implements `Store`; the repository it hands out (`ReadTx`, `WriteTx`: SQLAlchemy Core over
+one connection) is the same for every engine.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +10,26 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection
-
-from server.model import Event, Variant
-from server.store.repo import Repo
+from server.model import Event
+from server.store.repo import ReadTx, WriteTx
 
 T = TypeVar("T")
 EventSink = Callable[[list[Event]], None]
 
-
-class WriteTx(Repo):
-    """A write transaction: table access plus the event log."""
-
-    def __init__(self, conn: Connection) -> None:
-        super().__init__(conn)
-        self.events: list[Event] = []
-
-    def emit(self, at: int, variants: list[Variant]) -> Event:
-        """Append one event, committed with the rest of this transaction."""
-        stored = [[None if v.audience is None else sorted(v.audience), v.data] for v in variants]
-        event = Event(id=self.insert_event(at, stored), at=at, variants=tuple(variants))
-        self.events.append(event)
-        return event
+__all__ = ["EventSink", "ReadTx", "Store", "WriteTx"]
 
 
 class Store(ABC):
-    """Persistence: concurrent reads, serialised writes, events committed with their change."""
+    """Persistence: concurrent reads, serialised writes, events committed with their change.
+
+    `on_commit`, when set, is called with the events of each commit (on the writer's thread) once
+    they are durable.
+    """
 
     on_commit: EventSink | None = None
 
     @abstractmethod
-    def read_sync(self, fn: Callable[[Repo], T]) -> T:
+    def read_sync(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read transaction (a consistent snapshot), in this thread."""
 
     @abstractmethod
@@ -44,7 +37,7 @@ class Store(ABC):
         """Run fn in one write transaction through the writer and wait for the commit."""
 
     @abstractmethod
-    async def read(self, fn: Callable[[Repo], T]) -> T:
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read transaction off the event loop."""
 
     @abstractmethod

@@ -20,8 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from server.model import Event
 from server.store import schema
-from server.store.base import Store, WriteTx
-from server.store.repo import Repo
+from server.store.base import ReadTx, Store, WriteTx
 
 T = TypeVar("T")
 log = logging.getLogger("huddle.store")
@@ -40,7 +39,7 @@ class _Job:
     future: Future[Any] = field(default_factory=Future)
 
 
-def _make_engine(path: Path, *, begin: str, synchronous: str) -> Engine:
+def _make_engine(path: Path, *, begin: str, synchronous: str, read_only: bool = False) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         poolclass=NullPool,
@@ -57,6 +56,8 @@ def _make_engine(path: Path, *, begin: str, synchronous: str) -> Engine:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        if read_only:  # the readers' connections refuse writes: only the writer's change anything
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -121,7 +122,7 @@ class SqliteStore(Store):
         self.path = Path(path)
         private_files(self.path)
         self._writer_engine = _make_engine(self.path, begin="BEGIN IMMEDIATE", synchronous=synchronous)
-        self._reader_engine = _make_engine(self.path, begin="BEGIN", synchronous=synchronous)
+        self._reader_engine = _make_engine(self.path, begin="BEGIN", synchronous=synchronous, read_only=True)
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="huddle-read")
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -152,13 +153,13 @@ class SqliteStore(Store):
             self._local.conn = conn
         return conn
 
-    def read_sync(self, fn: Callable[[Repo], T]) -> T:
+    def read_sync(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read transaction in this thread."""
         conn = self._reader_conn()
         with conn.begin():
-            return fn(Repo(conn))
+            return fn(ReadTx(conn))
 
-    async def read(self, fn: Callable[[Repo], T]) -> T:
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read transaction on a reader thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self.read_sync, fn)

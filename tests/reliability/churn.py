@@ -50,7 +50,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from huddle_tui import wire
 from huddle_tui.store import State
 from server.settings import Settings
-from server.store.repo import Repo
+from server.store.base import ReadTx
 from tests.reliability.crashloop import verdict
 from tests.support import LiveServer, load_team
 
@@ -487,7 +487,7 @@ def seen_by(server: LiveServer, viewer: str, after: int, upto: int) -> list[Ev]:
     assert user is not None
     out: list[Ev] = []
     for _ in range(100_000):
-        events = store.read_sync(partial(Repo.events_after, after=after, upto=upto, limit=1000))
+        events = store.read_sync(partial(ReadTx.events_after, after=after, upto=upto, limit=1000))
         if not events:
             break
         for event in events:

@@ -34,7 +34,7 @@ import fastapi.routing
 import httpx
 import pytest
 
-from server.domain import timefmt
+from server.dialects import times as timefmt
 from server.domain.clock import ManualClock
 from server.settings import Settings
 from tests.support import LiveServer, load_team, manual_clock

@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from server.domain.timefmt import parse_rfc3339
+from server.dialects.times import parse_rfc3339
 from tests.support import PASSWORDS, TEAM_TOML
 
 ROOT = Path(__file__).resolve().parents[2]

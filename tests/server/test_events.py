@@ -280,10 +280,11 @@ def text_of(wire: bytes) -> str:
 
 
 async def test_a_caught_up_subscription_writes_frames_itself_and_keeps_their_order(tmp_path: Any) -> None:
-    """With a frame writer (FrameWriter's), push() writes a frame straight to the socket only
-    while the reader waits with nothing queued; otherwise, or when the socket is not keeping
-    up or the write fails, the frame is queued behind the others and the reader sends it."""
+    """With a frame writer (FrameWriter's, through the transport), push() writes a frame straight to
+    the socket only while the reader waits with nothing queued; otherwise, or when the socket is not
+    keeping up or the write fails, the frame is queued behind the others and the reader sends it."""
     from server import events
+    from server.dialects.transport import ws_writer
     from server.store.sqlite import SqliteStore
 
     store = SqliteStore(tmp_path / "h.db")
@@ -304,7 +305,7 @@ async def test_a_caught_up_subscription_writes_frames_itself_and_keeps_their_ord
 
     try:
         sub = await hub.subscribe(1, None)
-        sub.write = write
+        sub.write = ws_writer(write)
         sub.push(frame(1))  # the reader has not asked yet: queued
         assert written == []
         assert (await sub.next(60)).id == 1  # type: ignore[union-attr]

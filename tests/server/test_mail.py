@@ -6,8 +6,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from server.dialects.esn_mail import MailLimits, parse_email
 from server.domain.errors import Invalid
-from server.domain.mail import MailLimits, parse_email
 
 # The ESN reference's own example (seed 004): no blank line between the headers and the body.
 REFERENCE_MAIL = (

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from server.domain.timefmt import parse_rfc3339
+from server.dialects.times import parse_rfc3339
 from tests.support import TEAM_TOML, LiveServer, manual_clock
 
 STATUS_KEYS = {"user", "status", "last_seen", "display_name", "team"}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.domain import timefmt
+from server.dialects import times as timefmt
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EDGES = [

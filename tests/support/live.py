@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from server.cli import main as server_main
+from server.dialects.times import parse_rfc3339
 from server.domain.clock import Clock, ManualClock
-from server.domain.timefmt import parse_rfc3339
 from server.embedded import EmbeddedServer
 from server.settings import Settings
 

@@ -1,4 +1,5 @@
-"""Mail into activity streams: an RFC 822 message read within bounds, off the event loop.
+"""Mail into activity streams (ESN's `POST /api/messages/email`): an RFC 822 message read within bounds,
+off the event loop.
 
 A mail is untrusted bytes of up to the body cap (1 MiB). The standard library's structured
 header parsers (`email.policy.default`) are quadratic on crafted headers: a Subject of 20,000
@@ -27,6 +28,7 @@ from typing import Any
 
 from server.domain.errors import Invalid
 from server.domain.streams import Draft, check_text
+from server.settings import Settings
 
 # Defects that mean the bytes are not an RFC 822 message at all (others are tolerated). A
 # missing blank line between the headers and the body is tolerated: the first line that is not
@@ -309,3 +311,15 @@ class MailReader:
     def close(self) -> None:
         """Stop the workers (a parse under way finishes)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def mail_reader(settings: Settings) -> MailReader:
+    """The mail reader of a server with these settings (its bounds and threads)."""
+    limits = MailLimits(
+        max_headers=settings.mail_max_headers,
+        max_header_bytes=settings.mail_max_header_bytes,
+        max_encoded_words=settings.mail_max_encoded_words,
+        max_parts=settings.mail_max_parts,
+        max_multiparts=settings.mail_max_multiparts,
+    )
+    return MailReader(limits, settings.mail_workers)

@@ -1,4 +1,4 @@
-"""Time formats of the dialects, and parsing of what clients send."""
+"""Times on the wire: each dialect's format of microseconds since the epoch, and parsing what clients send."""
 
 from __future__ import annotations
 

@@ -1,0 +1,44 @@
+"""What the domain hands the dialects: records with the names a rendering needs, as one viewer may see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.model import Call, Conversation, Message, OooEntry, Team, User, Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message with the handles a dialect needs to render it."""
+
+    message: Message
+    sender: str
+    recipient: str | None
+    conversation: Conversation
+    parent_id: str | None = None
+    # The body is only the start of the message's (boot's bounds, see messaging.preview).
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as one viewer may see them."""
+
+    user: User
+    last_seen: int | None
+    ooo: OooEntry | None
+    team: str | None
+    teams: tuple[Team, ...]
+    workspaces: tuple[Workspace, ...]
+    updated_by: str | None
+    updated_at: int | None
+    is_self: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """A call with its parties' handles."""
+
+    call: Call
+    caller: str
+    callee: str

@@ -47,7 +47,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.dialects import times
 from server.dialects.base import STATUSES, Dialect, retry_headers
 from server.dialects.common import domain_dep, header_safe, signed_in
-from server.dialects.schemas import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos, header
+from server.dialects.shapes.common import header
+from server.dialects.shapes.convos import CONVOS_CREATED, CONVOS_PAGE, ConvosConvo, ConvosMessage, convos
 from server.domain.convos import ConvoMessage, Listing, participant_of
 from server.domain.core import Domain
 from server.domain.errors import Invalid, Kind, Unauthorized

@@ -46,7 +46,8 @@ from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, signed_in
 from server.dialects.esn_mail import MailReader
-from server.dialects.schemas import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn, header
+from server.dialects.shapes.common import header
+from server.dialects.shapes.esn import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, signed_in
-from server.dialects.schemas import (
+from server.dialects.shapes.huddle import (
     HuddleAuditPage,
     HuddlePresence,
     HuddlePresencePage,

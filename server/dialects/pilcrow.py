@@ -18,7 +18,7 @@ from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, domain_of, signed_in, token_of
 from server.dialects.events import ooo_object
-from server.dialects.schemas import (
+from server.dialects.shapes.pilcrow import (
     EVENT_STREAM,
     Boot,
     PilcrowChannel,

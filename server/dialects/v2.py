@@ -14,7 +14,7 @@ from server.dialects import times
 from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, domain_of, replay_body, signed_in, token_of
 from server.dialects.events import ooo_object
-from server.dialects.schemas import (
+from server.dialects.shapes.v2 import (
     V2Call,
     V2Calls,
     V2Conversations,

@@ -6,8 +6,16 @@ Times are integers: microseconds since the Unix epoch, UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+AutoStatus = Literal["active", "away"]
+StickyStatus = Literal["dnd", "medical_leave", "parental_leave", "leave"]
+Status = Literal["active", "away", "dnd", "medical_leave", "parental_leave", "leave"]
+Role = Literal["member", "admin"]
+WorkspaceState = Literal["active", "archived", "locked", "deleted"]
+ConversationKind = Literal["dm", "convo", "channel", "stream"]
+CallType = Literal["audio", "video"]
+CallStatus = Literal["ringing", "answered", "declined", "no_answer", "cancelled", "ended"]
 LEAVE_STATUSES = ("medical_leave", "parental_leave", "leave")
 CALL_TYPES = ("audio", "video")
 # The largest id (and offset) a store holds: SQLite's INTEGER is a signed 64-bit number.
@@ -21,9 +29,9 @@ class User:
     pk: int
     handle: str
     display_name: str
-    role: str
-    auto_status: str
-    status_override: str | None
+    role: Role
+    auto_status: AutoStatus
+    status_override: StickyStatus | None
     last_seen: int | None
     hide_last_seen: bool
     primary_team_pk: int | None
@@ -32,7 +40,7 @@ class User:
     created_at: int
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """The status others see: a sticky one if set, else the automatic one."""
         return self.status_override or self.auto_status
 
@@ -60,7 +68,7 @@ class Workspace:
 
     pk: int
     name: str
-    state: str
+    state: WorkspaceState
     creator_pk: int | None
     created_at: int
     stream_uuid: str
@@ -71,7 +79,7 @@ class Conversation:
     """Where messages live: a dm, a convo, a channel or a stream."""
 
     pk: int
-    kind: str
+    kind: ConversationKind
     public_id: str | None
     user_a: int | None
     user_b: int | None
@@ -117,8 +125,8 @@ class Call:
     public_id: str
     caller_pk: int
     callee_pk: int
-    type: str
-    status: str
+    type: CallType
+    status: CallStatus
     started_at: int
     answered_at: int | None
     ended_at: int | None

@@ -35,8 +35,9 @@ Decisions where the reference is silent or does not fit one store:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -159,44 +160,61 @@ class MessagePatch(Strict):
 
 
 # ---- shapes -----------------------------------------------------------------------------
-def present(fields: dict[str, Any]) -> dict[str, Any]:
-    """Nulls are omitted."""
-    return {k: v for k, v in fields.items() if v is not None}
+T = TypeVar("T", bound=Mapping[str, object])
+_CONVO_FIELDS = (
+    "Id",
+    "Creator",
+    "Participant",
+    "Subject",
+    "DateCreated",
+    "DateUpdated",
+    "DateOfLastMessage",
+    "NumMessages",
+)
+_MESSAGE_FIELDS = ("Id", "ConvoId", "Sender", "Recipient", "Body", "IsRead", "Parent", "Thread", "DateCreated")
 
 
-def convo_object(row: ConvoSummary) -> dict[str, Any]:
+def in_order(out: T, fields: tuple[str, ...]) -> T:
+    """The object with its fields in the reference's order (the optional ones, left out when null, are
+    added after the others)."""
+    return cast(T, {name: out[name] for name in fields if name in out})
+
+
+def convo_object(row: ConvoSummary) -> ConvosConvo:
     """A Convo."""
     c = row.conversation
-    return present(
-        {
-            "Id": c.pk,
-            "Creator": c.creator_pk,
-            "Participant": participant_of(c),
-            "Subject": c.subject,
-            "DateCreated": times.plain(c.created_at),
-            "DateUpdated": times.plain(row.updated_at),
-            "DateOfLastMessage": times.plain(row.last_message_at),
-            "NumMessages": row.num_messages,
-        }
-    )
+    out: ConvosConvo = {
+        "Id": c.pk,
+        "Creator": c.creator_pk or 0,
+        "Participant": participant_of(c),
+        "DateCreated": times.plain(c.created_at),
+        "DateUpdated": times.plain(row.updated_at),
+        "NumMessages": row.num_messages,
+    }
+    if c.subject is not None:
+        out["Subject"] = c.subject
+    if row.last_message_at is not None:
+        out["DateOfLastMessage"] = times.plain(row.last_message_at)
+    return in_order(out, _CONVO_FIELDS)
 
 
-def message_object(view: ConvoMessage) -> dict[str, Any]:
+def message_object(view: ConvoMessage) -> ConvosMessage:
     """A Message."""
     m = view.message
-    return present(
-        {
-            "Id": m.public_id,
-            "ConvoId": m.conversation_pk,
-            "Sender": m.sender_pk,
-            "Recipient": m.recipient_pk,
-            "Body": m.body,
-            "IsRead": m.read_at is not None,
-            "Parent": view.parent_id,
-            "Thread": view.thread_id,
-            "DateCreated": times.plain(m.created_at),
-        }
-    )
+    out: ConvosMessage = {
+        "Id": m.public_id,
+        "ConvoId": m.conversation_pk,
+        "Sender": m.sender_pk,
+        "Recipient": m.recipient_pk or 0,
+        "Body": m.body,
+        "IsRead": m.read_at is not None,
+        "DateCreated": times.plain(m.created_at),
+    }
+    if view.parent_id is not None:
+        out["Parent"] = view.parent_id
+    if view.thread_id is not None:
+        out["Thread"] = view.thread_id
+    return in_order(out, _MESSAGE_FIELDS)
 
 
 def answer(
@@ -225,7 +243,13 @@ def parse_before(text: str | None) -> tuple[int, str]:
 
 
 def paged(
-    request: Request, path: str, listing: Listing[Any], items: list[dict[str, Any]], index: int, count: int, before: str
+    request: Request,
+    path: str,
+    listing: Listing[Any],
+    items: list[ConvosConvo] | list[ConvosMessage],
+    index: int,
+    count: int,
+    before: str,
 ) -> Response:
     """A page of a list with its X-* headers; an empty page is NO_RESULTS."""
     headers = {"X-Total-Count": str(listing.total), "X-Response-Count": str(len(items))}

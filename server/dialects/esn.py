@@ -47,7 +47,18 @@ from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, signed_in
 from server.dialects.esn_mail import MailReader
 from server.dialects.shapes.common import header
-from server.dialects.shapes.esn import EsnActivity, EsnCreated, EsnError, EsnMessage, EsnStream, esn
+from server.dialects.shapes.esn import (
+    EsnActivity,
+    EsnCopyOf,
+    EsnCreated,
+    EsnError,
+    EsnMessage,
+    EsnPlace,
+    EsnShare,
+    EsnStream,
+    EsnStreamRef,
+    esn,
+)
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
 from server.domain.messaging import MAX_IDEMPOTENCY_KEY
@@ -69,7 +80,7 @@ class Esn(Dialect):
         return JSONResponse(error_body(status, message), status, headers=retry_headers(retry_after))
 
 
-def error_body(status: int, details: str) -> dict[str, Any]:
+def error_body(status: int, details: str) -> EsnError:
     """ESN's error object."""
     return {"error": {"code": status, "status": status, "message": HTTPStatus(status).phrase, "details": details}}
 
@@ -216,57 +227,75 @@ def iso_millis(us: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def stream_ref(stream_uuid: str) -> dict[str, str]:
+def stream_ref(stream_uuid: str) -> EsnStreamRef:
     """A stream as the reference names targets."""
     return {"objectType": "activitystream", "id": stream_uuid}
 
 
 def copy_of(source_id: str, source_stream: str) -> dict[str, Any]:
     """What a copy (a share, or a post's copy in a further target) keeps of its source, as `copyOf` shows it."""
-    return {"_id": source_id, "resource": stream_ref(source_stream)}
+    note: EsnCopyOf = {"_id": source_id, "resource": stream_ref(source_stream)}
+    return dict(note)
 
 
-def where(post: Post) -> dict[str, Any]:
+def where(post: Post) -> EsnPlace:
     """Where a message lives: its activity stream, or (read by id) its channel, convo or DM."""
     conv = post.view.conversation
     if conv.kind == "stream":
-        return stream_ref(post.stream)
+        return {"objectType": "activitystream", "id": post.stream}
     if conv.kind == "channel":
-        return {"objectType": "channel", "id": conv.public_id}
+        return {"objectType": "channel", "id": conv.public_id or ""}
     if conv.kind == "convo":
         return {"objectType": "convo", "id": str(conv.pk)}
-    return {"objectType": "user", "id": post.view.recipient}
+    return {"objectType": "user", "id": post.view.recipient or ""}
 
 
-def message_object(post: Post) -> dict[str, Any]:
+def message_object(post: Post) -> EsnMessage:
     """A message: the reference's fields, plus its stream, thread, files and shares."""
-    m = post.view.message
-    meta = post.meta
-    out: dict[str, Any] = {
-        "objectType": meta.get("objectType", "whatsup"),
-        "_id": m.public_id,
-        "description": m.body,
-        "creator": post.view.sender,
-        "timestamps": {"creation": millis(m.created_at)},
-        "target": [where(post)],
-    }
-    if post.view.parent_id is not None:
-        out["inReplyTo"] = {"objectType": "whatsup", "_id": post.view.parent_id}
-        out["parentId"] = post.view.parent_id
-    out["responses"] = post.responses
-    out["attachments"] = meta.get("attachments", [])
-    out["parsers"] = meta.get("parsers", [])
-    out["shares"] = [{**stream_ref(s["stream"]), "_id": s["_id"]} for s in post.shares]
-    for key in ("copyOf", "data", "email"):
-        if key in meta:
-            out[key] = meta[key]
+    m, meta, view = post.view.message, post.meta, post.view
+    shares: list[EsnShare] = [{**stream_ref(s["stream"]), "_id": s["_id"]} for s in post.shares]
+    out: EsnMessage
+    if view.parent_id is None:
+        out = {
+            "objectType": meta.get("objectType", "whatsup"),
+            "_id": m.public_id,
+            "description": m.body,
+            "creator": view.sender,
+            "timestamps": {"creation": millis(m.created_at)},
+            "target": [where(post)],
+            "responses": post.responses,
+            "attachments": meta.get("attachments", []),
+            "parsers": meta.get("parsers", []),
+            "shares": shares,
+        }
+    else:
+        out = {
+            "objectType": meta.get("objectType", "whatsup"),
+            "_id": m.public_id,
+            "description": m.body,
+            "creator": view.sender,
+            "timestamps": {"creation": millis(m.created_at)},
+            "target": [where(post)],
+            "inReplyTo": {"objectType": "whatsup", "_id": view.parent_id},
+            "parentId": view.parent_id,
+            "responses": post.responses,
+            "attachments": meta.get("attachments", []),
+            "parsers": meta.get("parsers", []),
+            "shares": shares,
+        }
+    if "copyOf" in meta:
+        out["copyOf"] = meta["copyOf"]
+    if "data" in meta:
+        out["data"] = meta["data"]
+    if "email" in meta:
+        out["email"] = meta["email"]
     return out
 
 
-def timeline_entry(post: Post) -> dict[str, Any]:
+def timeline_entry(post: Post) -> EsnActivity:
     """One activity of a stream: who posted (or shared) what, where and when."""
     m = post.view.message
-    out: dict[str, Any] = {
+    out: EsnActivity = {
         "_id": m.public_id,
         "verb": "share" if "copyOf" in post.meta else "post",
         "published": iso_millis(m.created_at),
@@ -279,7 +308,7 @@ def timeline_entry(post: Post) -> dict[str, Any]:
     return out
 
 
-def missing(public_id: str, why: DomainError) -> dict[str, Any]:
+def missing(public_id: str, why: DomainError) -> EsnError:
     """The error descriptor standing in for a message that cannot be found (404) or read (403)."""
     status = DIALECT.status_of(why)
     if status == 404:
@@ -289,16 +318,17 @@ def missing(public_id: str, why: DomainError) -> dict[str, Any]:
 
 def created(view: MessageView, *, reply: bool = False) -> JSONResponse:
     """201 with the new message's `_id` (and `parentId` for a reply)."""
-    body = {"_id": view.message.public_id}
+    body: EsnCreated = {"_id": view.message.public_id}
     if reply and view.parent_id is not None:
         body["parentId"] = view.parent_id
     return JSONResponse(body, 201, headers={"Location": f"/api/messages/{view.message.public_id}"})
 
 
-def stream_summary(owner: Team | Workspace) -> dict[str, Any]:
+def stream_summary(owner: Team | Workspace) -> EsnStream:
     """A stream in the list: its uuid and the team or workspace owning it."""
-    kind = "team" if isinstance(owner, Team) else "workspace"
-    return {"uuid": owner.stream_uuid, "objectType": kind, "id": owner.pk, "name": owner.name}
+    if isinstance(owner, Team):
+        return {"uuid": owner.stream_uuid, "objectType": "team", "id": owner.pk, "name": owner.name}
+    return {"uuid": owner.stream_uuid, "objectType": "workspace", "id": owner.pk, "name": owner.name}
 
 
 # ---- messages -------------------------------------------------------------------------
@@ -308,7 +338,7 @@ async def get_messages(
     domain: Dom,
     ids_brackets: Annotated[list[str] | None, Query(alias="ids[]")] = None,
     ids: Annotated[list[str] | None, Query()] = None,
-) -> list[dict[str, Any]]:
+) -> list[EsnMessage | EsnError]:
     """Messages by id (`ids[]=`, or `ids=`); an error descriptor for each one not found."""
     wanted = list(dict.fromkeys(bare(i) for i in [*(ids_brackets or []), *(ids or [])] if i.strip()))
     if not wanted:
@@ -319,7 +349,7 @@ async def get_messages(
 
 
 @router.get("/api/messages/{message_id}", response_model=Any, responses=esn(EsnMessage, 401, 403, 404))
-async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_message(message_id: str, me: Me, domain: Dom) -> EsnMessage:
     """One message."""
     return message_object(await domain.streams.get(me, bare(message_id)))
 
@@ -382,7 +412,7 @@ async def share_message(
 
 # ---- activity streams -----------------------------------------------------------------
 @router.get("/api/activitystreams", response_model=Any, responses=esn(list[EsnStream], 401))
-async def list_streams(me: Me, domain: Dom) -> list[dict[str, Any]]:
+async def list_streams(me: Me, domain: Dom) -> list[EsnStream]:
     """The streams the caller may read."""
     return [stream_summary(owner) for owner in await domain.streams.streams(me)]
 
@@ -413,4 +443,5 @@ async def stream_timeline(
         after=bare(after) if after else None,
         limit=limit,
     )
-    return JSONResponse([timeline_entry(p) for p in posts], headers={"X-ESN-Items-Count": str(total)})
+    activities: list[EsnActivity] = [timeline_entry(p) for p in posts]
+    return JSONResponse(activities, headers={"X-ESN-Items-Count": str(total)})

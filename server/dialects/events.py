@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from server.dialects.shapes.common import V2Ooo
 from server.dialects.times import offset, precise
 from server.domain.events import (
     CallChanged,
@@ -29,7 +30,7 @@ from server.model import OooEntry
 Data = dict[str, Any]
 
 
-def ooo_object(entry: OooEntry | None) -> Data | None:
+def ooo_object(entry: OooEntry | None) -> V2Ooo | None:
     """The `ooo` object of status objects (v2), boot users and presence events."""
     if entry is None:
         return None

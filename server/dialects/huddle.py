@@ -15,18 +15,22 @@ from server.dialects.base import Dialect, retry_headers
 from server.dialects.common import domain_dep, signed_in
 from server.dialects.shapes.huddle import (
     HuddleAuditPage,
+    HuddleMember,
     HuddlePresence,
     HuddlePresencePage,
+    HuddleSummary,
     HuddleTeam,
     HuddleTeams,
     HuddleUser,
     HuddleWorkspace,
     HuddleWorkspaces,
+    Link,
     huddle,
 )
 from server.domain.core import Domain
 from server.domain.errors import Invalid
 from server.domain.groups import Group
+from server.domain.membership import is_live
 from server.domain.ooo import DatesReversed, Listing, OooChange, OooFields, check_range
 from server.model import MAX_PK, OooEntry, Team, User, Workspace
 
@@ -60,12 +64,12 @@ QueryBody = Annotated[dict[str, Any] | None, Body()]
 QUERY = huddle(HuddlePresencePage, 400, 401, 403, 404)
 
 
-def link(rel: str, href: str) -> dict[str, str]:
+def link(rel: str, href: str) -> Link:
     """One `links` element."""
     return {"rel": rel, "href": href}
 
 
-def entity(owner: User, entry: OooEntry, *rels: str) -> dict[str, Any]:
+def entity(owner: User, entry: OooEntry, *rels: str) -> HuddlePresence:
     """A presence entity with the links named by rels (self, user, presence)."""
     hrefs = {"self": f"/presence/{owner.pk}/{entry.pk}", "user": f"/users/{owner.pk}"}
     hrefs["presence"] = hrefs["self"]
@@ -79,7 +83,7 @@ def entity(owner: User, entry: OooEntry, *rels: str) -> dict[str, Any]:
     }
 
 
-def page_links(base: str, listing: Listing) -> list[dict[str, str]]:
+def page_links(base: str, listing: Listing) -> list[Link]:
     """first / previous / next for a paged result."""
 
     def at(skip: int) -> str:
@@ -93,7 +97,7 @@ def page_links(base: str, listing: Listing) -> list[dict[str, str]]:
     return out
 
 
-def entities(listing: Listing, owners: dict[int, User]) -> list[dict[str, Any]]:
+def entities(listing: Listing, owners: dict[int, User]) -> list[HuddlePresence]:
     """Entities of a query, each with user and presence links."""
     return [entity(owners[e.user_pk], e, "user", "presence") for e in listing.items]
 
@@ -172,7 +176,7 @@ async def create(body: JsonObject, me: Me, domain: Dom) -> JSONResponse:
 
 async def _query(
     domain: Domain, me: int, body: dict[str, Any], skip: int, pagesize: int, self_href: str, base: str, **scope: str
-) -> dict[str, Any]:
+) -> HuddlePresencePage:
     """An overlap query (by users, or within a team or workspace) rendered with its paging links."""
     users = _links_of(body, "user")
     start, end = parse_range(body)
@@ -190,7 +194,7 @@ async def _query(
 @router.post("/presence", response_model=Any, responses=QUERY)
 async def by_users(
     me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
-) -> dict[str, Any]:
+) -> HuddlePresencePage:
     """Entries of the users named in `links` that overlap the date range."""
     return await _query(domain, me, body or {}, skip, pagesize, "/presence", "/presence")
 
@@ -198,7 +202,7 @@ async def by_users(
 @router.post("/presence/teams/{team_id}", response_model=Any, responses=QUERY)
 async def by_team(
     team_id: str, me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
-) -> dict[str, Any]:
+) -> HuddlePresencePage:
     """Entries of a team's members (narrowed by `user` links) that overlap the date range."""
     base = f"/presence/teams/{team_id}"
     return await _query(domain, me, body or {}, skip, pagesize, f"/teams/{team_id}", base, team=team_id)
@@ -207,7 +211,7 @@ async def by_team(
 @router.post("/presence/workspace/{workspace_id}", response_model=Any, responses=QUERY)
 async def by_workspace(
     workspace_id: str, me: Me, domain: Dom, body: QueryBody = None, skip: Skip = 0, pagesize: PageSize = 20
-) -> dict[str, Any]:
+) -> HuddlePresencePage:
     """Entries of a workspace's members (narrowed by `user` links) that overlap the date range."""
     base = f"/presence/workspace/{workspace_id}"
     self_href = f"/workspaces/{workspace_id}"
@@ -215,7 +219,7 @@ async def by_workspace(
 
 
 @router.get("/presence/{user_id}/audits", response_model=Any, responses=huddle(HuddleAuditPage, 400, 401, 403, 404))
-async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> HuddleAuditPage:
     """What the user did to their entries: create, update, delete."""
     owner, listing = await domain.ooo.audits(me, user_id, skip, pagesize)
     base = f"/presence/{owner.pk}/audits"
@@ -229,7 +233,7 @@ async def audits(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: Pa
 
 
 @router.get("/presence/{user_id}", response_model=Any, responses=huddle(HuddlePresencePage, 400, 401, 403, 404))
-async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> dict[str, Any]:
+async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: PageSize = 20) -> HuddlePresencePage:
     """Your own entries."""
     owner, listing = await domain.ooo.of_user(me, user_id, skip, pagesize)
     base = f"/presence/{owner.pk}"
@@ -242,7 +246,7 @@ async def of_user(user_id: str, me: Me, domain: Dom, skip: Skip = 0, pagesize: P
 @router.get(
     "/presence/{user_id}/{presence_id}", response_model=Any, responses=huddle(HuddlePresence, 400, 401, 403, 404)
 )
-async def get_entry(user_id: str, presence_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_entry(user_id: str, presence_id: str, me: Me, domain: Dom) -> HuddlePresence:
     """One entry (owner, admins, team and workspace mates)."""
     owner, entry = await domain.ooo.get(me, user_id, presence_id)
     return entity(owner, entry, "self", "user")
@@ -299,7 +303,7 @@ async def no_workspace(me: Me) -> Response:
 
 # ---- the resources links point at ----------------------------------------------------
 @router.get("/users/{user_id}", response_model=Any, responses=huddle(HuddleUser, 401, 404))
-async def get_user(user_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_user(user_id: str, me: Me, domain: Dom) -> HuddleUser:
     """A user, as the caller may see them."""
     view = await domain.people.get_ref(me, user_id)
     u = view.user
@@ -310,37 +314,29 @@ async def get_user(user_id: str, me: Me, domain: Dom) -> dict[str, Any]:
         "displayName": u.display_name,
         "status": u.status,
         "lastSeen": times.offset(view.last_seen),
-        "teams": [{"id": t.pk, "name": t.name, "href": f"/teams/{t.pk}"} for t in view.teams if not t.deleted],
+        "teams": [{"id": t.pk, "name": t.name, "href": f"/teams/{t.pk}"} for t in view.teams if is_live(t)],
         "workspaces": [
-            {"id": w.pk, "name": w.name, "href": f"/workspaces/{w.pk}"} for w in view.workspaces if w.state != "deleted"
+            {"id": w.pk, "name": w.name, "href": f"/workspaces/{w.pk}"} for w in view.workspaces if is_live(w)
         ],
     }
 
 
-def group_object(group: Group) -> dict[str, Any]:
+def group_object(group: Group) -> HuddleTeam | HuddleWorkspace:
     """A team or workspace with its members."""
     record = group.record
-    plural = "teams" if group.kind == "team" else "workspaces"
-    out: dict[str, Any] = {
-        "links": [
-            link("self", f"/{plural}/{record.pk}"),
-            link("activitystream", f"/api/activitystreams/{record.stream_uuid}"),
-        ],
-        "id": record.pk,
-        "name": record.name,
-    }
-    if isinstance(record, Team):
-        out["deleted"] = record.deleted
-    else:
-        out["state"] = record.state
-    out["members"] = [
+    members: list[HuddleMember] = [
         {"id": u.pk, "user": u.handle, "displayName": u.display_name, "links": [link("user", f"/users/{u.pk}")]}
         for u in group.members
     ]
-    return out
+    stream = link("activitystream", f"/api/activitystreams/{record.stream_uuid}")
+    if isinstance(record, Team):
+        links = [link("self", f"/teams/{record.pk}"), stream]
+        return {"links": links, "id": record.pk, "name": record.name, "deleted": record.deleted, "members": members}
+    links = [link("self", f"/workspaces/{record.pk}"), stream]
+    return {"links": links, "id": record.pk, "name": record.name, "state": record.state, "members": members}
 
 
-def summary(record: Team | Workspace) -> dict[str, Any]:
+def summary(record: Team | Workspace) -> HuddleSummary:
     """A team or workspace in a list."""
     plural = "teams" if isinstance(record, Team) else "workspaces"
     return {"id": record.pk, "name": record.name, "links": [link("self", f"/{plural}/{record.pk}")]}
@@ -353,14 +349,17 @@ def _kind_routes(kind: str, plural: str) -> None:
     membership = huddle(None, 400, 401, 403, 404, status=204, description="Done (also when nothing changed).")
 
     @router.get(f"/{plural}", name=f"list_{plural}", response_model=Any, responses=huddle(listing, 401))
-    async def list_groups(me: Me, domain: Dom) -> dict[str, Any]:
+    async def list_groups(me: Me, domain: Dom) -> HuddleTeams | HuddleWorkspaces:
         records: list[Team | Workspace] = await domain.groups.list_for(me, kind)
-        return {"links": [link("self", f"/{plural}")], plural: [summary(r) for r in records]}
+        links, items = [link("self", f"/{plural}")], [summary(r) for r in records]
+        if kind == "team":
+            return {"links": links, "teams": items}
+        return {"links": links, "workspaces": items}
 
     @router.get(
         f"/{plural}/{{group_id}}", name=f"get_{kind}", response_model=Any, responses=huddle(one, 400, 401, 403, 404)
     )
-    async def get_group(group_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+    async def get_group(group_id: str, me: Me, domain: Dom) -> HuddleTeam | HuddleWorkspace:
         return group_object(await domain.groups.get(me, kind, group_id))
 
     @router.post(
@@ -380,7 +379,7 @@ def _kind_routes(kind: str, plural: str) -> None:
         response_model=Any,
         responses=huddle(one, 400, 401, 403, 404, 409),
     )
-    async def patch_group(group_id: str, body: JsonObject, me: Me, domain: Dom) -> dict[str, Any]:
+    async def patch_group(group_id: str, body: JsonObject, me: Me, domain: Dom) -> HuddleTeam | HuddleWorkspace:
         return group_object(await domain.groups.patch(me, kind, group_id, body))
 
     @router.put(

@@ -21,6 +21,8 @@ from server.dialects.events import ooo_object
 from server.dialects.shapes.pilcrow import (
     EVENT_STREAM,
     Boot,
+    BootMessage,
+    BootUser,
     PilcrowChannel,
     PilcrowChannelHistory,
     PilcrowChannelMessage,
@@ -34,6 +36,7 @@ from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
 from server.domain.views import MessageView, UserView
 from server.events import Closed, Subscription
+from server.model import User
 
 router = APIRouter(prefix="/api", tags=["pilcrow"])
 log = logging.getLogger("huddle.events")
@@ -58,7 +61,7 @@ Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
 
 
-def boot_user(view: UserView) -> dict[str, Any]:
+def boot_user(view: UserView) -> BootUser:
     """A user in boot: pilcrow's id and name (the handle), plus presence."""
     u = view.user
     return {
@@ -72,23 +75,39 @@ def boot_user(view: UserView) -> dict[str, Any]:
     }
 
 
-def boot_message(view: MessageView) -> dict[str, Any]:
+def boot_message(view: MessageView) -> BootMessage:
     """A message in boot, addressed like its `message sent` event."""
-    m = view.message
-    out: dict[str, Any] = {"at": times.precise(m.created_at), "sender": view.sender, "id": m.public_id}
-    kind = view.conversation.kind
-    if kind == "channel":
-        out["channel"] = view.conversation.public_id
-    elif kind == "dm":
-        out["to"] = view.recipient
-        out["read_at"] = times.precise(m.read_at)
-    elif kind == "convo":
-        out["convo"] = view.conversation.pk
-        out["to"] = view.recipient
+    m, conv, parent = view.message, view.conversation, view.parent_id
+    at, sender, body, mid = times.precise(m.created_at), view.sender, m.body, m.public_id
+    out: BootMessage
+    if conv.kind == "channel":
+        channel = conv.public_id or ""
+        out = {"at": at, "sender": sender, "id": mid, "channel": channel, "body": body, "parent": parent}
+    elif conv.kind == "dm":
+        to, read_at = view.recipient or "", times.precise(m.read_at)
+        out = {
+            "at": at,
+            "sender": sender,
+            "id": m.public_id,
+            "to": to,
+            "read_at": read_at,
+            "body": body,
+            "parent": parent,
+        }
+    elif conv.kind == "convo":
+        to = view.recipient or ""
+        out = {
+            "at": at,
+            "sender": sender,
+            "id": m.public_id,
+            "convo": conv.pk,
+            "to": to,
+            "body": body,
+            "parent": parent,
+        }
     else:
-        out["stream"] = view.conversation.public_id
-    out["body"] = m.body
-    out["parent"] = view.parent_id
+        stream = conv.public_id or ""
+        out = {"at": at, "sender": sender, "id": mid, "stream": stream, "body": body, "parent": parent}
     if view.truncated:  # the whole body: GET /api/v2/messages/{id}
         out["truncated"] = True
     return out
@@ -98,8 +117,8 @@ def boot_message(view: MessageView) -> dict[str, Any]:
 async def boot(me: Me, domain: Dom) -> Response:
     """Who I am, a snapshot, and the resume point of the event stream just after it."""
     snap = await domain.snapshots.boot(me)
-    body = {
-        "user": {"id": snap.user.handle, "name": snap.user.handle},
+    body: Boot = {
+        "user": who(snap.user),
         "resume_point": snap.resume_point,
         "heartbeat": domain.settings.heartbeat,
         "away_after": int(domain.settings.away_after),
@@ -108,8 +127,8 @@ async def boot(me: Me, domain: Dom) -> Response:
         "channels": [
             {
                 "at": times.precise(c.created_at),
-                "name": c.name,
-                "id": c.public_id,
+                "name": c.name or "",
+                "id": c.public_id or "",
                 "unread": snap.channel_unread.get(c.pk, (0, 0))[0],
                 "mentions": snap.channel_unread.get(c.pk, (0, 0))[1],
             }
@@ -135,7 +154,7 @@ async def channel_history(
     domain: Dom,
     before: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> PilcrowChannelHistory:
     """Older messages of a channel than boot carries: `limit` just before `before`, ascending."""
     page = await domain.channels.history(me, channel_id, before, limit)
     return {"messages": [boot_message(m) for m in page.items], "total": page.total, "next_before": page.next_before}
@@ -259,7 +278,8 @@ class SendBody(BaseModel):
 async def create_channel(body: ChannelBody, me: Me, domain: Dom) -> JSONResponse:
     """A new public channel (409 when the name, case-folded and normalised, is taken)."""
     conv = await domain.channels.create(me, body.name)
-    return JSONResponse({"id": conv.public_id, "name": conv.name}, 202)
+    answer: PilcrowChannel = {"id": conv.public_id or "", "name": conv.name or ""}
+    return JSONResponse(answer, 202)
 
 
 @router.post(
@@ -279,7 +299,7 @@ async def send_to_channel(
         raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
     view = await domain.channels.send(me, channel_id, body.body, idempotency_key)
     m = view.message
-    out = {
+    out: PilcrowChannelMessage = {
         "at": times.precise(m.created_at),
         "channel": channel_id,
         "sender": view.sender,
@@ -336,7 +356,7 @@ def with_identity(response: Response, request: Request, token: str) -> Response:
     return response
 
 
-def who(user: Any) -> dict[str, str]:
+def who(user: User) -> PilcrowUser:
     """pilcrow's user: id and name are the handle."""
     return {"id": user.handle, "name": user.handle}
 
@@ -385,14 +405,14 @@ async def logout(request: Request, me: Me, domain: Dom) -> Response:
 
 
 @router.post("/invite", response_model=Any, responses=pilcrow(PilcrowInvite, 401))
-async def invite(me: Me, domain: Dom) -> dict[str, Any]:
+async def invite(me: Me, domain: Dom) -> PilcrowInvite:
     """An invitation anyone may accept once within 24 hours."""
     invite_id, issuer, issued_at = await domain.accounts.invite(me)
     return {"id": invite_id, "issuer": issuer.handle, "issued_at": times.precise(issued_at)}
 
 
 @router.get("/invite/{invite_id}", response_model=Any, responses=pilcrow(PilcrowInvitation, 404))
-async def get_invite(invite_id: str, domain: Dom) -> dict[str, Any]:
+async def get_invite(invite_id: str, domain: Dom) -> PilcrowInvitation:
     """Who invites you (404 when unknown, used or expired). No sign-in needed."""
     issuer, issued_at = await domain.accounts.get_invite(invite_id)
     return {"id": invite_id, "issuer": who(issuer), "issued_at": times.precise(issued_at)}

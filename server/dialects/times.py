@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import overload
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -30,21 +31,45 @@ def _second(second: int) -> str:
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
 
 
+@overload
+def v2(us: int) -> str: ...
+@overload
+def v2(us: None) -> None: ...
+@overload
+def v2(us: int | None) -> str | None: ...
 def v2(us: int | None) -> str | None:
     """`2024-03-15T09:14:22Z` (v2: no fraction)."""
     return None if us is None else f"{_second(us // 1_000_000)}Z"
 
 
+@overload
+def precise(us: int) -> str: ...
+@overload
+def precise(us: None) -> None: ...
+@overload
+def precise(us: int | None) -> str | None: ...
 def precise(us: int | None) -> str | None:
     """`2024-09-27T23:19:10.208147Z` (pilcrow, boot and events)."""
     return None if us is None else f"{_second(us // 1_000_000)}.{us % 1_000_000:06d}Z"
 
 
+@overload
+def offset(us: int) -> str: ...
+@overload
+def offset(us: None) -> None: ...
+@overload
+def offset(us: int | None) -> str | None: ...
 def offset(us: int | None) -> str | None:
     """`2022-04-19T16:30:29+00:00` (Huddle presence)."""
     return None if us is None else f"{_second(us // 1_000_000)}+00:00"
 
 
+@overload
+def plain(us: int) -> str: ...
+@overload
+def plain(us: None) -> None: ...
+@overload
+def plain(us: int | None) -> str | None: ...
 def plain(us: int | None) -> str | None:
     """`2015-06-15T10:04:33` (Convos: UTC, no offset)."""
     return None if us is None else _second(us // 1_000_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
@@ -23,13 +23,16 @@ from server.dialects.shapes.v2 import (
     V2Login,
     V2Message,
     V2Read,
+    V2ReceivedItem,
     V2Sent,
+    V2SentItem,
     V2Status,
     V2User,
     v2,
 )
 from server.domain.core import Domain
 from server.domain.errors import DomainError, Invalid
+from server.domain.membership import is_live
 from server.domain.views import CallView, MessageView, UserView
 
 router = APIRouter(prefix="/api/v2", tags=["v2"])
@@ -82,10 +85,10 @@ class PatchBody(Strict):
 
 
 # ---- shapes ---------------------------------------------------------------------------
-def status_object(view: UserView) -> dict[str, Any]:
+def status_object(view: UserView) -> V2Status:
     """The story's status object, plus ooo, and who set a sticky status."""
     u = view.user
-    out: dict[str, Any] = {
+    out: V2Status = {
         "user": u.handle,
         "status": u.status,
         "last_seen": times.v2(view.last_seen),
@@ -93,58 +96,79 @@ def status_object(view: UserView) -> dict[str, Any]:
         "team": view.team,
         "ooo": ooo_object(view.ooo),
     }
-    if view.updated_by is not None:
-        out["updated_by"] = view.updated_by
-        out["updated_at"] = times.v2(view.updated_at)
+    if view.set_by is not None:
+        out["updated_by"] = view.set_by.handle
+        out["updated_at"] = times.v2(view.set_by.at)
     return out
 
 
-def user_object(view: UserView) -> dict[str, Any]:
+def user_object(view: UserView) -> V2User:
     """The status object plus id, memberships and role."""
-    out = {"id": view.user.pk, **status_object(view)}
-    out["teams"] = [{"id": t.pk, "name": t.name} for t in view.teams if not t.deleted]
-    out["workspaces"] = [{"id": w.pk, "name": w.name} for w in view.workspaces if w.state != "deleted"]
-    out["role"] = view.user.role
+    # hide_last_seen, not required, comes after: mypy's extra checks want it in the literal or a ** item.
+    out: V2User = {
+        "id": view.user.pk,
+        **status_object(view),  # type: ignore[typeddict-item]
+        "teams": [{"id": t.pk, "name": t.name} for t in view.teams if is_live(t)],
+        "workspaces": [{"id": w.pk, "name": w.name} for w in view.workspaces if is_live(w)],
+        "role": view.user.role,
+    }
     if view.is_self:
         out["hide_last_seen"] = view.user.hide_last_seen
     return out
 
 
-def _status(view: MessageView) -> str:
+def _status(view: MessageView) -> Literal["delivered", "read"]:
     return "read" if view.message.read_at is not None else "delivered"
 
 
-def message_object(view: MessageView) -> dict[str, Any]:
-    """A message with everything a client needs."""
-    m = view.message
-    out: dict[str, Any] = {"message_id": m.public_id, "from": view.sender}
-    kind = view.conversation.kind
-    if kind in ("channel", "stream"):
-        out[kind] = view.conversation.public_id
-    else:
-        out["to"] = view.recipient
-    out |= {
+def message_object(view: MessageView) -> V2Message:
+    """A message with everything a client needs: `to` for a DM or convo message, else its channel or stream."""
+    m, conv = view.message, view.conversation
+    timestamp, status, read_at = times.v2(m.created_at), _status(view), times.v2(m.read_at)
+    if conv.kind == "channel":
+        return {
+            "message_id": m.public_id,
+            "from": view.sender,
+            "channel": conv.public_id or "",
+            "body": m.body,
+            "timestamp": timestamp,
+            "status": status,
+            "read_at": read_at,
+        }
+    if conv.kind == "stream":
+        return {
+            "message_id": m.public_id,
+            "from": view.sender,
+            "stream": conv.public_id or "",
+            "body": m.body,
+            "timestamp": timestamp,
+            "status": status,
+            "read_at": read_at,
+        }
+    return {
+        "message_id": m.public_id,
+        "from": view.sender,
+        "to": view.recipient or "",
         "body": m.body,
-        "timestamp": times.v2(m.created_at),
-        "status": _status(view),
-        "read_at": times.v2(m.read_at),
+        "timestamp": timestamp,
+        "status": status,
+        "read_at": read_at,
     }
-    return out
 
 
-def sent_item(view: MessageView) -> dict[str, Any]:
+def sent_item(view: MessageView) -> V2SentItem:
     """An item of `?to=`: what became of a message I sent."""
     m = view.message
     return {"message_id": m.public_id, "body": m.body, "status": _status(view), "read_at": times.v2(m.read_at)}
 
 
-def received_item(view: MessageView) -> dict[str, Any]:
+def received_item(view: MessageView) -> V2ReceivedItem:
     """An item of `?from=`: a message someone sent me."""
     m = view.message
     return {"message_id": m.public_id, "from": view.sender, "body": m.body, "timestamp": times.v2(m.created_at)}
 
 
-def call_object(view: CallView) -> dict[str, Any]:
+def call_object(view: CallView) -> V2Call:
     """A call."""
     c = view.call
     return {
@@ -161,7 +185,7 @@ def call_object(view: CallView) -> dict[str, Any]:
 
 # ---- auth -----------------------------------------------------------------------------
 @router.post("/auth/login", response_model=Any, responses=v2(V2Login, 400, 401, 429))
-async def login(body: LoginBody, request: Request, domain: Dom) -> dict[str, Any]:
+async def login(body: LoginBody, request: Request, domain: Dom) -> V2Login:
     """Exchange a handle and password for a bearer token."""
     address = request.client.host if request.client else "unknown"
     token, user = await domain.auth.login(body.user, body.password, address)
@@ -180,26 +204,26 @@ async def logout(request: Request, me: Me, domain: Dom) -> Response:
 
 # ---- users and presence ---------------------------------------------------------------
 @router.get("/users", response_model=Any, responses=v2(V2Directory, 401))
-async def directory(me: Me, domain: Dom) -> dict[str, Any]:
+async def directory(me: Me, domain: Dom) -> V2Directory:
     """Everyone, with status."""
     views = await domain.people.directory(me)
     return {"users": [user_object(v) for v in views], "total": len(views)}
 
 
 @router.get("/users/{handle}", response_model=Any, responses=v2(V2User, 401, 404))
-async def get_user(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_user(handle: str, me: Me, domain: Dom) -> V2User:
     """One user."""
     return user_object(await domain.people.get(me, handle))
 
 
 @router.get("/users/{handle}/status", response_model=Any, responses=v2(V2Status, 401, 404))
-async def get_status(handle: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_status(handle: str, me: Me, domain: Dom) -> V2Status:
     """One user's status and last_seen."""
     return status_object(await domain.people.get(me, handle))
 
 
 @router.patch("/users/{handle}", response_model=Any, responses=v2(V2User, 400, 401, 403, 404))
-async def patch_user(handle: str, body: PatchBody, me: Me, domain: Dom) -> dict[str, Any]:
+async def patch_user(handle: str, body: PatchBody, me: Me, domain: Dom) -> V2User:
     """Set your own dnd, name or hide_last_seen; admins set anyone's status, leave included."""
     fields = {name: getattr(body, name) for name in body.model_fields_set}
     return user_object(await domain.people.patch(me, handle, **fields))
@@ -219,12 +243,12 @@ async def send_message(
     me: Me,
     domain: Dom,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> dict[str, Any]:
+) -> V2Sent:
     """Send a DM; with an Idempotency-Key, a retry returns the first answer."""
     return sent_object(await domain.messages.send_dm(me, body.to, body.body, idempotency_key))
 
 
-def sent_object(view: MessageView) -> dict[str, Any]:
+def sent_object(view: MessageView) -> V2Sent:
     """The answer to a send."""
     m = view.message
     return {"message_id": m.public_id, "status": "delivered", "timestamp": times.v2(m.created_at)}
@@ -298,30 +322,36 @@ async def list_messages(
     since: str | None = None,
     before: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> V2History:
     """My DMs to, from or with someone; paged back with `before`."""
     page = await domain.messages.history(
         me, to=to, sender=from_, with_=with_, since=_since(since), before=before, limit=limit
     )
-    shape = sent_item if to is not None else received_item if from_ is not None else message_object
-    return {"messages": [shape(v) for v in page.items], "total": page.total, "next_before": page.next_before}
+    items: list[V2Message | V2SentItem | V2ReceivedItem]
+    if to is not None:
+        items = [sent_item(v) for v in page.items]
+    elif from_ is not None:
+        items = [received_item(v) for v in page.items]
+    else:
+        items = [message_object(v) for v in page.items]
+    return {"messages": items, "total": page.total, "next_before": page.next_before}
 
 
 @router.get("/messages/{message_id}", response_model=Any, responses=v2(V2Message, 401, 404))
-async def get_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_message(message_id: str, me: Me, domain: Dom) -> V2Message:
     """One message (sender or recipient only)."""
     return message_object(await domain.messages.get(me, message_id))
 
 
 @router.post("/messages/{message_id}/read", response_model=Any, responses=v2(V2Read, 401, 403, 404))
-async def read_message(message_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def read_message(message_id: str, me: Me, domain: Dom) -> V2Read:
     """Mark a message and everything before it from that sender read."""
     message = await domain.messages.mark_read(me, message_id)
     return {"message_id": message.public_id, "status": "read", "read_at": times.v2(message.read_at)}
 
 
 @router.get("/conversations", response_model=Any, responses=v2(V2Conversations, 401))
-async def conversations(me: Me, domain: Dom) -> dict[str, Any]:
+async def conversations(me: Me, domain: Dom) -> V2Conversations:
     """One row per DM partner with the unread count, newest first."""
     rows = await domain.messages.conversations(me)
     return {
@@ -334,7 +364,7 @@ async def conversations(me: Me, domain: Dom) -> dict[str, Any]:
 
 # ---- calls ----------------------------------------------------------------------------
 @router.post("/calls", response_model=Any, responses=v2(V2Call, 400, 401, 404, 409))
-async def start_call(body: CallBody, me: Me, domain: Dom) -> dict[str, Any]:
+async def start_call(body: CallBody, me: Me, domain: Dom) -> V2Call:
     """Ring someone; no_answer after the ring timeout."""
     return call_object(await domain.calls.start(me, body.to, body.type))
 
@@ -345,31 +375,31 @@ async def list_calls(
     domain: Dom,
     missed: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> V2Calls:
     """My calls, or (missed=true) the calls to me nobody answered; newest first."""
     calls, total = await domain.calls.list(me, missed=missed, limit=limit)
     return {"calls": [call_object(c) for c in calls], "total": total}
 
 
 @router.get("/calls/{call_id}", response_model=Any, responses=v2(V2Call, 401, 404))
-async def get_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def get_call(call_id: str, me: Me, domain: Dom) -> V2Call:
     """One of my calls."""
     return call_object(await domain.calls.get(me, call_id))
 
 
 @router.post("/calls/{call_id}/answer", response_model=Any, responses=CALL_ACTION)
-async def answer_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def answer_call(call_id: str, me: Me, domain: Dom) -> V2Call:
     """Answer a call ringing for me."""
     return call_object(await domain.calls.act(me, call_id, "answer"))
 
 
 @router.post("/calls/{call_id}/decline", response_model=Any, responses=CALL_ACTION)
-async def decline_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def decline_call(call_id: str, me: Me, domain: Dom) -> V2Call:
     """Decline a call ringing for me."""
     return call_object(await domain.calls.act(me, call_id, "decline"))
 
 
 @router.post("/calls/{call_id}/end", response_model=Any, responses=CALL_ACTION)
-async def end_call(call_id: str, me: Me, domain: Dom) -> dict[str, Any]:
+async def end_call(call_id: str, me: Me, domain: Dom) -> V2Call:
     """Hang up (a ringing call: cancel it, or decline it when it rings for me)."""
     return call_object(await domain.calls.act(me, call_id, "end"))

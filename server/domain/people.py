@@ -12,7 +12,7 @@ from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import EventLog, PresenceChanged, Receivers
 from server.domain.membership import is_live, mates_of
 from server.domain.names import check_text, handle_problem
-from server.domain.views import UserView
+from server.domain.views import SetBy, UserView
 from server.model import LEAVE_STATUSES, MAX_PK, OooEntry, User
 from server.store.base import ReadTx, Store, WriteTx
 
@@ -103,8 +103,9 @@ class People:
                     team=primary,
                     teams=user_teams,
                     workspaces=tuple(spaces.get(u.pk, ())),
-                    updated_by=updater.handle if updater and u.status_override else None,
-                    updated_at=u.status_updated_at if updater and u.status_override else None,
+                    set_by=SetBy(updater.handle, u.status_updated_at)
+                    if updater and u.status_override and u.status_updated_at is not None
+                    else None,
                     is_self=u.pk == viewer.pk,
                 )
             )
@@ -213,7 +214,7 @@ class People:
                 self.announce(tx, updated, now)
             view = self.view(tx, actor, updated)
             # The PATCH answer always names who changed the user and when.
-            return replace(view, updated_by=actor.handle, updated_at=now)
+            return replace(view, set_by=SetBy(actor.handle, now))
 
         return await self.store.write(run)
 

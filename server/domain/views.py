@@ -21,6 +21,14 @@ class MessageView:
 
 
 @dataclass(frozen=True, slots=True)
+class SetBy:
+    """Who set something (a handle), and when."""
+
+    handle: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
 class UserView:
     """A user as one viewer may see them."""
 
@@ -30,8 +38,8 @@ class UserView:
     team: str | None
     teams: tuple[Team, ...]
     workspaces: tuple[Workspace, ...]
-    updated_by: str | None
-    updated_at: int | None
+    # Who set the sticky status, and when (while one is set).
+    set_by: SetBy | None
     is_self: bool
 
 

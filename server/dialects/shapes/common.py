@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from server.model import Status, WorkspaceState
+
+__all__ = ["Status", "WorkspaceState"]
 
 Responses = dict[int | str, dict[str, Any]]
 CLOSED = ConfigDict(extra="forbid")
@@ -39,8 +43,6 @@ MessageId = Annotated[str, Field(pattern=r"^msg_[0-9a-f]{16}$", examples=["msg_8
 CallId = Annotated[str, Field(pattern=r"^call_[0-9a-f]{16}$", examples=["call_4c1d2e3f40506172"])]
 Handle = Annotated[str, Field(pattern=r"^[a-z0-9._-]{1,64}$", examples=["jin.park"])]
 Uuid = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
-Status = Literal["active", "away", "dnd", "medical_leave", "parental_leave", "leave"]
-WorkspaceState = Literal["active", "archived", "locked", "deleted"]
 
 
 @with_config(CLOSED)

@@ -6,6 +6,11 @@ bookkeeping (result metadata, type processors, the connection's event hooks), wh
 times the statements themselves on the send path. Results come back as they would from SQLAlchemy:
 JSON columns decoded and Boolean columns as bools, so rows make the same records (server.store.rows).
 Other engines never get here: `FastPath.of(conn)` is None for them and the queries run as usual.
+
+What it earns, measured in one sitting with this module on and off (`FastPath.of` answering None),
+three alternating pairs of `python -m bench --only W1,W4`: W4 with 8 senders 1,781 / 2,231 / 1,786
+against 1,548 / 1,256 / 1,199 acknowledged sends a second (32 senders: 2,692 / 3,198 / 2,555 against
+2,025 / 1,774 / 1,750): with it, about 40 % more sends a second.
 """
 
 from __future__ import annotations

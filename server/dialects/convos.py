@@ -1,4 +1,4 @@
-"""The Convos dialect (seed 002): two-person conversations with a subject, paged with `X-*` headers.
+"""The Convos dialect (the Convos reference): two-person conversations with a subject, paged with `X-*` headers.
 
 Shapes follow the Convos source (nonduality345/Convos): PascalCase fields, nulls omitted,
 times `2015-06-15T10:04:33` (UTC), users and convos by integer pk, no body on errors,

@@ -1,4 +1,4 @@
-"""The ESN activity streams dialect (seed 004).
+"""The ESN activity streams dialect (the ESN reference).
 
 Where the reference is silent:
 - ids are opaque strings: a message `_id` is its public id (`msg_…`, the same in every

@@ -1,4 +1,5 @@
-"""The Huddle presence dialect (seed 001): out-of-office entries, audits, teams and workspaces."""
+"""The Huddle presence dialect (the Huddle Presence API reference): out-of-office entries, audits, teams,
+workspaces."""
 
 from __future__ import annotations
 

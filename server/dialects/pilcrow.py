@@ -1,4 +1,4 @@
-"""pilcrow (seed 003): boot snapshot and the live event stream (SSE and WebSocket)."""
+"""pilcrow (the pilcrow reference): boot snapshot and the live event stream (SSE and WebSocket)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The v2 dialect (seed 000): status and last_seen, DMs with read receipts, calls."""
+"""The v2 dialect (the v2 story): status and last_seen, DMs with read receipts, calls."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Convos (seed 002): convos and their messages, X-* headers and result codes, paging, one store with the others."""
+"""Convos (the Convos reference): convos and their messages, X-* headers and result codes, paging, one
+store with the others."""
 
 from __future__ import annotations
 

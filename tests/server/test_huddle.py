@@ -1,4 +1,5 @@
-"""The Huddle presence dialect (seed 001): every operation, every error row, teams, workspaces."""
+"""The Huddle presence dialect (the Huddle Presence API reference): every operation, every error row,
+teams, workspaces."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 from server.dialects.esn_mail import MailLimits, parse_email
 from server.domain.errors import Invalid
 
-# The ESN reference's own example (seed 004): no blank line between the headers and the body.
+# The ESN reference's own example: no blank line between the headers and the body.
 REFERENCE_MAIL = (
     b"From: 'Sender Name' <sender@example.com>\n"
     b"To: 'Receiver Name' <receiver@example.com>\n"

@@ -6,8 +6,9 @@ import hmac
 import secrets
 from typing import Any
 
+from server.domain.actors import actor_of
 from server.domain.admin import Admin
-from server.domain.auth import Auth, actor_of
+from server.domain.auth import Auth
 from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.names import check_handle

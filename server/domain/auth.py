@@ -9,18 +9,15 @@ import hmac
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 from server.domain.clock import Clock
 from server.domain.errors import NotFound, RateLimited, Unauthorized
 from server.domain.limits import Recent, Window, address_key
+from server.domain.people import People
 from server.events import Hub
 from server.model import User
 from server.settings import Settings
-from server.store.base import ReadTx, Store, WriteTx
-
-if TYPE_CHECKING:
-    from server.domain.people import People
+from server.store.base import Store, WriteTx
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 # Checked when there is no stored hash (an unknown user), so that takes as long as a wrong
@@ -56,18 +53,6 @@ def verify_password(password: str, stored: str | None) -> bool:
 def token_hash(token: str) -> str:
     """What is stored of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def actor_of(repo: ReadTx, pk: int) -> User:
-    """The signed-in user making a request (by the pk their token gave), or Unauthorized when gone."""
-    return still_there(repo.get_user(pk))
-
-
-def still_there(user: User | None) -> User:
-    """The user an authenticated pk was looked up as, or Unauthorized when they are gone."""
-    if user is None:
-        raise Unauthorized("Unauthorized", "this token's user no longer exists")
-    return user
 
 
 class Auth:

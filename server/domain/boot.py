@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 
 from server.domain.access import readable_streams
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.messaging import mentions, preview, utf8_size
 from server.domain.people import People
 from server.domain.views import MessageView, UserView

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import CallChanged, EventLog

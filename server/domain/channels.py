@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from server.domain.actors import actor_of
 from server.domain.admin import Admin, channel_key
-from server.domain.auth import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import ChannelChanged, EventLog

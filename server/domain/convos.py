@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from server.domain import access
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import Change, ConvoChanged, EventLog, MessageEdited

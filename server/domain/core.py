@@ -10,8 +10,9 @@ import contextlib
 import logging
 
 from server.domain.accounts import Accounts
+from server.domain.actors import actor_of
 from server.domain.admin import Admin
-from server.domain.auth import Auth, actor_of, token_hash
+from server.domain.auth import Auth, token_hash
 from server.domain.boot import Snapshots
 from server.domain.calls import Calls
 from server.domain.channels import Channels

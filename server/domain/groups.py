@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.membership import WORKSPACE_STATES, is_live

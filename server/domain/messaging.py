@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from server.domain import access
-from server.domain.auth import actor_of, still_there
+from server.domain.actors import actor_of, still_there
 from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import EventLog, MessageDeleted, MessageRead, MessageSent

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import Change, EventLog, OooChanged

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.domain.access import Stream, owners_readable, stream_of
-from server.domain.auth import actor_of
+from server.domain.actors import actor_of
 from server.domain.clock import Clock
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.limits import SendLimit

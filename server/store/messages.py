@@ -285,7 +285,7 @@ class MessageReads(Queries):
                 .join(cut, _M.c.conversation_pk == cut.c.conv)
                 .where(_M.c.pk >= cut.c.start, _M.c.deleted.is_(False))
             )
-        rows = self.conn.execute(query.order_by(_M.c.pk))
+        rows = self.conn.execute(query.order_by(_M.c.pk)).all()
         return [_start_of_body(r) for r in rows] if body_bytes > 0 else records(Message, rows)
 
     # ---- idempotency --------------------------------------------------------------

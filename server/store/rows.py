@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table
+from sqlalchemy import ColumnElement, Connection, Result, Table
 from sqlalchemy.sql import Executable
 
 from server.store.sqlite_fast import FastPath
@@ -34,7 +34,9 @@ def record(cls: type[T], row: Sequence[Any] | None) -> T | None:
 
 
 def records(cls: type[T], rows: Iterable[Sequence[Any]]) -> list[T]:
-    """Records from rows of their columns."""
+    """Records from rows of their columns (a result is fetched whole: one call, not one a row)."""
+    if isinstance(rows, Result):
+        rows = rows.all()
     return [cls(*row) for row in rows]
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from huddle_tui.widgets.markdown import links, render
-from tests.conftest import LiveServer
 from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, until
+from tests.support import LiveServer
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from server import __version__
 from server.connections import FrameWriter, http_protocol
-from server.dialects import convos, esn, huddle, pilcrow, v2
+from server.dialects import convos, esn, huddle, pilcrow, v2, v2_chat
 from server.dialects.base import Dialects
 from server.dialects.common import BodyLimit, HostCheck, install_error_handlers
 from server.dialects.esn_mail import mail_reader
@@ -59,7 +59,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Routes are tried in this order; paths no dialect owns answer in the v2 shape.
-    dialects = Dialects((v2.DIALECT, pilcrow.DIALECT, huddle.DIALECT, convos.DIALECT, esn.DIALECT), v2.DIALECT)
+    dialects = Dialects(
+        (v2.DIALECT, v2_chat.DIALECT, pilcrow.DIALECT, huddle.DIALECT, convos.DIALECT, esn.DIALECT), v2.DIALECT
+    )
     app.state.dialects = dialects
     # Innermost first: the send lane sits inside the body checks (see v2.SendLane).
     app.add_middleware(v2.SendLane)

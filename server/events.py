@@ -330,6 +330,14 @@ class Hub:
             sub.push(frame)
         self.last_id = event.id
 
+    def announce(self, data_json: str, audience: frozenset[int] | None, *, exclude: int | None = None) -> None:
+        """An ephemeral frame (no id: never stored, never replayed) to the live subscribers in the audience
+        (None: everyone) but `exclude`. Called on the event loop."""
+        frame = Frame(None, data_json)
+        for sub in list(self.subs):
+            if sub.viewer_pk != exclude and (audience is None or sub.viewer_pk in audience):
+                sub.push(frame)
+
     async def subscribe(self, viewer_pk: int, resume_point: int | None) -> Subscription:
         """Open a stream after resume_point (None: from now); ResumePointGone when that point is not kept,
         TooManyStreams past the streams one user may hold."""

@@ -115,6 +115,7 @@ class Message:
     read_at: int | None
     deleted: bool
     attachments: list[dict[str, Any]] | None = None
+    edited_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """How each domain event reads on the event stream (`GET /api/events`, and the event log that stores it).
 
-The catalogue is the contract's (pilcrow's events, plus `message updated`): `{"type", "event", "at",
+The catalogue is the contract's (pilcrow's events, plus `message updated`, `reaction added|removed`
+and the ephemeral `typing`): `{"type", "event", "at",
 ...}`, times in microseconds (`2024-09-27T23:19:10.208147Z`). `render` is given to the domain,
 which renders each event once, when it is written with its change.
 """
@@ -23,6 +24,8 @@ from server.domain.events import (
     MessageSent,
     OooChanged,
     PresenceChanged,
+    ReactionChanged,
+    Typing,
     UserCreated,
 )
 from server.model import OooEntry
@@ -61,6 +64,7 @@ def _sent(e: MessageSent) -> Data:
         "sender": view.sender,
         "body": m.body,
         "parent": view.parent_id,
+        "reply_to": view.parent_id,
     }
     conv = view.conversation
     if conv.kind == "dm":
@@ -87,7 +91,29 @@ def _deleted(e: MessageDeleted) -> Data:
 
 
 def _edited(e: MessageEdited) -> Data:
-    return {"type": "message", "event": "updated", "at": precise(e.at), "id": e.message_id, "body": e.body}
+    at = precise(e.at)
+    return {"type": "message", "event": "updated", "at": at, "id": e.message_id, "body": e.body, "edited_at": at}
+
+
+def _reaction(e: ReactionChanged) -> Data:
+    event = "added" if e.added else "removed"
+    return {
+        "type": "reaction",
+        "event": event,
+        "at": precise(e.at),
+        "id": e.message_id,
+        "emoji": e.emoji,
+        "user": e.user,
+    }
+
+
+def _typing(e: Typing) -> Data:
+    data: Data = {"type": "typing", "event": "started", "at": precise(e.at), "user": e.user}
+    if e.channel is not None:
+        data["channel"] = e.channel
+    else:
+        data["to"] = e.to
+    return data
 
 
 def _presence(e: PresenceChanged) -> Data:
@@ -155,6 +181,8 @@ _RENDERERS: dict[type, Callable[[Any], Data]] = {
     MessageRead: _read,
     MessageDeleted: _deleted,
     MessageEdited: _edited,
+    ReactionChanged: _reaction,
+    Typing: _typing,
     PresenceChanged: _presence,
     CallChanged: _call,
     OooChanged: _ooo,

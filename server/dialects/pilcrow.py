@@ -108,6 +108,12 @@ def boot_message(view: MessageView) -> BootMessage:
     else:
         stream = conv.public_id or ""
         out = {"at": at, "sender": sender, "id": mid, "stream": stream, "body": body, "parent": parent}
+    if parent is not None:
+        out["reply_to"] = parent
+    if m.edited_at is not None:
+        out["edited_at"] = times.precise(m.edited_at)
+    if view.reactions:
+        out["reactions"] = view.reactions
     if view.truncated:  # the whole body: GET /api/v2/messages/{id}
         out["truncated"] = True
     return out
@@ -268,10 +274,11 @@ class ChannelBody(BaseModel):
 
 
 class SendBody(BaseModel):
-    """`{"body"}`."""
+    """`{"body"}`, and `reply_to` (a message of the channel this one answers)."""
 
     model_config = ConfigDict(strict=True)
     body: StrictStr
+    reply_to: StrictStr | None = None
 
 
 @router.post("/channels", status_code=202, responses=pilcrow(PilcrowChannel, 400, 401, 409, 422, status=202))
@@ -297,7 +304,7 @@ async def send_to_channel(
     """Post a message to a channel (an Idempotency-Key makes a retry safe)."""
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
-    view = await domain.channels.send(me, channel_id, body.body, idempotency_key)
+    view = await domain.channels.send(me, channel_id, body.body, idempotency_key, body.reply_to)
     m = view.message
     out: PilcrowChannelMessage = {
         "at": times.precise(m.created_at),

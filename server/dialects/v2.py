@@ -71,6 +71,7 @@ class LoginBody(Strict):
 class MessageBody(Strict):
     to: StrictStr
     body: StrictStr
+    reply_to: StrictStr | None = None
 
 
 class CallBody(Strict):
@@ -125,6 +126,7 @@ def message_object(view: MessageView) -> V2Message:
     """A message with everything a client needs: `to` for a DM or convo message, else its channel or stream."""
     m, conv = view.message, view.conversation
     timestamp, status, read_at = times.v2(m.created_at), _status(view), times.v2(m.read_at)
+    edited_at = times.v2(m.edited_at)
     if conv.kind == "channel":
         return {
             "message_id": m.public_id,
@@ -134,6 +136,9 @@ def message_object(view: MessageView) -> V2Message:
             "timestamp": timestamp,
             "status": status,
             "read_at": read_at,
+            "edited_at": edited_at,
+            "reply_to": view.parent_id,
+            "reactions": view.reactions,
         }
     if conv.kind == "stream":
         return {
@@ -144,6 +149,9 @@ def message_object(view: MessageView) -> V2Message:
             "timestamp": timestamp,
             "status": status,
             "read_at": read_at,
+            "edited_at": edited_at,
+            "reply_to": view.parent_id,
+            "reactions": view.reactions,
         }
     return {
         "message_id": m.public_id,
@@ -153,6 +161,9 @@ def message_object(view: MessageView) -> V2Message:
         "timestamp": timestamp,
         "status": status,
         "read_at": read_at,
+        "edited_at": edited_at,
+        "reply_to": view.parent_id,
+        "reactions": view.reactions,
     }
 
 
@@ -244,8 +255,9 @@ async def send_message(
     domain: Dom,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> V2Sent:
-    """Send a DM; with an Idempotency-Key, a retry returns the first answer."""
-    return sent_object(await domain.messages.send_dm(me, body.to, body.body, idempotency_key))
+    """Send a DM (`reply_to`: a message of that DM it answers); with an Idempotency-Key, a retry
+    returns the first answer."""
+    return sent_object(await domain.messages.send_dm(me, body.to, body.body, idempotency_key, body.reply_to))
 
 
 def sent_object(view: MessageView) -> V2Sent:
@@ -283,7 +295,8 @@ class SendLane:
         domain = domain_of(request)
         try:
             me = await signed_in(request)
-            view = await domain.messages.send_dm(me, fields.to, fields.body, request.headers.get("idempotency-key"))
+            key = request.headers.get("idempotency-key")
+            view = await domain.messages.send_dm(me, fields.to, fields.body, key, fields.reply_to)
         except DomainError as exc:
             response: Response = DIALECT.domain_error(exc)
         else:

@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from server.domain.access import readable_streams
 from server.domain.actors import actor_of
-from server.domain.messaging import mentions, preview, utf8_size
+from server.domain.messaging import decorated, mentions, preview, utf8_size
 from server.domain.people import People
 from server.domain.views import MessageView, UserView
 from server.model import Conversation, Message, User
@@ -76,6 +76,8 @@ class Snapshots:
         ]
         partners = {c.pk: c.user_b if c.user_a == viewer.pk else c.user_a for c in dms}
         unread = {handles[p]: n for pk, n in counts.items() if (p := partners.get(pk)) is not None}
+        # Reactions, and the ids of parents outside the window.
+        out = decorated(repo, out)
         return Boot(viewer, resume_point, views, channels, out, unread, self._channel_unread(repo, viewer))
 
     def _bounded_bodies(self, messages: list[Message]) -> dict[int, Message]:

@@ -11,7 +11,7 @@ from server.domain.clock import Clock
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import ChannelChanged, EventLog
 from server.domain.limits import SendLimit
-from server.domain.messaging import Messaging, Page, check_body
+from server.domain.messaging import Messaging, Page, check_body, decorated
 from server.domain.names import name_problem
 from server.domain.people import People
 from server.domain.views import MessageView
@@ -81,8 +81,11 @@ class Channels:
 
         return await self.store.write(run)
 
-    async def send(self, actor_pk: int, public_id: str, body: Any, idempotency_key: str | None = None) -> MessageView:
-        """Post to a channel: everyone receives it. A retry with the same key returns the first message."""
+    async def send(
+        self, actor_pk: int, public_id: str, body: Any, idempotency_key: str | None = None, reply_to: Any = None
+    ) -> MessageView:
+        """Post to a channel (`reply_to`: a message of it this one answers): everyone receives it. A retry
+        with the same key returns the first message."""
         body = check_body(body)
         self.sends.count(actor_pk)
 
@@ -93,7 +96,8 @@ class Channels:
             now = self.clock.now()
             actor = actor_of(tx, actor_pk)
             conv = self.channel(tx, public_id)
-            view = self.messages.post(tx, actor, conv, body, now)
+            parent = self.messages.parent_in(tx, actor, conv, reply_to) if reply_to is not None else None
+            view = self.messages.post(tx, actor, conv, body, now, parent=parent)
             self.messages.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
             self.people.touch(tx, actor.pk, now)
             return view
@@ -118,7 +122,7 @@ class Channels:
             senders = repo.users_by_pk({m.sender_pk for m in messages})
             items = [MessageView(m, senders[m.sender_pk].handle, None, conv) for m in messages]
             more = bool(messages) and repo.has_older([conv.pk], None, None, messages[0].pk)
-            return Page(items, total, messages[0].public_id if more else None)
+            return Page(decorated(repo, items), total, messages[0].public_id if more else None)
 
         return await self.store.read(run)
 

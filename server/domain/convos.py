@@ -303,7 +303,7 @@ class Convos:
                 raise Forbidden("NotSender", "You are unauthorized to edit this message")
             if mark_read:
                 raise Forbidden("NotRecipient", "only the recipient can mark a message read")
-            tx.set_message_body(message.pk, new_body)
+            tx.set_message_body(message.pk, new_body, now)
             receivers = frozenset(p for p in (message.sender_pk, message.recipient_pk) if p)
             self.log.emit(tx, receivers, MessageEdited(now, message.public_id, new_body))
             self.people.touch(tx, actor.pk, now)

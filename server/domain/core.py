@@ -16,6 +16,7 @@ from server.domain.auth import Auth, token_hash
 from server.domain.boot import Snapshots
 from server.domain.calls import Calls
 from server.domain.channels import Channels
+from server.domain.chat import Chat
 from server.domain.clock import Clock, SystemClock
 from server.domain.convos import Convos
 from server.domain.errors import Gone, RateLimited
@@ -25,6 +26,7 @@ from server.domain.limits import SendLimit
 from server.domain.messaging import Messaging
 from server.domain.ooo import Ooo
 from server.domain.people import People
+from server.domain.search import Search
 from server.domain.streams import Streams
 from server.events import Hub, ResumePointGone, Subscription, TooManyStreams
 from server.settings import Settings
@@ -62,6 +64,8 @@ class Domain:
         self.groups = Groups(store, clock, self.people)
         self.ooo = Ooo(store, clock, log_, self.people, self.groups)
         self.channels = Channels(store, clock, log_, self.people, self.messages, self.admin, sends)
+        self.chat = Chat(store, clock, log_, self.people, self.messages, self.channels, self.hub)
+        self.search = Search(store, self.messages)
         self.convos = Convos(store, clock, log_, self.people, self.messages, sends)
         self.streams = Streams(store, clock, self.people, self.messages, sends, data_depth=settings.esn_data_depth)
         self.snapshots = Snapshots(

@@ -67,11 +67,32 @@ class MessageDeleted:
 
 @dataclass(frozen=True, slots=True)
 class MessageEdited:
-    """A message's body changed."""
+    """A message's body changed (at `at`, its edited_at)."""
 
     at: int
     message_id: str
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChanged:
+    """Someone added or took back a reaction."""
+
+    at: int
+    message_id: str
+    emoji: str
+    user: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """Someone is typing to a user (`to`) or in a channel: ephemeral, never stored."""
+
+    at: int
+    user: str
+    to: str | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +142,8 @@ Happened = (
     | MessageRead
     | MessageDeleted
     | MessageEdited
+    | ReactionChanged
+    | Typing
     | PresenceChanged
     | CallChanged
     | OooChanged
@@ -128,6 +151,15 @@ Happened = (
 )
 # How an event reads on the stream: a JSON object.
 Render = Callable[[Happened], dict[str, Any]]
+
+
+def _carries(happened: Happened) -> str | None:
+    """The id of the message whose body an event carries, so deleting it can take the body back."""
+    if isinstance(happened, MessageSent):
+        return happened.view.message.public_id
+    if isinstance(happened, MessageEdited):
+        return happened.message_id
+    return None
 
 
 class EventLog:
@@ -138,7 +170,7 @@ class EventLog:
 
     def emit(self, tx: WriteTx, audience: Receivers, happened: Happened) -> None:
         """One event for one audience."""
-        tx.emit(happened.at, [Variant(audience, self.render(happened))])
+        tx.emit(happened.at, [Variant(audience, self.render(happened))], _carries(happened))
 
     def emit_each(self, tx: WriteTx, variants: Sequence[tuple[Receivers, Happened]]) -> None:
         """One event that says different things to different audiences (the first that holds a viewer wins)."""

@@ -14,7 +14,7 @@ from server.domain.events import EventLog, MessageDeleted, MessageRead, MessageS
 from server.domain.limits import SendLimit
 from server.domain.people import People
 from server.domain.views import MessageView
-from server.model import Conversation, Message, User
+from server.model import Conversation, Event, Message, User, Variant
 from server.store.base import ReadTx, Store, WriteTx
 
 MAX_BODY = 64_000
@@ -71,6 +71,39 @@ class ConversationSummary:
     last: MessageView | None
 
 
+def decorated(repo: ReadTx, views: list[MessageView]) -> list[MessageView]:
+    """Views with their reactions (emoji -> handles, in order) and the public id of the message each
+    replies to, read for all of them at once."""
+    pks = [v.message.pk for v in views]
+    reactions = repo.reactions_of(pks)
+    parents = repo.public_ids(v.message.parent_pk for v in views if v.message.parent_pk and v.parent_id is None)
+    people = repo.users_by_pk({u for pairs in reactions.values() for _, u in pairs})
+    out = []
+    for view in views:
+        pairs = reactions.get(view.message.pk)
+        parent = view.parent_id or parents.get(view.message.parent_pk or 0)
+        if not pairs and parent == view.parent_id:
+            out.append(view)
+            continue
+        grouped: dict[str, list[str]] = {}
+        for emoji, user_pk in pairs or []:
+            if user_pk in people:
+                grouped.setdefault(emoji, []).append(people[user_pk].handle)
+        out.append(replace(view, parent_id=parent, reactions=grouped))
+    return out
+
+
+def without_body(event: Event, message_id: str) -> Event:
+    """A stored event with the body of a deleted message taken out of every variant that carried it."""
+    variants = []
+    for variant in event.variants:
+        data = variant.data
+        if data.get("id") == message_id and "body" in data:
+            data = {**data, "body": "", "deleted": True}
+        variants.append(Variant(variant.audience, data))
+    return Event(event.id, event.at, tuple(variants))
+
+
 def new_message_id() -> str:
     """A public message id."""
     return "msg_" + secrets.token_hex(8)
@@ -102,15 +135,25 @@ class Messaging:
         conv = conversation or repo.get_conversation(message.conversation_pk)
         assert conv is not None
         people = repo.users_by_pk(p for p in (message.sender_pk, message.recipient_pk) if p)
-        parent = repo.get_message_pk(message.parent_pk) if message.parent_pk else None
         recipient = people[message.recipient_pk].handle if message.recipient_pk else None
-        return MessageView(
-            message, people[message.sender_pk].handle, recipient, conv, parent.public_id if parent else None
-        )
+        return decorated(repo, [MessageView(message, people[message.sender_pk].handle, recipient, conv)])[0]
+
+    def parent_in(self, repo: ReadTx, viewer: User, conv: Conversation | None, public_id: Any) -> Message:
+        """The message a reply answers: one the viewer may see, in the same conversation (InvalidReply)."""
+        parent = repo.get_message(public_id) if isinstance(public_id, str) else None
+        where = repo.get_conversation(parent.conversation_pk) if parent else None
+        if parent is None or where is None or conv is None or where.pk != conv.pk:
+            raise Invalid("InvalidReply", f"reply_to {public_id!r} is not a message of this conversation")
+        if not access.can_see(repo, viewer, parent, where):
+            raise Invalid("InvalidReply", f"reply_to {public_id!r} is not a message of this conversation")
+        return parent
 
     # ---- DMs ----------------------------------------------------------------------
-    async def send_dm(self, actor_pk: int, to: str, body: Any, idempotency_key: str | None = None) -> MessageView:
-        """Send a DM. With an idempotency key a retry returns the first message and stores nothing."""
+    async def send_dm(
+        self, actor_pk: int, to: str, body: Any, idempotency_key: str | None = None, reply_to: str | None = None
+    ) -> MessageView:
+        """Send a DM (`reply_to`: a message of the same DM it answers). With an idempotency key a retry
+        returns the first message and stores nothing."""
         body = check_body(body)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY):
             raise Invalid("InvalidIdempotencyKey", "Idempotency-Key must be 1-255 characters")
@@ -127,9 +170,10 @@ class Messaging:
             recipient = self.people.found(found_recipient, to)
             if recipient.pk == sender.pk:
                 raise Invalid("InvalidRecipient", "you cannot send a direct message to yourself")
+            parent = self.parent_in(tx, sender, conv, reply_to) if reply_to is not None else None
             if conv is None:
                 conv = self.dm(tx, sender.pk, recipient.pk, now)
-            view = self.post(tx, sender, conv, body, now, recipient=recipient)
+            view = self.post(tx, sender, conv, body, now, recipient=recipient, parent=parent)
             self.remember(tx, actor_pk, idempotency_key, view.message.pk, now)
             self.people.touch(tx, sender.pk, now, user=sender)
             return view
@@ -274,7 +318,7 @@ class Messaging:
                 for m in messages
             ]
             more = bool(messages) and repo.has_older(pks, sender_pk, since, messages[0].pk)
-            return Page(items, total, messages[0].public_id if more else None)
+            return Page(decorated(repo, items), total, messages[0].public_id if more else None)
 
         return await self.store.read(run)
 
@@ -324,15 +368,21 @@ class Messaging:
         return replace(message, read_at=now)  # the answer says when it was read; nothing else keeps it
 
     async def delete(self, actor_pk: int, public_id: str) -> None:
-        """Remove a message (its sender or an admin), in any dialect; those who could see it are told."""
+        """Remove a message (its sender, or an admin in a channel or a stream), in any dialect; those
+        who could see it are told. Its body goes from storage: the row, the search index (the store
+        keeps it in step) and the stored events that carried it, so no replay sends it again."""
 
         def run(tx: WriteTx) -> None:
             now = self.clock.now()
             actor = actor_of(tx, actor_pk)
             message, conv = self.visible(tx, actor, public_id)
-            if not actor.is_admin and message.sender_pk != actor.pk:
-                raise Forbidden("Forbidden", "only the sender or an admin can delete a message")
+            if message.sender_pk != actor.pk and not (actor.is_admin and conv.kind in ("channel", "stream")):
+                why = "only the sender or an admin (in a channel or a stream) can delete a message"
+                raise Forbidden("NotSender", why)
             tx.delete_message(message.pk)
+            tx.clear_reactions(message.pk)
+            for event in tx.events_carrying(message.public_id):
+                tx.replace_event(without_body(event, message.public_id))
             self.log.emit(tx, access.audience(tx, conv), MessageDeleted(now, message.public_id))
             self.people.touch(tx, actor.pk, now)
 

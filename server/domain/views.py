@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.model import Call, Conversation, Message, OooEntry, Team, User, Workspace
 
@@ -18,6 +18,8 @@ class MessageView:
     parent_id: str | None = None
     # The body is only the start of the message's (boot's bounds, see messaging.preview).
     truncated: bool = False
+    # emoji -> the handles that reacted with it, in the order they did.
+    reactions: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

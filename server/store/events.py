@@ -51,6 +51,13 @@ class EventReads(Queries):
             rows.close()
         return out
 
+    def events_carrying(self, message_id: str) -> list[Event]:
+        """The stored events that carry this message's body."""
+        rows = self.conn.execute(
+            select(_E.c.id, _E.c.at, type_coerce(_E.c.variants, Text)).where(_E.c.message_id == message_id)
+        ).all()
+        return [event_from_row(event_id, at, text) for event_id, at, text in rows]
+
     def max_event_id(self) -> int:
         """The newest event id (0 when none was ever written)."""
         value = self.conn.execute(select(func.max(_E.c.id))).scalar_one_or_none()
@@ -70,9 +77,14 @@ class EventReads(Queries):
 class EventWrites(EventReads):
     """Appending to and pruning the event log."""
 
-    def insert_event(self, at: int, variants: list[list[Any]]) -> int:
-        """Append an event to the log; returns its id."""
-        return self._insert(_INSERT_EVENT, {"at": at, "variants": variants})
+    def insert_event(self, at: int, variants: list[list[Any]], message_id: str | None = None) -> int:
+        """Append an event to the log (`message_id`: the message whose body it carries); returns its id."""
+        return self._insert(_INSERT_EVENT, {"at": at, "variants": variants, "message_id": message_id})
+
+    def replace_event(self, event: Event) -> None:
+        """Store new variants for an event (same id, same time)."""
+        stored = [[None if v.audience is None else sorted(v.audience), v.data] for v in event.variants]
+        self.conn.execute(update(_E).where(_E.c.id == event.id).values(variants=stored))
 
     def prune_events(self, before_at: int) -> None:
         """Drop events older than before_at, remembering the newest dropped id."""

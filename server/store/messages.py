@@ -313,12 +313,12 @@ class MessageWrites(MessageReads):
         return self._insert(_INSERT_MESSAGE, values)
 
     def delete_message(self, pk: int) -> None:
-        """Mark a message deleted."""
-        self.conn.execute(update(_M).where(_M.c.pk == pk).values(deleted=True))
+        """Mark a message deleted and drop its body."""
+        self.conn.execute(update(_M).where(_M.c.pk == pk).values(deleted=True, body=""))
 
-    def set_message_body(self, pk: int, body: str) -> None:
+    def set_message_body(self, pk: int, body: str, edited_at: int) -> None:
         """Change the body of a message."""
-        self.conn.execute(update(_M).where(_M.c.pk == pk).values(body=body))
+        self.conn.execute(update(_M).where(_M.c.pk == pk).values(body=body, edited_at=edited_at))
 
     def set_message_attachments(self, pk: int, attachments: list[dict[str, Any]]) -> None:
         """Replace the metadata records of a message."""

@@ -17,11 +17,24 @@ from server.store.events import EventReads, EventWrites
 from server.store.groups import GroupReads, GroupWrites
 from server.store.messages import MessageReads, MessageWrites
 from server.store.ooo import OooReads, OooWrites
+from server.store.reactions import ReactionReads, ReactionWrites
+from server.store.search import SearchReads
 from server.store.streams import StreamReads, StreamWrites
 from server.store.users import UserReads, UserWrites
 
 
-class ReadTx(UserReads, GroupReads, MessageReads, ConvoReads, StreamReads, CallReads, OooReads, EventReads):
+class ReadTx(
+    UserReads,
+    GroupReads,
+    MessageReads,
+    ReactionReads,
+    SearchReads,
+    ConvoReads,
+    StreamReads,
+    CallReads,
+    OooReads,
+    EventReads,
+):
     """A read transaction: a consistent snapshot, and no way to change it."""
 
 
@@ -29,6 +42,7 @@ class WriteTx(
     UserWrites,
     GroupWrites,
     MessageWrites,
+    ReactionWrites,
     ConvoWrites,
     StreamWrites,
     CallWrites,
@@ -42,9 +56,10 @@ class WriteTx(
         super().__init__(conn)
         self.events: list[Event] = []
 
-    def emit(self, at: int, variants: list[Variant]) -> Event:
-        """Append one event, committed with the rest of this transaction."""
+    def emit(self, at: int, variants: list[Variant], message_id: str | None = None) -> Event:
+        """Append one event, committed with the rest of this transaction; `message_id` names the message
+        whose body it carries."""
         stored = [[None if v.audience is None else sorted(v.audience), v.data] for v in variants]
-        event = Event(id=self.insert_event(at, stored), at=at, variants=tuple(variants))
+        event = Event(id=self.insert_event(at, stored, message_id), at=at, variants=tuple(variants))
         self.events.append(event)
         return event

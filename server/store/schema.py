@@ -111,9 +111,23 @@ messages = Table(
     Column("created_at", Integer, nullable=False),
     Column("read_at", Integer, nullable=True),
     Column("deleted", Boolean, nullable=False, default=False),
+    Column("edited_at", Integer, nullable=True),
     Index("ix_messages_conversation", "conversation_pk", "pk"),
     Index("ix_messages_recipient_unread", "recipient_pk", "read_at"),
     Index("ix_messages_sender", "sender_pk", "pk"),
+)
+
+# One row a reaction; `pk` keeps the order people reacted in.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("message_pk", Integer, nullable=False),
+    Column("emoji", String(128), nullable=False),
+    Column("user_pk", Integer, nullable=False),
+    Column("at", Integer, nullable=False),
+    UniqueConstraint("message_pk", "emoji", "user_pk"),
+    Index("ix_reactions_message", "message_pk", "pk"),
 )
 
 read_markers = Table(
@@ -197,6 +211,10 @@ events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", Integer, nullable=False),
     Column("variants", JSON, nullable=False),
+    # The public id of the message whose body the event carries (`message sent`, `message
+    # updated`): deleting the message rewrites these events without it.
+    Column("message_id", String(40), nullable=True),
+    Index("ix_events_message", "message_id"),
     sqlite_autoincrement=True,
 )
 
@@ -221,4 +239,5 @@ invites = Table(
 
 # The schema version this code writes. Migration N brings a database from N-1 to N.
 # 2: ooo_entries ids are never reused (AUTOINCREMENT).
-SCHEMA_VERSION = 2
+# 3: messages.edited_at, events.message_id, the search index (server/store/search.py).
+SCHEMA_VERSION = 3

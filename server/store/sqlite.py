@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from server.model import Event
-from server.store import schema
+from server.store import schema, search
 from server.store.base import ReadTx, Store, WriteTx
 
 T = TypeVar("T")
@@ -88,6 +88,23 @@ def _ooo_ids_never_reused(conn: Connection) -> None:
     conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('ooo_entries', ?)", (highest,))
 
 
+def _chat_basics(conn: Connection) -> None:
+    """Migration 3: messages.edited_at, events.message_id (the message whose body an event carries,
+    filled in for the events already kept), deleted messages' bodies dropped, and the search index."""
+    for table, column, kind in (("messages", "edited_at", "INTEGER"), ("events", "message_id", "VARCHAR(40)")):
+        present = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_events_message ON events (message_id)")
+    conn.exec_driver_sql(
+        "UPDATE events SET message_id = json_extract(variants, '$[0][1].id') WHERE message_id IS NULL"
+        " AND json_extract(variants, '$[0][1].type') = 'message'"
+        " AND json_extract(variants, '$[0][1].event') IN ('sent', 'updated')"
+    )
+    conn.exec_driver_sql("UPDATE messages SET body = '' WHERE deleted = 1 AND body != ''")
+    search.install(conn)
+
+
 # An OOO audit's context starts with the entry's id: {'id':12} or {'id':12,'message':'...'}.
 _AUDIT_ID = re.compile(r"\{'id':(\d+)")
 
@@ -142,6 +159,8 @@ class SqliteStore(Store):
             schema.metadata.create_all(conn)
             if version < 2:
                 _ooo_ids_never_reused(conn)
+            if version < 3:
+                _chat_basics(conn)
             if version != schema.SCHEMA_VERSION:
                 conn.exec_driver_sql(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
 

@@ -50,6 +50,7 @@ async def test_every_event_is_rendered_once_when_written_for_its_audiences(world
             "sender": "alex.kim",
             "body": "hello",
             "parent": None,
+            "reply_to": None,
             "to": "jin.park",
         },
     )

@@ -189,7 +189,7 @@ def test_version_1_databases_stop_reusing_ooo_ids(tmp_path: Path) -> None:
     store = SqliteStore(db)
     store.close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 3
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ooo_entries'").fetchone()[0]
     assert "AUTOINCREMENT" in sql
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ix_ooo_user'").fetchone() == ("ix_ooo_user",)
@@ -204,4 +204,48 @@ def test_version_1_databases_stop_reusing_ooo_ids(tmp_path: Path) -> None:
     SqliteStore(db).close()  # opening again changes nothing
     conn = sqlite3.connect(db)
     assert [r[0] for r in conn.execute("SELECT pk FROM ooo_entries ORDER BY pk")] == [1, 2, 5]
+    conn.close()
+
+
+# What version 2 had of messages and events: no edited_at, no message_id, no search index; a deleted
+# message kept its body, and the event that sent it still carries it.
+V2_CHAT = """
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_update;
+DROP TRIGGER messages_fts_delete;
+DROP TABLE messages_fts;
+DROP TABLE reactions;
+DROP INDEX ix_events_message;
+ALTER TABLE events DROP COLUMN message_id;
+ALTER TABLE messages DROP COLUMN edited_at;
+INSERT INTO conversations (pk, kind, created_at, deleted) VALUES (1, 'channel', 1, 0);
+INSERT INTO messages (pk, public_id, conversation_pk, sender_pk, body, created_at, deleted) VALUES
+    (1, 'msg_0000000000000001', 1, 7, 'the quarterly rollout', 1, 0),
+    (2, 'msg_0000000000000002', 1, 7, 'a secret rollout', 2, 1);
+INSERT INTO events (at, variants) VALUES
+    (1, '[[null, {"type": "message", "event": "sent", "id": "msg_0000000000000002", "body": "a secret"}]]');
+PRAGMA user_version = 2;
+"""
+
+
+def test_version_2_databases_gain_edits_and_a_search_index(tmp_path: Path) -> None:
+    """Migration 3 adds messages.edited_at and events.message_id (filled in for the events kept), drops
+    the bodies of messages deleted before, and indexes the live messages for search."""
+    db = tmp_path / "h.db"
+    SqliteStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.executescript(V2_CHAT)
+    conn.close()
+    store = SqliteStore(db)
+    hits = store.read_sync(lambda r: r.search_messages("rollout", [1], None, 10))
+    assert [(m.public_id, m.edited_at, spans) for m, spans in hits.messages] == [
+        ("msg_0000000000000001", None, [(14, 21)])
+    ]
+    assert hits.total == 1
+    carrying = store.read_sync(lambda r: r.events_carrying("msg_0000000000000002"))
+    assert len(carrying) == 1
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("SELECT body FROM messages ORDER BY pk").fetchall() == [("the quarterly rollout",), ("",)]
     conn.close()

@@ -24,7 +24,10 @@ def test_history_pages_back_with_before(server: LiveServer) -> None:
     assert [m["body"] for m in page["messages"]] == ["m4", "m5", "m6"]
     assert page["total"] == 7
     assert page["next_before"] == ids[4]
-    assert set(page["messages"][0]) == {"message_id", "from", "to", "body", "timestamp", "status", "read_at"}
+    assert set(page["messages"][0]) == {
+        *("message_id", "from", "to", "body", "timestamp", "status", "read_at"),
+        *("edited_at", "reply_to", "reactions"),
+    }
     page2 = alex.get("/api/v2/messages", params={"with": "jin.park", "limit": 3, "before": page["next_before"]}).json()
     assert [m["body"] for m in page2["messages"]] == ["m1", "m2", "m3"]
     page3 = alex.get("/api/v2/messages", params={"with": "jin.park", "limit": 3, "before": page2["next_before"]}).json()

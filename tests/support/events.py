@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.live import LiveServer
 
-Ev = tuple[int, dict[str, Any]]
+Ev = tuple[int | None, dict[str, Any]]  # no id: an ephemeral event (typing)
 TIMEOUT = 10.0
 
 
@@ -91,13 +91,14 @@ class WS:
 
 
 async def collect(stream: SSE | WS, until: Callable[[dict[str, Any]], bool]) -> list[Ev]:
-    """Events (no heartbeats) up to and including the first one `until` accepts."""
+    """Events (no heartbeats; ephemeral ones with id None) up to and including the first one `until` accepts."""
     out: list[Ev] = []
     while True:
         event_id, data = await stream.next()
-        if event_id is None:
-            assert data == {"type": "heartbeat"}
+        if event_id is None and data == {"type": "heartbeat"}:
             continue
+        if event_id is None:
+            assert data.get("type") == "typing", data  # the one kind of event that has no id
         out.append((event_id, data))
         if until(data):
             return out

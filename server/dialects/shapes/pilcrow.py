@@ -68,6 +68,10 @@ class BootMessage(TypedDict):
     stream: NotRequired[Uuid]
     body: str
     parent: MessageId | None
+    # Only when set: the message it answers (as `parent`), when it was last edited, its reactions.
+    reply_to: NotRequired[MessageId]
+    edited_at: NotRequired[PreciseTime]
+    reactions: NotRequired[dict[str, list[Handle]]]
     # Only in boot, only when true: `body` is the start of a longer one (GET /api/v2/messages/{id}).
     truncated: NotRequired[Literal[True]]
 

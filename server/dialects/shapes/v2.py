@@ -93,9 +93,16 @@ V2Message = TypedDict(
         "timestamp": V2Time,
         "status": Literal["delivered", "read"],
         "read_at": V2Time | None,
+        "edited_at": V2Time | None,
+        "reply_to": MessageId | None,
+        "reactions": dict[str, list[Handle]],
     },
 )
-closed(V2Message, "A message: `to` for a DM or convo message, `channel` or `stream` for the others.")
+closed(
+    V2Message,
+    "A message: `to` for a DM or convo message, `channel` or `stream` for the others; `reactions` maps"
+    " each emoji to the handles that reacted with it, in order.",
+)
 
 
 @with_config(CLOSED)
@@ -165,6 +172,40 @@ class V2Calls(TypedDict):
 
     calls: list[V2Call]
     total: int
+
+
+@with_config(CLOSED)
+class V2Reactions(TypedDict):
+    """A message's reactions after a change: emoji -> handles, in the order they reacted."""
+
+    message_id: MessageId
+    reactions: dict[str, list[Handle]]
+
+
+V2Found = TypedDict(
+    "V2Found",
+    {
+        "message_id": MessageId,
+        "from": Handle,
+        "to": NotRequired[Handle],
+        "channel": NotRequired[str],
+        "convo": NotRequired[int],
+        "stream": NotRequired[Uuid],
+        "timestamp": V2Time,
+        "excerpt": str,
+        "matches": list[list[int]],
+    },
+)
+closed(V2Found, "A message found: where it is, an excerpt around the first match, the matches' [start, end) in it.")
+
+
+@with_config(CLOSED)
+class V2Search(TypedDict):
+    """Matches, newest first; `total` counts every match; `next_before` pages on."""
+
+    messages: list[V2Found]
+    total: int
+    next_before: MessageId | None
 
 
 @with_config(CLOSED)

@@ -138,6 +138,16 @@ def test_every_operation_succeeds_as_documented(make_server: Callable[..., LiveS
     call(me, "GET", "/api/v2/messages/{message_id}", path_parameters={"message_id": dm})
     call(jin, "POST", "/api/v2/messages/{message_id}/read", path_parameters={"message_id": dm})
     call(me, "GET", "/api/v2/conversations")
+    edit = {"body": "hi, edited"}
+    call(me, "PATCH", "/api/v2/messages/{message_id}", path_parameters={"message_id": dm}, body=edit)
+    reply = call(jin, "POST", "/api/v2/messages", body={"to": me, "body": "re", "reply_to": dm}).json()["message_id"]
+    on_dm = {"message_id": dm, "emoji": "🎉"}
+    call(jin, "PUT", "/api/v2/messages/{message_id}/reactions/{emoji}", path_parameters=on_dm)
+    call(me, "GET", "/api/v2/messages/{message_id}", path_parameters={"message_id": dm})  # with its reaction
+    call(jin, "DELETE", "/api/v2/messages/{message_id}/reactions/{emoji}", path_parameters=on_dm)
+    call(me, "GET", "/api/v2/search", query={"q": "edited", "limit": 5})
+    call(me, "POST", "/api/v2/typing", body={"to": jin})
+    call(jin, "DELETE", "/api/v2/messages/{message_id}", path_parameters={"message_id": reply})
     # answered then ended, declined, cancelled: each a call of its own
     for who, actions in ((maya, ("answer", "end")), (maya, ("decline",)), (me, ("end",))):
         ringing = {"call_id": call(me, "POST", "/api/v2/calls", body={"to": maya, "type": "video"}).json()["call_id"]}
@@ -274,6 +284,7 @@ class Seeded:
             "convo_id": [convo],
             "invite_id": [invite],
             "stream_id": streams,
+            "emoji": ["🎉", "👍🏽"],
         }
         self.query = {
             "to": handles,
@@ -284,6 +295,7 @@ class Seeded:
             "ids[]": [messages],
             "id": streams,
             "objectType": ["activitystream"],
+            "q": ["hello", "hel*", '"in a"'],
         }
         self.body = {
             "to": handles,
@@ -294,6 +306,8 @@ class Seeded:
             "resource": stream_refs[:1],
             "inReplyTo": [{"_id": esn}],
             "links": [[{"rel": "user", "href": f"/users/{me_pk}"}]],
+            "channel": [channel],
+            "reply_to": messages,
         }
 
 

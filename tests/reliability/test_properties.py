@@ -28,6 +28,11 @@ action = st.one_of(
     st.tuples(st.just("ping"), st.sampled_from(PEOPLE)),
     st.tuples(st.just("channel"), st.sampled_from(PEOPLE), st.text(min_size=1, max_size=20)),
     st.tuples(st.just("call"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE)),
+    # The chat basics (issue 20): on the newest DM `who` sent to / has with someone.
+    st.tuples(st.just("edit"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.text(min_size=1, max_size=20)),
+    st.tuples(st.just("delete"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE)),
+    st.tuples(st.just("react"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.sampled_from(["🎉", "👍"])),
+    st.tuples(st.just("reply"), st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.text(min_size=1, max_size=20)),
 )
 
 
@@ -64,10 +69,37 @@ def act(clients: dict[str, httpx.Client], general: str, step: tuple[Any, ...]) -
         assert c.post("/api/v2/activity").status_code == 204
     elif kind == "channel" and step[2].strip():
         assert c.post(f"/api/channels/{general}", json={"body": step[2]}).status_code == 202
+    elif kind in ("edit", "delete", "react", "reply") and step[2] != who:
+        chat_basics(c, step)
     elif kind == "call" and step[2] != who:
         r = c.post("/api/v2/calls", json={"to": step[2], "type": "audio"})
         if r.status_code == 200:
             c.post(f"/api/v2/calls/{r.json()['call_id']}/end")
+
+
+def chat_basics(c: httpx.Client, step: tuple[Any, ...]) -> None:
+    """Edit or delete the newest DM `who` sent to someone; react to (or take back a reaction to), or
+    reply to, the newest message of their DM."""
+    kind, partner = step[0], step[2]
+    mine = kind in ("edit", "delete")
+    params = {"to": partner} if mine else {"with": partner}
+    newest = c.get("/api/v2/messages", params={**params, "limit": 1}).json()["messages"]
+    if not newest:
+        return
+    mid = newest[0]["message_id"]
+    if kind == "edit" and step[3].strip():
+        assert c.patch(f"/api/v2/messages/{mid}", json={"body": step[3]}).status_code == 200
+    elif kind == "delete":
+        assert c.delete(f"/api/v2/messages/{mid}").status_code == 204
+    elif kind == "react":
+        path = f"/api/v2/messages/{mid}/reactions/{step[3]}"
+        answer = c.get(f"/api/v2/messages/{mid}").json()
+        me = c.get("/api/boot").json()["user"]["name"]
+        there = me in answer["reactions"].get(step[3], [])
+        assert (c.delete(path) if there else c.put(path)).status_code == 200
+    elif kind == "reply" and step[3].strip():
+        body = {"to": partner, "body": step[3], "reply_to": mid}
+        assert c.post("/api/v2/messages", json=body).status_code == 200
 
 
 def seen_by(server: LiveServer, viewer: str, after: int, upto: int) -> list[tuple[int, dict[str, Any]]]:
@@ -83,12 +115,19 @@ def seen_by(server: LiveServer, viewer: str, after: int, upto: int) -> list[tupl
     return out
 
 
-def summary(state: State, window: int) -> dict[str, Any]:
-    """What a user sees; of each chat the newest `window` messages (what boot carries)."""
+def summary(state: State, window: int, shown: dict[Any, int] | None = None) -> dict[str, Any]:
+    """What a user sees; of each chat the newest `window` messages (what boot carries), or as many as
+    `shown` says for that chat."""
+    shown = shown or {}
     return {
         "contacts": {h: (c.status, c.last_seen, c.ooo, c.display_name) for h, c in state.contacts.items()},
         "chats": {
-            k: [(m.id, m.sender, m.body, m.read_at) for m in ms[-window:]] for k, ms in state.chats.items() if ms
+            k: [
+                (m.id, m.sender, m.body, m.read_at, m.edited_at, m.reply_to, m.reactions)
+                for m in ms[-shown.get(k, window) :]
+            ]
+            for k, ms in state.chats.items()
+            if ms
         },
         "channels": {i: c.name for i, c in state.channels.items()},
         "unread": {h: c.unread for h, c in state.contacts.items()},
@@ -115,7 +154,11 @@ def test_boot_before_plus_events_equals_boot_after(
     # Chats outgrow the window: this also checks that unread counts hold beyond it.
     window = after["boot_window"]
     assert window > 0
-    assert summary(folded, window) == summary(fresh, window)
+    # A message deleted from a window lets an older one into the new boot that the folded state
+    # never had: compare as many of the newest as the folded state still holds.
+    deleted = any(step[0] == "delete" for step in steps)
+    shown = {k: min(window, len(ms)) for k, ms in folded.chats.items()} if deleted else None
+    assert summary(folded, window, shown) == summary(fresh, window, shown)
     assert folded.resume_point <= after["resume_point"]
 
 

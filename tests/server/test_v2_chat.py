@@ -140,3 +140,162 @@ async def test_typing_is_ephemeral_and_rate_limited(make_server: Callable[..., L
     assert typing[0][0] is None  # no id: not stored, not replayed
     assert typing[0][1]["user"] == "alex.kim"
     assert alex.post("/api/v2/typing", json={"to": "nobody.here"}).status_code == 404
+
+
+def pk_of(server: LiveServer, handle: str) -> int:
+    user = server.domain.store.read_sync(lambda r: r.get_user_by_handle(handle))
+    assert user is not None
+    return user.pk
+
+
+def test_a_third_user_can_do_nothing_with_someone_elses_dm(server: LiveServer) -> None:
+    alex, jin, maya = (server.client(h) for h in ("alex.kim", "jin.park", "maya.chen"))
+    mid = dm(alex, "jin.park", "between us: zq81 plans")
+    assert maya.get(f"/api/v2/messages/{mid}").status_code == 404
+    assert maya.patch(f"/api/v2/messages/{mid}", json={"body": "mine now"}).json()["error"]["code"] == "MessageNotFound"
+    assert maya.delete(f"/api/v2/messages/{mid}").status_code == 404
+    assert maya.put(f"/api/v2/messages/{mid}/reactions/👍").status_code == 404
+    assert maya.delete(f"/api/v2/messages/{mid}/reactions/👍").status_code == 404
+    r = maya.post("/api/v2/messages", json={"to": "alex.kim", "body": "re", "reply_to": mid})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "InvalidReply")
+    ch = general(maya)
+    r = maya.post(f"/api/channels/{ch}", json={"body": "re", "reply_to": mid})
+    assert r.status_code == 400  # pilcrow's text: the reply must be of this channel
+    assert maya.get("/api/v2/search", params={"q": "zq81"}).json() == {"messages": [], "total": 0, "next_before": None}
+    assert maya.get("/api/v2/search", params={"q": "x", "before": mid}).status_code == 404
+    # Nothing of it reached her either: no event about it names her.
+    events = server.domain.store.read_sync(lambda r: r.events_after(0, None, 10_000))
+    about = [e for e in events if any(v.data.get("id") == mid for v in e.variants)]
+    assert about
+    assert all(e.for_viewer(pk_of(server, "maya.chen")) is None for e in about)
+    assert jin.get("/api/v2/search", params={"q": "zq81"}).json()["total"] == 1
+
+
+async def test_edits_reactions_and_deletes_are_events_and_a_replay_never_brings_the_body_back(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    server = make_server()
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    async with WS(server, server.login("jin.park")) as ws:
+        mid = dm(alex, "jin.park", "first draft k5x2")
+        edited = alex.patch(f"/api/v2/messages/{mid}", json={"body": "second draft k5x2"}).json()
+        assert jin.put(f"/api/v2/messages/{mid}/reactions/👍🏽").json() == {
+            "message_id": mid,
+            "reactions": {"👍🏽": ["jin.park"]},
+        }
+        assert jin.put(f"/api/v2/messages/{mid}/reactions/👍🏽").status_code == 200  # again: no event
+        assert jin.delete(f"/api/v2/messages/{mid}/reactions/👍🏽").json()["reactions"] == {}
+        assert alex.delete(f"/api/v2/messages/{mid}").status_code == 204
+        got = await collect(ws, lambda d: d.get("event") == "deleted")
+    kinds = [(d["type"], d["event"]) for _, d in got]
+    assert kinds == [
+        ("message", "sent"),
+        ("message", "updated"),
+        ("reaction", "added"),
+        ("reaction", "removed"),
+        ("message", "deleted"),
+    ]
+    updated, added = got[1][1], got[2][1]
+    assert (updated["id"], updated["body"]) == (mid, "second draft k5x2")
+    assert updated["edited_at"].startswith(edited["edited_at"][:19])
+    assert (added["id"], added["emoji"], added["user"]) == (mid, "👍🏽", "jin.park")
+    # A replay from the start: the message sent and its edit come back without their bodies.
+    async with WS(server, server.login("jin.park"), resume_point=0) as ws:
+        replayed = await collect(ws, lambda d: d.get("event") == "deleted")
+    carried = [d for _, d in replayed if d.get("id") == mid and "body" in d]
+    assert len(carried) == 2
+    assert all(d["body"] == "" and d["deleted"] is True for d in carried)
+    assert not [d for _, d in replayed if "k5x2" in str(d)]
+
+
+def test_edit_rules(server: LiveServer) -> None:
+    alex, hr = server.client("alex.kim"), server.client("hr.admin")
+    ch = general(alex)
+    posted = alex.post(f"/api/channels/{ch}", json={"body": "typo"}).json()["id"]
+    assert hr.patch(f"/api/v2/messages/{posted}", json={"body": "x"}).json()["error"]["code"] == "NotSender"
+    fixed = alex.patch(f"/api/v2/messages/{posted}", json={"body": "fixed"}).json()
+    assert (fixed["channel"], fixed["body"]) == (ch, "fixed")
+    history = alex.get(f"/api/channels/{ch}/messages").json()["messages"]
+    assert next(m for m in history if m["id"] == posted)["edited_at"]
+    assert alex.patch(f"/api/v2/messages/{posted}", json={"body": 5}).status_code == 400
+    assert alex.patch("/api/v2/messages/msg_0000000000000000", json={"body": "x"}).status_code == 404
+
+
+def test_at_most_32_different_reactions(server: LiveServer) -> None:
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    mid = dm(alex, "jin.park", "vote")
+    faces = [chr(0x1F600 + i) for i in range(33)]
+    for face in faces[:32]:
+        assert jin.put(f"/api/v2/messages/{mid}/reactions/{face}").status_code == 200
+    r = jin.put(f"/api/v2/messages/{mid}/reactions/{faces[32]}")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "TooManyReactions")
+    assert alex.put(f"/api/v2/messages/{mid}/reactions/{faces[0]}").status_code == 200  # one already there
+    shown = alex.get(f"/api/v2/messages/{mid}").json()["reactions"]
+    assert (len(shown), shown[faces[0]]) == (32, ["jin.park", "alex.kim"])
+    boot = jin.get("/api/boot").json()
+    assert next(m for m in boot["messages"] if m["id"] == mid)["reactions"] == shown
+
+
+def test_search_pages_prefixes_phrases_and_excerpts(server: LiveServer) -> None:
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    ids = [dm(alex, "jin.park", f"standup notes {i}") for i in range(5)]
+    first = jin.get("/api/v2/search", params={"q": "standup", "limit": 2}).json()
+    assert ([m["message_id"] for m in first["messages"]], first["total"]) == ([ids[4], ids[3]], 5)
+    second = jin.get("/api/v2/search", params={"q": "standup", "limit": 2, "before": first["next_before"]}).json()
+    assert [m["message_id"] for m in second["messages"]] == [ids[2], ids[1]]
+    assert jin.get("/api/v2/search", params={"q": "stand*"}).json()["total"] == 5
+    assert jin.get("/api/v2/search", params={"q": "stand"}).json()["total"] == 0
+    phrase = jin.get("/api/v2/search", params={"q": '"notes 3"'}).json()
+    assert [m["message_id"] for m in phrase["messages"]] == [ids[3]]
+    assert jin.get("/api/v2/search", params={"q": "notes 3 standup"}).json()["total"] == 1  # every word
+    long = dm(alex, "jin.park", "x " * 300 + "the Needle here " + "y " * 300)
+    hit = jin.get("/api/v2/search", params={"q": "needle"}).json()["messages"][0]
+    assert (hit["message_id"], hit["to"], hit["from"]) == (long, "jin.park", "alex.kim")
+    assert (hit["excerpt"][0], hit["excerpt"][-1]) == ("…", "…")
+    assert len(hit["excerpt"]) <= 162
+    assert [hit["excerpt"][a:b] for a, b in hit["matches"]] == ["Needle"]
+    for bad in (
+        {"q": ""},
+        {"q": "   "},
+        {"q": '"'},
+        {"q": "x" * 201},
+        {"q": "a", "limit": 0},
+        {"q": "a", "limit": 101},
+    ):
+        r = jin.get("/api/v2/search", params=bad)
+        assert r.status_code == 400, (bad, r.text)
+    for odd in ("NEAR(a b)", "a OR b", "body:x", "^x", "-x", "(x", "a AND", "é*", "\\"):
+        assert jin.get("/api/v2/search", params={"q": odd}).status_code in (200, 400), odd  # never a 500
+    assert jin.get("/api/v2/search", params={"q": "a", "before": "msg_0000000000000000"}).status_code == 404
+
+
+def test_search_reaches_channels_and_convos(server: LiveServer) -> None:
+    alex, jin, maya = (server.client(h) for h in ("alex.kim", "jin.park", "maya.chen"))
+    ch = general(alex)
+    alex.post(f"/api/channels/{ch}", json={"body": "offsite wq7 agenda"})
+    made = alex.post("/api/Convo", json={"Participant": pk_of(server, "jin.park"), "Subject": "s"})
+    convo = int(made.headers["X-URI-Reference"].rsplit("/", 1)[-1])
+    alex.post(f"/api/Convo/{convo}/Message", json={"Body": "convo wq7 detail"})
+    mine = jin.get("/api/v2/search", params={"q": "wq7"}).json()
+    assert [("channel" in m, m.get("convo")) for m in mine["messages"]] == [(False, convo), (True, None)]
+    assert maya.get("/api/v2/search", params={"q": "wq7"}).json()["total"] == 1  # the channel only
+
+
+async def test_typing_in_a_channel_and_per_conversation(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server()
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    ch = general(alex)
+    async with WS(server, server.login("jin.park")) as jin_ws, WS(server, server.login("alex.kim")) as alex_ws:
+        assert alex.post("/api/v2/typing", json={"channel": ch}).status_code == 204
+        assert alex.post("/api/v2/typing", json={"to": "jin.park"}).status_code == 204  # another conversation
+        assert alex.post("/api/v2/typing", json={"channel": ch}).status_code == 204  # dropped
+        jin.post(f"/api/channels/{ch}", json={"body": "done"})
+        got = await collect(jin_ws, lambda d: d.get("type") == "message")
+        mine = await collect(alex_ws, lambda d: d.get("type") == "message")
+    assert [(i, d.get("channel"), d.get("to")) for i, d in got if d["type"] == "typing"] == [
+        (None, ch, None),
+        (None, None, "jin.park"),
+    ]
+    assert not [d for _, d in mine if d["type"] == "typing"]  # not to the one typing
+    for bad in ({}, {"to": "jin.park", "channel": ch}, {"to": 5}, {"channel": "nope"}, {"to": "alex.kim"}):
+        assert alex.post("/api/v2/typing", json=bad).status_code in (400, 404), bad

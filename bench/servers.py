@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,12 +103,20 @@ def seed(
 
 
 def start_huddle(
-    root: Path, *, users: int, channels: int = 1, messages: int = 0, extra: list[str] | None = None
+    root: Path,
+    *,
+    users: int,
+    channels: int = 1,
+    messages: int = 0,
+    extra: list[str] | None = None,
+    then: Callable[[Path], None] | None = None,
 ) -> Running:
-    """huddle-server serve on a fresh database in root, seeded."""
+    """huddle-server serve on a fresh database in root, seeded (and `then` given the database first)."""
     root.mkdir(parents=True, exist_ok=True)
     db = root / "bench.db"
     tokens, channel_ids = seed(db, users=users, channels=channels, messages=messages)
+    if then is not None:
+        then(db)
     cmd = [sys.executable, "-m", "server", "serve", "--port", "0", "--db", str(db), *LIMIT_FLAGS, *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None

@@ -26,7 +26,10 @@ _OPEN, _CLOSE = "\x02", "\x03"
 Span = tuple[int, int]
 
 _INSTALL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(body, content='messages', content_rowid='pk')",
+    # Prefix indexes of 2 and 3 characters: `sta*` over 100,000 messages 129 -> 34 ms (bench W8), the
+    # index 3.4 -> 8.9 MiB.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts"
+    " USING fts5(body, content='messages', content_rowid='pk', prefix='2 3')",
     """CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
         INSERT INTO messages_fts (rowid, body) VALUES (new.pk, new.body);
     END""",

@@ -1,6 +1,6 @@
 """W8: search latency over many messages (`GET /api/v2/search`), for a few kinds of query.
 
-The searcher sees five channels and their DMs with nine people; a third of the messages are other
+The searcher sees five channels and their DMs with nine people; about 40 % of the messages are other
 people's DMs, which the search must leave out. Bodies are 6-16 words drawn from a vocabulary of
 5,000 made-up words with Zipf-like frequencies (a few words are in most messages, most words in
 a handful), so the queries range from a word in a few dozen messages to one in most of them.

@@ -354,7 +354,7 @@ def search(body: Any, me: str) -> SearchPage:
     for item in records(page["messages"], "the search's messages", FOUND, FOUND_MAY):
         if item.get("channel"):
             chat: ChatKey | None = ChatKey.channel(item["channel"])
-        elif item.get("to"):
+        elif item.get("to") and "convo" not in item:  # a convo's message names its `to` too
             chat = ChatKey.dm(item["to"] if item["from"] == me else item["from"])
         else:
             chat = None

@@ -410,6 +410,7 @@ class Messaging:
                     view = MessageView(newest, handles[newest.sender_pk], recipient, conv)
                 out.append(ConversationSummary(partners[partner_pk].handle, unread.get(conv.pk, 0), view))
             out.sort(key=lambda s: s.last.message.pk if s.last else 0, reverse=True)
-            return out
+            shown = iter(decorated(repo, [s.last for s in out if s.last is not None]))
+            return [replace(s, last=next(shown)) if s.last is not None else s for s in out]
 
         return await self.store.read(run)

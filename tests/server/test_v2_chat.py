@@ -299,3 +299,37 @@ async def test_typing_in_a_channel_and_per_conversation(make_server: Callable[..
     assert not [d for _, d in mine if d["type"] == "typing"]  # not to the one typing
     for bad in ({}, {"to": "jin.park", "channel": ch}, {"to": 5}, {"channel": "nope"}, {"to": "alex.kim"}):
         assert alex.post("/api/v2/typing", json=bad).status_code in (400, 404), bad
+
+
+async def test_the_clients_api_speaks_these_routes(server: LiveServer) -> None:
+    """huddle_tui.api against the real routes: what it sends is accepted, what it gets parses."""
+    from huddle_tui import wire
+    from huddle_tui.api import Api
+    from huddle_tui.records import ChatKey
+
+    alex = Api(server.url, server.token("alex.kim"))
+    jin = Api(server.url, server.token("jin.park"))
+    try:
+        first, _ = await alex.send("jin.park", "the v9 build is green")
+        reply, _ = await jin.send("alex.kim", "great", reply_to=first)
+        await alex.edit(first, "the v9 build is green again")
+        await jin.react(first, "👍🏽", add=True)
+        await jin.typing(ChatKey.dm("alex.kim"))
+        page = await alex.history("jin.park")
+        shown = {m.id: m for m in page.messages}
+        assert shown[first].edited_at is not None
+        assert shown[first].reactions == {"👍🏽": ["jin.park"]}
+        assert shown[reply].reply_to == first
+        found = await jin.search("jin.park", "v9")
+        assert (found.total, found.found[0].chat, found.found[0].excerpt) == (
+            1,
+            ChatKey.dm("alex.kim"),
+            "the v9 build is green again",
+        )
+        boot = wire.boot(await alex.request("GET", "/api/boot"))
+        assert next(m for m in boot.messages if m.id == reply).reply_to == first
+        await alex.delete(first)
+        assert (await jin.search("jin.park", "v9")).total == 0
+    finally:
+        await alex.close()
+        await jin.close()

@@ -24,7 +24,7 @@ DIALECT = V2(router)
 
 Me = Annotated[int, Depends(signed_in)]
 Dom = Annotated[Domain, Depends(domain_dep)]
-REACTION = v2(V2Reactions, 400, 401, 404)
+REACTION = v2(V2Reactions, 400, 401, 404, 429)
 
 
 class EditBody(Strict):
@@ -36,7 +36,7 @@ class TypingBody(Strict):
     channel: StrictStr | None = None
 
 
-@router.patch("/messages/{message_id}", response_model=Any, responses=v2(V2Message, 400, 401, 403, 404))
+@router.patch("/messages/{message_id}", response_model=Any, responses=v2(V2Message, 400, 401, 403, 404, 429))
 async def edit_message(message_id: str, body: EditBody, me: Me, domain: Dom) -> V2Message:
     """Change the body of my DM or channel message; `message updated` to whoever may see it."""
     return message_object(await domain.chat.edit(me, message_id, body.body))
@@ -94,7 +94,7 @@ def found_object(hit: Hit) -> V2Found:
 async def search(
     me: Me,
     domain: Dom,
-    q: Annotated[str, Query(max_length=200)],
+    q: Annotated[str, Query(description='1-200 characters: words, `word*` a prefix, `"a phrase"`')],
     before: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 30,
 ) -> V2Search:

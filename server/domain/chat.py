@@ -3,7 +3,8 @@ telling the other side that someone is typing.
 
 Who may: the sender alone edits, and only a DM or a channel message (convos edit through their own
 dialect, stream posts not at all); anyone who may see a message reacts to it. Typing is ephemeral:
-it goes to the hub and never into the log, so it is neither stored nor replayed.
+it goes to the hub and never into the log, so it is neither stored nor replayed. Edits and
+reactions write to the log like sends, so they count toward the send rate (checked before the work).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from server.domain.clock import Clock
 from server.domain.emoji import check_emoji
 from server.domain.errors import Forbidden, Invalid
 from server.domain.events import EventLog, MessageEdited, ReactionChanged, Typing
+from server.domain.limits import SendLimit
 from server.domain.messaging import Messaging, check_body
 from server.domain.people import People
 from server.domain.views import MessageView
@@ -41,6 +43,7 @@ class Chat:
         messages: Messaging,
         channels: Channels,
         hub: Hub,
+        sends: SendLimit,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -49,11 +52,13 @@ class Chat:
         self.messages = messages
         self.channels = channels
         self.hub = hub
+        self.sends = sends
         self._typed: dict[tuple[int, int], int] = {}
 
     async def edit(self, actor_pk: int, public_id: str, body: Any) -> MessageView:
         """Change the body of my DM or channel message; whoever may see it is told."""
         body = check_body(body)
+        self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             now = self.clock.now()
@@ -74,6 +79,7 @@ class Chat:
         """Add or take back my reaction to a message I may see; adding one already there, or taking
         back one that is not, changes nothing and tells no one."""
         emoji = check_emoji(emoji)
+        self.sends.count(actor_pk)
 
         def run(tx: WriteTx) -> MessageView:
             now = self.clock.now()

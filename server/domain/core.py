@@ -64,7 +64,7 @@ class Domain:
         self.groups = Groups(store, clock, self.people)
         self.ooo = Ooo(store, clock, log_, self.people, self.groups)
         self.channels = Channels(store, clock, log_, self.people, self.messages, self.admin, sends)
-        self.chat = Chat(store, clock, log_, self.people, self.messages, self.channels, self.hub)
+        self.chat = Chat(store, clock, log_, self.people, self.messages, self.channels, self.hub, sends)
         self.search = Search(store, self.messages)
         self.convos = Convos(store, clock, log_, self.people, self.messages, sends)
         self.streams = Streams(store, clock, self.people, self.messages, sends, data_depth=settings.esn_data_depth)

@@ -333,3 +333,17 @@ async def test_the_clients_api_speaks_these_routes(server: LiveServer) -> None:
     finally:
         await alex.close()
         await jin.close()
+
+
+def test_edits_and_reactions_count_toward_the_send_rate(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(send_rate=4)
+    alex, jin = server.client("alex.kim"), server.client("jin.park")
+    mid = dm(alex, "jin.park", "one")  # alex: 1
+    assert alex.patch(f"/api/v2/messages/{mid}", json={"body": "two"}).status_code == 200  # 2
+    assert alex.put(f"/api/v2/messages/{mid}/reactions/🎉").status_code == 200  # 3
+    assert alex.delete(f"/api/v2/messages/{mid}/reactions/🎉").status_code == 200  # 4
+    r = alex.patch(f"/api/v2/messages/{mid}", json={"body": "three"})
+    assert (r.status_code, r.json()["error"]["code"]) == (429, "RateLimited")
+    assert alex.put(f"/api/v2/messages/{mid}/reactions/🎉").status_code == 429
+    assert jin.put(f"/api/v2/messages/{mid}/reactions/🎉").status_code == 200  # per user
+    assert jin.get(f"/api/v2/messages/{mid}").json()["body"] == "two"

@@ -134,10 +134,12 @@ class MessageReads(Queries):
 
     def public_ids(self, message_pks: Iterable[int]) -> dict[int, str]:
         """The public ids of these messages, by pk."""
-        wanted = list(set(message_pks))
-        if not wanted:
-            return {}
-        return {r[0]: r[1] for r in self.conn.execute(select(_M.c.pk, _M.c.public_id).where(_M.c.pk.in_(wanted)))}
+        wanted = sorted(set(message_pks))
+        out: dict[int, str] = {}
+        for start in range(0, len(wanted), 10_000):  # in slices: SQLite binds at most 32,766 values at once
+            part = wanted[start : start + 10_000]
+            out |= {r[0]: r[1] for r in self.conn.execute(select(_M.c.pk, _M.c.public_id).where(_M.c.pk.in_(part)))}
+        return out
 
     def dm_messages(
         self,

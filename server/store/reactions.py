@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
@@ -10,6 +11,7 @@ from server.store import schema as s
 from server.store.rows import Queries
 
 _R = s.reactions
+SLICE = 10_000  # pks bound in one statement
 
 
 class ReactionReads(Queries):
@@ -17,14 +19,15 @@ class ReactionReads(Queries):
 
     def reactions_of(self, message_pks: Iterable[int]) -> dict[int, list[tuple[str, int]]]:
         """Per message, its (emoji, user pk) in the order they were added."""
-        wanted = list(set(message_pks))
-        if not wanted:
-            return {}
-        rows = self.conn.execute(
-            select(_R.c.message_pk, _R.c.emoji, _R.c.user_pk).where(_R.c.message_pk.in_(wanted)).order_by(_R.c.pk)
-        ).all()
+        wanted = sorted(set(message_pks))
+        rows: list[Any] = []
+        # In slices: a boot of every message (--boot-window 0) may name more than SQLite binds at once.
+        for start in range(0, len(wanted), SLICE):
+            part = wanted[start : start + SLICE]
+            query = select(_R.c.pk, _R.c.message_pk, _R.c.emoji, _R.c.user_pk).where(_R.c.message_pk.in_(part))
+            rows.extend(self.conn.execute(query).all())
         out: dict[int, list[tuple[str, int]]] = {}
-        for message_pk, emoji, user_pk in rows:
+        for _, message_pk, emoji, user_pk in sorted(rows):
             out.setdefault(int(message_pk), []).append((str(emoji), int(user_pk)))
         return out
 

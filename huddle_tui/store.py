@@ -109,6 +109,7 @@ class State:
     mentions_beyond: dict[ChatKey, int] = field(default_factory=dict)
     # People whose name looks like someone else's: shown with their handle too.
     ambiguous: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)  # ids deleted while we watched (a reply's quote says so)
     # Since when the server has been out of reach (None: the stream is live); presence shown
     # from before then is only last known. `from_cache`: what is shown came from the disk.
     out_of_reach_since: datetime | None = None
@@ -325,6 +326,7 @@ class State:
         return Change("receipt", handle=reader, chat=key)
 
     def _message_deleted(self, message_id: str) -> Change:
+        self.deleted.add(message_id)
         for key, chat in self.chats.items():
             kept = [m for m in chat if m.id != message_id]
             if len(kept) != len(chat):

@@ -212,8 +212,10 @@ class Conversation(Vertical):
         return items
 
     def render_log(self) -> None:
-        """Rebuild the message log from the state."""
+        """Rebuild the message log from the state (the cursor stays on its message)."""
         log = self.log_view
+        keep = log.cursor.message.id if log.cursor is not None else None
+        log.cursor = None
         log.remove_children()
         self._rows = {}
         widgets: list[Widget] = []
@@ -235,7 +237,10 @@ class Conversation(Vertical):
                 widgets.append(Static(Content(line), classes=classes))
         if widgets:
             self._announce(log.mount_all(widgets))
-        log.scroll_end(animate=False)
+        if keep in self._rows:
+            log.keep_cursor(self._rows[keep])
+        if not (keep in self._rows and log.has_focus):  # a reader on a message keeps their place
+            log.scroll_end(animate=False)
 
     def add_message(self, message: ChatMessage) -> None:
         """A new message in the open chat: append it (keeping the reader's place if scrolled up)."""

@@ -19,9 +19,10 @@ def quote_of(state: State, message_id: str) -> str:
     """A one-line quote of a message (its sender and the start of its body), fit to show."""
     found = state.find(message_id)
     if found is None:
-        return "a message not loaded here"
+        return "a deleted message" if message_id in state.deleted else "a message not loaded here"
     parent = found[1]
-    return f"{first_name(state, parent.sender)}: {untrusted.line(parent.body, limit=60)}"
+    words = markdown.render(untrusted.text(parent.body[:2000])).plain  # what the reader saw, not its `**`
+    return f"{first_name(state, parent.sender)}: {untrusted.line(words, limit=60)}"
 
 
 def first_name(state: State, handle: str) -> str:
@@ -159,6 +160,13 @@ class MessageLog(VerticalScroll):
             self.focus()
             self._put(row)
         return row is not None
+
+    def keep_cursor(self, row: MessageRow) -> None:
+        """The log was rebuilt: the cursor is on the same message's new row."""
+        self.cursor = row
+        if self.has_focus:
+            row.add_class("cursor")
+            self.call_after_refresh(row.scroll_visible, animate=False)
 
     def rows(self) -> list[MessageRow]:
         """The message rows, top to bottom."""

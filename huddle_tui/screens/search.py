@@ -22,11 +22,20 @@ if TYPE_CHECKING:
 
 
 def result_line(session: Session, found: Found, words: list[str]) -> Content:
-    """`# general · Sam · Fri 15 Mar 18:22 — …the deploy is stuck…` with the words searched for
+    """`# general · Sam · Fri 15 Mar 18:22 — …the deploy is stuck…` (a DM: `Sam → you`) with the words searched for
     marked (in the excerpt as shown: the door may have changed its spacing)."""
-    where = session.state.chat_title(found.chat) if found.chat is not None else "elsewhere"
+    state = session.state
+    sender = "you" if found.sender == state.me else state.name_of(found.sender)
+    if found.chat is None:
+        who = f"elsewhere · {sender}"
+    elif found.chat.is_channel:
+        who = f"{state.chat_title(found.chat)} · {sender}"
+    elif found.sender == state.me:
+        who = f"you → {state.chat_title(found.chat)}"  # a DM says who wrote to whom, once each
+    else:
+        who = f"{sender} → you"
     when = found.at.astimezone().strftime("%a %-d %b %H:%M")
-    head = Content.styled(f"{where} · {session.state.name_of(found.sender)} · {when} — ", "$text-muted")
+    head = Content.styled(f"{who} · {when} — ", "$text-muted")
     excerpt = untrusted.line(found.excerpt, limit=200)
     body, lower = Content(excerpt), excerpt.casefold()
     for word in words:

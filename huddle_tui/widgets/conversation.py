@@ -239,7 +239,7 @@ class Conversation(Vertical):
             self._announce(log.mount_all(widgets))
         if keep in self._rows:
             log.keep_cursor(self._rows[keep])
-        if not (keep in self._rows and log.has_focus):  # a reader on a message keeps their place
+        if not (keep in self._rows and log.reading):  # a reader on a message keeps their place
             log.scroll_end(animate=False)
 
     def add_message(self, message: ChatMessage) -> None:

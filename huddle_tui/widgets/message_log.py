@@ -148,6 +148,7 @@ class MessageLog(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.can_focus = True
         self.cursor: MessageRow | None = None
+        self.held = False
 
     def row_of(self, message_id: str) -> MessageRow | None:
         """The row showing a message, if it is shown."""
@@ -159,12 +160,19 @@ class MessageLog(VerticalScroll):
         if row is not None:
             self.focus()
             self._put(row)
+            self.held = True  # the focus comes a moment later; a rebuild meanwhile keeps the place
+            self.call_after_refresh(row.scroll_visible, animate=False, top=True)  # once it is laid out
         return row is not None
+
+    @property
+    def reading(self) -> bool:
+        """Someone is on a message here (the cursor shows, rebuilds keep the place)."""
+        return self.has_focus or self.held
 
     def keep_cursor(self, row: MessageRow) -> None:
         """The log was rebuilt: the cursor is on the same message's new row."""
         self.cursor = row
-        if self.has_focus:
+        if self.reading:
             row.add_class("cursor")
             self.call_after_refresh(row.scroll_visible, animate=False)
 
@@ -180,6 +188,7 @@ class MessageLog(VerticalScroll):
 
     def on_blur(self) -> None:
         """The cursor shows only while the log has focus."""
+        self.held = False
         if self.cursor is not None:
             self.cursor.remove_class("cursor")
 

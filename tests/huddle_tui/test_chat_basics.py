@@ -93,6 +93,9 @@ async def test_search_finds_an_old_message_and_opens_it(server: LiveServer, tmp_
         await pilot.press(*"wombat", "enter")
         results = alex.screen.query_one("#search-results")
         await until(pilot, lambda: results.option_count == 1, what="one result")  # type: ignore[attr-defined]
+        line = str(results.get_option_at_index(0).prompt)  # type: ignore[attr-defined]
+        assert line.startswith("Jin Park → you · ")
+        assert line.endswith("— the wombat budget is approved")
         await pilot.press("enter")
         conversation = alex.main.conversation
         await until(pilot, lambda: conversation.key is not None and "jin.park" in str(conversation.key))
@@ -100,3 +103,12 @@ async def test_search_finds_an_old_message_and_opens_it(server: LiveServer, tmp_
         found = lambda: log.cursor is not None and "wombat" in log.cursor.message.body  # noqa: E731
         await until(pilot, found, what="the cursor on the found message")
         assert log.has_focus
+        row = log.cursor
+        assert row is not None
+
+        def in_view() -> bool:
+            return log.scroll_y <= row.virtual_region.y < log.scroll_y + log.scrollable_content_region.height
+
+        await until(pilot, in_view, what="the found message in view")
+        await pilot.pause(0.3)
+        assert in_view()  # and it stays there

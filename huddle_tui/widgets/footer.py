@@ -92,11 +92,13 @@ class KeyFooter(Widget):
                 keys[binding.action] = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
             if name == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
                 palette = Key(binding.key, app.get_key_display(binding), binding.description, enabled)
-        # Always in the order the screen and then the app declare their keys, whatever has focus
+        # The keys of what has focus (the message cursor's reply, edit…) first: they are what the
+        # reader is about to press, and a narrow terminal would cut them off at the end. Then the
+        # screen's and the app's, always in the order they declare them, whatever has focus
         # (Textual's Footer follows the focus chain, so its order moved as focus moved).
         declared = [b.action for b in (*_bindings(screen), *_bindings(app))]
         rank = {action: i for i, action in reversed(list(enumerate(declared)))}
-        shown = [key for _, key in sorted(keys.items(), key=lambda item: rank.get(item[0], len(rank)))]
+        shown = [key for _, key in sorted(keys.items(), key=lambda item: rank.get(item[0], -1))]
         if (shown, palette) != (self.keys, self.palette):
             self.keys, self.palette = shown, palette
             self.refresh()

@@ -27,11 +27,14 @@ def drawn(app: HuddleApp) -> list[tuple[str, str]]:
 
 
 def expected(app: HuddleApp) -> list[tuple[str, str]]:
-    """The screen's shown bindings, in the order the screen and then the app declare them (the
-    same wherever focus is), the command palette's last."""
-    active = {b.action: b for _, b, _enabled, _tip in app.screen.active_bindings.values() if b.show}
+    """The focused widget's own shown bindings first, then the screen's, in the order the screen
+    and then the app declare them (the same wherever focus is), the command palette's last."""
+    active: dict[str, Binding] = {}
+    for _, b, _enabled, _tip in app.screen.active_bindings.values():
+        if b.show:
+            active.setdefault(b.action, b)  # a key with two names ("d,delete") shows its first
     declared = [b.action for b in (*type(app.screen).BINDINGS, *type(app).BINDINGS) if isinstance(b, Binding)]
-    ordered = [a for a in dict.fromkeys(declared) if a in active] + [a for a in active if a not in declared]
+    ordered = [a for a in active if a not in declared] + [a for a in dict.fromkeys(declared) if a in active]
     out = [(active[a].key, active[a].description) for a in ordered]
     palette = app.screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
     if palette is not None:
@@ -66,6 +69,18 @@ async def test_the_footer_follows_focus_and_a_click_presses_a_key(server: LiveSe
             assert at == sorted(at), (drawn(app), text)  # every key, in order
             assert drawn(app) == first  # defect 12: the same keys in the same order wherever focus is
         assert [d for _k, d in first][:3] == ["Call", "My OOO", "DnD"]
+
+        # The message cursor's keys lead while it has focus (at 80 columns they would be cut off
+        # at the end), and the screen's follow in their usual order.
+        app.main.conversation.log_view.focus()
+        await until(pilot, lambda: app.focused is app.main.conversation.log_view)
+        await settle(pilot, app)
+        assert [d for _k, d in drawn(app)][:3] == ["Reply", "React", "Edit"]
+        assert [k for k in drawn(app) if k in first] == first
+        app.main.contacts.focus()
+        await until(pilot, lambda: app.focused is app.main.contacts)
+        await settle(pilot, app)
+        assert drawn(app) == first
         assert line(app).rstrip().endswith(footer(app).palette.description)  # type: ignore[union-attr]
 
         app.main.contacts.focus()

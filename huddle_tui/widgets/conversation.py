@@ -216,7 +216,7 @@ class Conversation(Vertical):
         log = self.log_view
         keep = log.cursor.message.id if log.cursor is not None else None
         log.cursor = None
-        log.remove_children()
+        log.clear()
         self._rows = {}
         widgets: list[Widget] = []
         if self.key is not None and self.state.history_cursor.get(self.key):

@@ -69,6 +69,7 @@ class MessageRow(Horizontal):
         super().__init__(classes="message mine" if mine else "message mention" if mention else "message")
         self.message = message
         self.state = state
+        self.leaving = False  # removed from the log, until its removal is done
 
     def compose(self) -> ComposeResult:
         m = self.message
@@ -177,8 +178,15 @@ class MessageLog(VerticalScroll):
             self.call_after_refresh(row.scroll_visible, animate=False)
 
     def rows(self) -> list[MessageRow]:
-        """The message rows, top to bottom."""
-        return [child for child in self.children if isinstance(child, MessageRow)]
+        """The message rows, top to bottom (not those on their way out)."""
+        return [child for child in self.children if isinstance(child, MessageRow) and not child.leaving]
+
+    def clear(self) -> None:
+        """Remove every row. Removal completes later: until then the old rows are not `rows()`,
+        so a cursor put right after a rebuild lands on the new row of its message."""
+        for row in self.rows():
+            row.leaving = True
+        self.remove_children()
 
     def on_focus(self) -> None:
         """Taking focus puts the cursor on the newest message (or keeps where it was)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from huddle_tui.app import HuddleApp
-from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, until
+from tests.huddle_tui.test_app import SIZE, api, client_for, open_chat, ready, until
 from tests.support import LiveServer
 
 
@@ -81,14 +83,15 @@ async def test_edit_reply_react_delete_and_typing_live(server: LiveServer, tmp_p
             await until(pilot, lambda app=app: any("↪ a deleted message\nok, five it is" in r for r in log_of(app)))
 
 
-async def test_search_finds_an_old_message_and_opens_it(server: LiveServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("older", [40, 60], ids=["in-the-snapshot", "paged-in"])
+async def test_search_finds_an_old_message_and_opens_it(server: LiveServer, tmp_path: Path, older: int) -> None:
     jin = api(server, "jin.park")
     jin.post("/api/v2/messages", json={"to": "alex.kim", "body": "the wombat budget is approved"})
-    for i in range(60):  # push it out of the first page of history
+    for i in range(older):  # 60 push it out of the snapshot: the client pages it in
         jin.post("/api/v2/messages", json={"to": "alex.kim", "body": f"filler {i}"})
     alex = client_for(server, "alex.kim", tmp_path)
     async with alex.run_test(size=SIZE) as pilot:
-        await open_chat(pilot, alex, "maya.chen")
+        await ready(pilot, alex)
         await pilot.press("ctrl+g")
         await pilot.press(*"wombat", "enter")
         results = alex.screen.query_one("#search-results")
@@ -110,5 +113,7 @@ async def test_search_finds_an_old_message_and_opens_it(server: LiveServer, tmp_
             return log.scroll_y <= row.virtual_region.y < log.scroll_y + log.scrollable_content_region.height
 
         await until(pilot, in_view, what="the found message in view")
-        await pilot.pause(0.3)
-        assert in_view()  # and it stays there
+        await pilot.pause(0.5)
+        assert log.cursor is not None
+        assert "wombat" in log.cursor.message.body  # and it stays there
+        assert in_view()

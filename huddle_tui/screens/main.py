@@ -400,11 +400,17 @@ class MainScreen(Screen[None]):
         if chat is None:
             self.app.notify("Nobody and no channel matches that.", severity="warning")
             return
+        self.filter_input.value = ""  # the whole list again: who is around stays in sight
         self.open(chat)
 
     def on_key(self, event: events.Key) -> None:
-        """Down from the find box goes into the list, on the first match."""
+        """Down from the find box goes into the list, on the first match; escape clears it and
+        goes back to the open chat (or the list)."""
         if event.key == "down" and self.focused is self.filter_input:
             event.stop()
             self.contacts.highlight_first()
             self.contacts.focus()
+        elif event.key == "escape" and self.focused is self.filter_input:
+            event.stop()
+            self.filter_input.value = ""
+            (self.conversation.composer if self.conversation.key is not None else self.contacts).focus()

@@ -340,8 +340,14 @@ async def test_defect_14_enter_in_the_find_box_opens_the_first_match_at_once(
         assert app.main.conversation.key.is_channel  # type: ignore[union-attr]
         assert app.focused is app.main.conversation.composer
         assert app.main.conversation.composer.text == "hi all"
+        assert app.main.filter_input.value == ""  # the whole list is back
+        await until(pilot, lambda: {"maya.chen", "jin.park"} <= set(rows(app)), what="the list unfiltered")
+        # Escape leaves the find box as it was found: empty, typing in the open chat.
+        await pilot.press("ctrl+f", *"zz", "escape")
+        assert app.main.filter_input.value == ""
+        await until(pilot, lambda: app.focused is app.main.conversation.composer, what="back to the composer")
         # Down goes into the list on the first match instead.
-        await pilot.press("ctrl+f", *["backspace"] * 3, *"jin", "down")
+        await pilot.press("ctrl+f", *"jin", "down")
         assert app.focused is app.main.contacts
         assert app.main.contacts.selected_chat == ChatKey.dm("jin.park")
         await pilot.press("enter")

@@ -22,7 +22,7 @@ OUT = ROOT / "screenshots"
 
 async def shoot(scene: Scene) -> list[Path]:
     """The main screen, the OOO banner, the unanswered-call alert, the OOO form, a live call,
-    and the main screen at 80×24."""
+    the main screen at 80×24, chat basics and search."""
     shots = []
     app = scene.client(stale_hours=2)  # the hint shows after 2 h of silence
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -62,6 +62,39 @@ async def shoot(scene: Scene) -> list[Path]:
         await open_chat(pilot, small, "maya.chen")
         await wait(pilot, lambda: any("✓✓" in r for r in small.main.conversation.row_texts()))
         shots.append(Path(small.save_screenshot("small-80x24.svg", str(OUT))))
+    shots += await chat_basics(scene)
+    return shots
+
+
+async def chat_basics(scene: Scene) -> list[Path]:
+    """Markdown, an edit, a reply with its quote, reactions, typing and the message cursor; then
+    search."""
+    sam, alex_http = scene.http("sam.ortiz"), scene.http("alex.kim")
+    body = "the failover runbook is [here](https://wiki.example/failover); **step 2** bites: run `pg_ctl promote` first"
+    runbook = sam.post("/api/v2/messages", json={"to": "alex.kim", "body": body}).json()["message_id"]
+    app = scene.client()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await open_chat(pilot, app, "sam.ortiz")
+        await wait(pilot, lambda: any("step 2" in r for r in app.main.conversation.row_texts()))
+        await pilot.press("escape", "r", *"thanks, I'll take step 2 tonight", "enter")
+        await wait(pilot, lambda: any("tonight" in r and "↪" in r for r in app.main.conversation.row_texts()))
+        reply = app.main.conversation.log_view.rows()[-1].message.id
+        sam.put(f"/api/v2/messages/{reply}/reactions/👍")
+        alex_http.put(f"/api/v2/messages/{runbook}/reactions/🙏")
+        sam.patch(f"/api/v2/messages/{runbook}", json={"body": body.replace("first", "first, then wait for the WAL")})
+        await wait(pilot, lambda: sum("(edited)" in r or "👍 1" in r for r in app.main.conversation.row_texts()) >= 2)
+        sam.post("/api/v2/typing", json={"to": "alex.kim"})
+        await wait(pilot, lambda: app.main.conversation.typing_line.display)
+        await pilot.press("escape", "up")  # the message cursor, on Sam's runbook
+        app.clear_notifications()
+        await pilot.pause(0.3)
+        shots = [Path(app.save_screenshot("chat-basics.svg", str(OUT)))]
+        await pilot.press("escape", "ctrl+g", *"jin", "enter")
+        await wait(
+            pilot, lambda: app.screen.query("#search-results") and app.screen.query_one("#search-results").option_count
+        )  # type: ignore[attr-defined]
+        await pilot.pause(0.3)
+        shots.append(Path(app.save_screenshot("search.svg", str(OUT))))
     return shots
 
 

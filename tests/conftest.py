@@ -11,6 +11,7 @@ import pytest
 from server.domain.clock import Clock
 from server.settings import Settings
 from tests.support import TEAM_TOML, LiveServer, load_team
+from tests.support import postgres as pg
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +47,22 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def server(make_server: Callable[..., LiveServer]) -> LiveServer:
     """A real server with the test team, on the system clock."""
     return make_server()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.Cluster]:
+    """A throwaway PostgreSQL for the whole session (skipped where it cannot run, unless HUDDLE_REQUIRE_PG=1)."""
+    try:
+        cluster = pg.Cluster()
+    except pg.Missing as exc:
+        if pg.REQUIRED:
+            pytest.fail(f"HUDDLE_REQUIRE_PG=1 but {exc}")
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pg.Cluster) -> str:
+    """The URL of a fresh, empty PostgreSQL database (`--db` takes it)."""
+    return pg_cluster.new_database()

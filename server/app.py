@@ -21,7 +21,7 @@ from server.dialects.origins import host_names, normal_origin
 from server.domain.clock import Clock
 from server.domain.core import Domain
 from server.settings import Settings
-from server.store.sqlite import SqliteStore
+from server.store.open import open_store
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -29,7 +29,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = SqliteStore(settings.db, synchronous=settings.synchronous)
+        store = open_store(settings.db, synchronous=settings.synchronous)
         domain = Domain(store, settings, render, clock)
         app.state.domain = domain
         app.state.mail = mail_reader(settings)

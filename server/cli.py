@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 from server.domain.errors import DomainError
-from server.settings import Settings, default_db_path
+from server.settings import Settings, db_arg, default_db_path
 
 
 def _positive(text: str) -> int:
@@ -24,6 +24,12 @@ def _positive(text: str) -> int:
     return value
 
 
+DB_HELP = (
+    f"the SQLite database file (default {default_db_path()}), or a PostgreSQL database "
+    "postgresql://USER@HOST:PORT/DB that several server processes share"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huddle-server", description="The Huddle server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", default=d.host)
     serve.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
-    serve.add_argument("--db", type=Path, default=None, help=f"database file (default {default_db_path()})")
+    serve.add_argument("--db", type=db_arg, default=None, help=DB_HELP)
     serve.add_argument("--ring-timeout", type=float, default=d.ring_timeout, help="seconds before no_answer")
     serve.add_argument("--away-after", type=float, default=d.away_after, help="idle seconds before away")
     serve.add_argument(
@@ -175,24 +181,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning")
 
     load = sub.add_parser("load", help="create users, teams, workspaces and channels from TOML (idempotent)")
-    load.add_argument("--db", type=Path, default=None)
+    load.add_argument("--db", type=db_arg, default=None, help=DB_HELP)
     load.add_argument("file", type=Path)
 
     token = sub.add_parser("token", help="print a new bearer token for a user")
-    token.add_argument("--db", type=Path, default=None)
+    token.add_argument("--db", type=db_arg, default=None, help=DB_HELP)
     token.add_argument("handle")
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="create a user (password asked for, or --password-stdin)")
-    add.add_argument("--db", type=Path, default=None)
+    add.add_argument("--db", type=db_arg, default=None, help=DB_HELP)
     add.add_argument("handle")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--display-name", default=None)
     add.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
     add.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
     passwd = user_sub.add_parser("passwd", help="set a password (asked for, or --password-stdin); revokes tokens")
-    passwd.add_argument("--db", type=Path, default=None)
+    passwd.add_argument("--db", type=db_arg, default=None, help=DB_HELP)
     passwd.add_argument("handle")
     passwd.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN)
     passwd.add_argument("--password", action=NoPasswordArgument, help=argparse.SUPPRESS)
@@ -246,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _private_data_dir(given: Path | None) -> None:
+def _private_data_dir(given: Path | str | None) -> None:
     """Huddle's own data directory (the default database's) is its owner's alone, also when an older
     version made it 0755. A directory named with --db is the operator's: only the files are tightened."""
     folder = default_db_path().parent
@@ -261,11 +267,11 @@ def _offline(args: argparse.Namespace) -> int:
     """Commands that work on the database directly (also while `serve` runs)."""
     from server.dialects.events import render
     from server.domain.core import Domain
-    from server.store.sqlite import SqliteStore
+    from server.store.open import open_store
 
     settings = Settings(db=args.db or default_db_path())
     _private_data_dir(args.db)
-    store = SqliteStore(settings.db, synchronous=settings.synchronous)
+    store = open_store(settings.db, synchronous=settings.synchronous)
     try:
         domain = Domain(store, settings, render)
         if args.command == "load":

@@ -242,19 +242,23 @@ class Hub:
         self._inbox: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._rung = False  # a read of the log is queued for a doorbell
         # Told when a user's last stream closes (the domain decides what that means).
         self.on_last_closed: Callable[[int], object] = lambda viewer_pk: None
 
     async def start(self) -> None:
-        """Begin relaying commits (ours through on_commit, other processes' by polling the log)."""
+        """Begin relaying commits (ours through on_commit, other processes' through the store's doorbell
+        where it has one, and by polling the log)."""
         self._loop = asyncio.get_running_loop()
         self.last_id = await self.store.read(lambda repo: repo.max_event_id())
         self.store.on_commit = self._from_writer
+        self.store.on_foreign = self._from_doorbell
         self._tasks = [asyncio.create_task(t) for t in (self._pump(), self._poll(), self._sweep())]
 
     async def stop(self) -> None:
         """Stop relaying and close every subscription."""
         self.store.on_commit = None
+        self.store.on_foreign = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -283,6 +287,18 @@ class Hub:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._inbox.put_nowait, events)
 
+    def _from_doorbell(self, last: int) -> None:
+        # Called on the store's listener thread: another process committed events up to `last` (0: it
+        # is not known). The pump reads them from the log, in id order, after what we have relayed.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ring, last)
+
+    def _ring(self, last: int) -> None:
+        if (last == 0 or last > self.last_id) and not self._rung:
+            self._rung = True  # one read of the log answers every ring until it starts
+            self._inbox.put_nowait([])
+
     async def _pump(self) -> None:
         while True:
             events = await self._inbox.get()
@@ -301,6 +317,8 @@ class Hub:
                     self._inbox.put_nowait([])
 
     async def _deliver(self, events: list[Event]) -> None:
+        if not events:
+            self._rung = False
         fresh = [e for e in events if e.id > self.last_id]
         if not events or (fresh and fresh[0].id != self.last_id + 1):
             # A gap: earlier commits (another process's) are in the log; read them first.

@@ -13,11 +13,19 @@ def default_db_path() -> Path:
     return Path(user_data_dir("huddle", appauthor=False)) / "huddle.db"
 
 
+def db_arg(text: str) -> Path | str:
+    """A --db value: a PostgreSQL URL stays as given (a Path would fold its `//`), anything else is a file."""
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return text
+    return Path(text)
+
+
 @dataclass
 class Settings:
     """Everything that shapes a running server."""
 
-    db: Path = field(default_factory=default_db_path)
+    # A SQLite file, or a PostgreSQL URL (`postgresql://USER@HOST:PORT/DB`) for several processes.
+    db: Path | str = field(default_factory=default_db_path)
     host: str = "127.0.0.1"
     port: int = 8080
     ring_timeout: float = 30.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,36 @@ def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def store_kind() -> str:
+    """The store that make_server's databases are made in: "sqlite" here; a module that overrides this
+    fixture with params ["sqlite", "postgresql"] runs its tests against both."""
+    return "sqlite"
+
+
+@pytest.fixture
+def new_db(request: pytest.FixtureRequest, store_kind: str, tmp_path: Path) -> Callable[[], Path | str]:
+    """Makes a fresh, empty database of the store under test: a SQLite file, or a PostgreSQL URL."""
+    made = itertools.count()
+
+    def new() -> Path | str:
+        if store_kind == "postgresql":
+            return request.getfixturevalue("pg_cluster").new_database()  # type: ignore[no-any-return]
+        db = tmp_path / f"server{next(made)}" / "huddle.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        return db
+
+    return new
+
+
+@pytest.fixture
+def make_server(new_db: Callable[[], Path | str]) -> Iterator[Callable[..., LiveServer]]:
     """Start real servers; each gets a fresh database with the test team unless told otherwise."""
     started: list[LiveServer] = []
 
     def make(*, clock: Clock | None = None, team: str | None = TEAM_TOML, **overrides: Any) -> LiveServer:
-        db = overrides.pop("db", None) or tmp_path / f"server{len(started)}" / "huddle.db"
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db = overrides.pop("db", None) or new_db()
+        if isinstance(db, Path):
+            db.parent.mkdir(parents=True, exist_ok=True)
         if team is not None:
             load_team(db, team)
         settings = Settings(db=db, **{"tick_seconds": 0.05, **overrides})

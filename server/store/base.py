@@ -15,18 +15,27 @@ from server.store.repo import ReadTx, WriteTx
 
 T = TypeVar("T")
 EventSink = Callable[[list[Event]], None]
+# Told (on another thread) that the log may have grown up to this id by another process's commit.
+Doorbell = Callable[[int], None]
 
-__all__ = ["EventSink", "ReadTx", "Store", "WriteTx"]
+__all__ = ["Doorbell", "EventSink", "ReadTx", "SchemaTooNew", "Store", "WriteTx"]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of the server."""
 
 
 class Store(ABC):
     """Persistence: concurrent reads, serialised writes, events committed with their change.
 
     `on_commit`, when set, is called with the events of each commit (on the writer's thread) once
-    they are durable.
+    they are durable, in id order; `on_foreign`, when set, when another process committed some.
     """
 
     on_commit: EventSink | None = None
+    # Set by the hub on a store that hears other processes' commits (PostgreSQL's LISTEN); a store that
+    # cannot leaves the hub to its poll of the log.
+    on_foreign: Doorbell | None = None
 
     @abstractmethod
     def read_sync(self, fn: Callable[[ReadTx], T]) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Text, delete, func, insert, select, type_coerce, update
+from sqlalchemy import ColumnElement, Text, delete, func, insert, select, type_coerce, update
 
 from server.model import Event, Variant
 from server.store import schema as s
@@ -29,13 +29,18 @@ def event_from_row(event_id: int, at: int, variants: Any) -> Event:
 class EventReads(Queries):
     """Reading the event log."""
 
+    @staticmethod
+    def _variants_text() -> ColumnElement[Any]:
+        """The variants column as its stored text (SQLite keeps JSON as text: no conversion)."""
+        return type_coerce(_E.c.variants, Text)
+
     def events_after(
         self, after: int, upto: int | None = None, limit: int = 1000, max_chars: int | None = None
     ) -> list[Event]:
         """Events with after < id <= upto, oldest first: at most `limit`, and (with max_chars) no more
         after the stored text of those read passes max_chars (always at least one)."""
         # The stored text as it is, measured before it is decoded: rows past the budget are never read.
-        q = select(_E.c.id, _E.c.at, type_coerce(_E.c.variants, Text)).where(_E.c.id > after)
+        q = select(_E.c.id, _E.c.at, self._variants_text()).where(_E.c.id > after)
         if upto is not None:
             q = q.where(_E.c.id <= upto)
         out: list[Event] = []

@@ -76,6 +76,12 @@ def _start_of_body(row: Sequence[Any]) -> Message:
 class MessageReads(Queries):
     """Reading conversations and messages."""
 
+    @staticmethod
+    def _body_start(body_bytes: int) -> ColumnElement[Any]:
+        """The first body_bytes bytes of a body's UTF-8, as bytes."""
+        # Bytes, not characters: SQLite's substr() of text ends at a NUL character.
+        return func.substr(cast(_M.c.body, LargeBinary), 1, body_bytes)
+
     # ---- conversations ------------------------------------------------------------
     def get_conversation(self, pk: int) -> Conversation | None:
         """The conversation with this pk."""
@@ -260,8 +266,7 @@ class MessageReads(Queries):
             return []
         selected: list[Any] = list(_MESSAGE)
         if body_bytes > 0:
-            # Bytes, not characters: SQLite's substr() of text ends at a NUL character.
-            selected[_BODY] = func.substr(cast(_M.c.body, LargeBinary), 1, body_bytes).label("body")
+            selected[_BODY] = self._body_start(body_bytes).label("body")
         live = (_M.c.conversation_pk.in_(list(conversation_pks)), _M.c.deleted.is_(False))
         if newest <= 0:
             query = select(*selected).where(*live)

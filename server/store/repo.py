@@ -8,6 +8,9 @@ do what, and calls these inside a store transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import Connection
 
 from server.model import Event, Variant
@@ -21,6 +24,11 @@ from server.store.reactions import ReactionReads, ReactionWrites
 from server.store.search import SearchReads
 from server.store.streams import StreamReads, StreamWrites
 from server.store.users import UserReads, UserWrites
+
+
+def stored_variants(variants: Iterable[Variant]) -> list[list[Any]]:
+    """An event's variants as the log keeps them: [audience (sorted pks, or None for everyone), data]."""
+    return [[None if v.audience is None else sorted(v.audience), v.data] for v in variants]
 
 
 class ReadTx(
@@ -58,8 +66,9 @@ class WriteTx(
 
     def emit(self, at: int, variants: list[Variant], message_id: str | None = None) -> Event:
         """Append one event, committed with the rest of this transaction; `message_id` names the message
-        whose body it carries."""
-        stored = [[None if v.audience is None else sorted(v.audience), v.data] for v in variants]
+        whose body it carries (on PostgreSQL its id is given at the commit: the writer's `on_commit` and
+        the log have it, not the Event returned here)."""
+        stored = stored_variants(variants)
         event = Event(id=self.insert_event(at, stored, message_id), at=at, variants=tuple(variants))
         self.events.append(event)
         return event

@@ -20,21 +20,20 @@ from sqlalchemy.pool import NullPool
 
 from server.model import Event
 from server.store import schema, search
-from server.store.base import ReadTx, Store, WriteTx
+from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
 
 T = TypeVar("T")
+__all__ = ["MAX_BATCH", "Job", "SchemaTooNew", "SqliteStore"]
 log = logging.getLogger("huddle.store")
 
 # How many queued write requests share one commit at most.
 MAX_BATCH = 128
 
 
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer version of the server."""
-
-
 @dataclass
-class _Job:
+class Job:
+    """One write request waiting for the writer, and its outcome."""
+
     fn: Callable[[WriteTx], Any]
     future: Future[Any] = field(default_factory=Future)
 
@@ -145,7 +144,7 @@ class SqliteStore(Store):
         self._reader_engine = _make_engine(self.path, begin="BEGIN", synchronous=synchronous, read_only=True)
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="huddle-read")
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
         self._migrate()
         self._thread = threading.Thread(target=self._writer_loop, name="huddle-writer", daemon=True)
         self._thread.start()
@@ -189,14 +188,14 @@ class SqliteStore(Store):
     # ---- writes -------------------------------------------------------------------
     def write_sync(self, fn: Callable[[WriteTx], T]) -> T:
         """Queue fn for the writer and wait for its commit."""
-        job = _Job(fn)
+        job = Job(fn)
         self._queue.put(job)
         result: T = job.future.result()
         return result
 
     async def write(self, fn: Callable[[WriteTx], T]) -> T:
         """Queue fn for the writer; resumes after the commit."""
-        job = _Job(fn)
+        job = Job(fn)
         self._queue.put(job)
         result: T = await asyncio.wrap_future(job.future)
         return result
@@ -231,8 +230,8 @@ class SqliteStore(Store):
         finally:
             conn.close()
 
-    def _commit(self, conn: Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+    def _commit(self, conn: Connection, batch: list[Job]) -> None:
+        outcomes: list[tuple[Job, Any, BaseException | None]] = []
         events: list[Event] = []
         driver = conn.connection.driver_connection
         assert driver is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from server.dialects.times import parse_rfc3339
 from server.domain.clock import ManualClock
 from server.domain.core import Domain
 from server.settings import Settings
+from server.store.base import Store
+from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 
 START = "2024-03-15T09:00:00Z"
@@ -50,10 +52,21 @@ class World:
         return self.domain.store.read_sync(lambda repo: repo.max_event_id())
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of each engine: a SQLite file, a PostgreSQL database."""
+    made: Store
+    if request.param == "sqlite":
+        made = SqliteStore(tmp_path / "domain.db", synchronous="NORMAL")
+    else:
+        made = PostgresStore(request.getfixturevalue("pg_url"))
+    yield made
+    made.close()
+
+
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(store: Store, tmp_path: Path) -> AsyncIterator[World]:
     """The test team in a fresh domain, started (its periodic checks only run when a test calls tick())."""
-    store = SqliteStore(tmp_path / "domain.db", synchronous="NORMAL")
     clock = ManualClock(parse_rfc3339(START))
     settings = Settings(db=tmp_path / "domain.db", tick_seconds=3600, ring_timeout=30, away_after=300)
     domain = Domain(store, settings, render, clock)
@@ -63,4 +76,3 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         yield World(domain, clock)
     finally:
         await domain.stop()
-        store.close()

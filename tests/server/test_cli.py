@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from server.cli import main
-from server.store.sqlite import SqliteStore
+from server.store.open import open_store
 from tests.support import TEAM_TOML, LiveServer
 from tests.support.events import SSE, collect
 
@@ -29,8 +29,14 @@ name = "random"
 """
 
 
-def snapshot(db: Path) -> tuple[object, ...]:
-    store = SqliteStore(db)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every command works the same on a SQLite file and on a PostgreSQL database."""
+    return str(request.param)
+
+
+def snapshot(db: Path | str) -> tuple[object, ...]:
+    store = open_store(db)
     try:
         return store.read_sync(
             lambda r: (
@@ -46,8 +52,10 @@ def snapshot(db: Path) -> tuple[object, ...]:
         store.close()
 
 
-def test_load_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "h.db"
+def test_load_is_idempotent(
+    new_db: Callable[[], Path | str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = new_db()
     toml = tmp_path / "team.toml"
     toml.write_text(TEAM_TOML)
     assert main(["load", "--db", str(db), str(toml)]) == 0
@@ -69,11 +77,11 @@ def test_load_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     ],
 )
 def test_load_refuses_bad_files_clearly(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+    new_db: Callable[[], Path | str], tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
 ) -> None:
     toml = tmp_path / "bad.toml"
     toml.write_text(text)
-    assert main(["load", "--db", str(tmp_path / "h.db"), str(toml)]) == 1
+    assert main(["load", "--db", str(new_db()), str(toml)]) == 1
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err

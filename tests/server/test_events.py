@@ -19,6 +19,12 @@ from tests.support import LiveServer, manual_clock
 from tests.support.events import SSE, TIMEOUT, WS, Ev, collect
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """These routes answer the same on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
 def kinds(events: list[Ev]) -> list[str]:
     return [f"{d['type']} {d['event']}" for _, d in events]
 

@@ -19,6 +19,12 @@ from tests.support.events import SSE, collect
 ENTRY_KEYS = {"links", "id", "isActive", "startDate", "endDate", "message"}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """These routes answer the same on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
 @dataclass
 class World:
     """A server with OOO entries, a deleted team and workspaces in every state."""

@@ -5,14 +5,26 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select, update
 
 from server.model import Event, Variant
 from server.store import schema
-from server.store.base import WriteTx
+from server.store.base import Store, WriteTx
+from server.store.postgres import PostgresStore
 from server.store.sqlite import SchemaTooNew, SqliteStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Opens a store on one fresh database of each engine (again on the same database when called again)."""
+    if request.param == "sqlite":
+        return lambda: SqliteStore(tmp_path / "h.db")
+    url = request.getfixturevalue("pg_url")
+    return lambda: PostgresStore(url)
 
 
 def add_user(handle: str, *, fail: bool = False) -> object:
@@ -28,8 +40,8 @@ def add_user(handle: str, *, fail: bool = False) -> object:
     return run
 
 
-def test_a_failing_request_rolls_back_alone_with_its_event(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "h.db")
+def test_a_failing_request_rolls_back_alone_with_its_event(opener: Callable[[], Store]) -> None:
+    store = opener()
     committed: list[Event] = []
     store.on_commit = committed.extend
     gate = threading.Event()
@@ -58,8 +70,8 @@ def test_a_failing_request_rolls_back_alone_with_its_event(tmp_path: Path) -> No
     store.close()
 
 
-async def test_a_cancelled_write_does_not_kill_the_writer(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "h.db")
+async def test_a_cancelled_write_does_not_kill_the_writer(opener: Callable[[], Store]) -> None:
+    store = opener()
     gate = threading.Event()
     slow = asyncio.create_task(store.write(lambda tx: gate.wait(5)))
     queued = asyncio.create_task(store.write(add_user("never")))  # type: ignore[arg-type]
@@ -90,19 +102,40 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
         SqliteStore(db)
 
 
-def test_event_ids_are_never_reused_after_pruning(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "h.db")
-    ids = [store.write_sync(lambda tx: tx.emit(10, [Variant(None, {"n": 1})]).id) for _ in range(3)]
+def test_a_postgresql_schema_is_versioned_and_created_once(pg_url: str) -> None:
+    stores = [PostgresStore(pg_url) for _ in range(2)]  # a second process on a made database
+    for store in stores:
+        store.close()
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        version = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
+        assert version == str(schema.SCHEMA_VERSION)
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="99"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew):
+        PostgresStore(pg_url)
+
+
+def test_event_ids_are_never_reused_after_pruning(opener: Callable[[], Store]) -> None:
+    store = opener()
+    for _ in range(3):
+        store.write_sync(lambda tx: tx.emit(10, [Variant(None, {"n": 1})]))
+    ids = [e.id for e in store.read_sync(lambda r: r.events_after(0))]
+    assert len(ids) == 3
     store.write_sync(lambda tx: tx.prune_events(before_at=11))
     assert store.read_sync(lambda r: (r.pruned_through(), r.max_event_id())) == (ids[-1], ids[-1])
-    new = store.write_sync(lambda tx: tx.emit(20, [Variant(None, {"n": 2})]).id)
-    assert new == ids[-1] + 1
+    store.write_sync(lambda tx: tx.emit(20, [Variant(None, {"n": 2})]))
+    assert [e.id for e in store.read_sync(lambda r: r.events_after(0))] == [ids[-1] + 1]
+    store.close()
+    store = opener()  # and after a restart
+    store.write_sync(lambda tx: tx.emit(30, [Variant(None, {"n": 3})]))
+    assert [e.id for e in store.read_sync(lambda r: r.events_after(0))] == [ids[-1] + 1, ids[-1] + 2]
     store.close()
 
 
-def test_dm_parties_finds_each_part_or_none(tmp_path: Path) -> None:
+def test_dm_parties_finds_each_part_or_none(opener: Callable[[], Store]) -> None:
     """The one-statement lookup of a send: sender, recipient and their DM, whichever pk is lower."""
-    store = SqliteStore(tmp_path / "h.db")
+    store = opener()
     try:
         amy, bob, cat = (store.write_sync(add_user(h)) for h in ("amy", "bob", "cat"))
         assert store.read_sync(lambda r: r.dm_parties(bob, "amy")) == (
@@ -125,10 +158,10 @@ def test_dm_parties_finds_each_part_or_none(tmp_path: Path) -> None:
         store.close()
 
 
-def test_bulk_reads_give_the_records_single_reads_give(tmp_path: Path) -> None:
+def test_bulk_reads_give_the_records_single_reads_give(opener: Callable[[], Store]) -> None:
     """list_users, users_by_pk, teams_of and workspaces_of read many rows at once (bench W5):
     each record must equal the one read alone, flags as bools, groups per member by name."""
-    store = SqliteStore(tmp_path / "h.db")
+    store = opener()
 
     def build(tx: WriteTx) -> dict[str, int]:
         pks = {h: add_user(h)(tx) for h in ("zoe", "amy", "bob")}  # type: ignore[operator]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.support import LiveServer, manual_clock
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """These routes answer the same on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 def send(client: httpx.Client, to: str, body: str) -> str:

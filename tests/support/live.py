@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -91,11 +92,12 @@ class LiveServer(EmbeddedServer):
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
 
-def load_team(db: Path, text: str = TEAM_TOML) -> None:
-    """Create users the way an operator does: `huddle-server load`."""
-    path = db.parent / "team.toml"
-    path.write_text(text)
-    assert server_main(["load", "--db", str(db), str(path)]) == 0
+def load_team(db: Path | str, text: str = TEAM_TOML) -> None:
+    """Create users the way an operator does: `huddle-server load` (on a SQLite file or a PostgreSQL URL)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = (db.parent if isinstance(db, Path) else Path(folder)) / "team.toml"
+        path.write_text(text)
+        assert server_main(["load", "--db", str(db), str(path)]) == 0
 
 
 def manual_clock(iso: str) -> ManualClock:

@@ -1,0 +1,288 @@
+"""PostgreSQL, for several server processes on one database: per process one writer thread with group
+commit, a small pool of readers on repeatable-read snapshots, and a LISTEN doorbell for other
+processes' commits.
+
+`--db postgresql://USER@HOST:PORT/DB` picks it (server.store.open); the repository is the same as on
+SQLite but for the few queries in server.store.pg_repo and the event ids, given out at commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import select as io_select
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
+
+from server.model import Event
+from server.store import schema
+from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
+from server.store.pg_repo import CHANNEL, PgReadTx, PgWriteTx, append_events, create_counter
+from server.store.sqlite import MAX_BATCH, Job
+
+T = TypeVar("T")
+log = logging.getLogger("huddle.store")
+
+# A batch that meets a deadlock or a serialization failure is run again, this many times at most.
+BATCH_TRIES = 5
+# A request that meets a unique violation (another process committed the same key, handle, name first)
+# is run again within its batch: its checks then see the other's row and answer as they would have.
+JOB_TRIES = 3
+# SQLSTATEs worth running a batch again for: serialization_failure, deadlock_detected.
+_RETRYABLE = {"40001", "40P01"}
+# Serialises the schema's creation and migration between processes starting at once.
+_MIGRATION_LOCK = 0x4875_6464_6C65  # "Huddle"
+
+
+# A request, and what it returned or raised.
+Outcome = tuple[Job, Any, BaseException | None]
+
+
+def is_postgres_url(db: object) -> bool:
+    """Whether a --db value names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+def _urls(url: str) -> tuple[str, str]:
+    """SQLAlchemy's URL (the psycopg 3 driver) and libpq's, of a --db value."""
+    rest = url.split("://", 1)[1]
+    return f"postgresql+psycopg://{rest}", f"postgresql://{rest}"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None)
+
+
+class PostgresStore(Store):
+    """The PostgreSQL store: this process's writes go through one thread that commits queued requests
+    together; other processes write the same database at the same time."""
+
+    def __init__(self, url: str, *, readers: int = 4) -> None:
+        self.url = url
+        engine_url, self._libpq_url = _urls(url)
+        self._writer_engine = create_engine(engine_url, poolclass=NullPool)
+        self._reader_engine = create_engine(engine_url, poolclass=NullPool, isolation_level="REPEATABLE READ")
+
+        @event.listens_for(self._reader_engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.read_only = True  # readers change nothing: only the writer's connection does
+
+        self._migrate()
+        self._local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="huddle-read")
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()  # close() wakes the listener through it
+        self._thread = threading.Thread(target=self._writer_loop, name="huddle-writer", daemon=True)
+        self._thread.start()
+        self._listener = threading.Thread(target=self._listen, name="huddle-listen", daemon=True)
+        self._listener.start()
+
+    @property
+    def engine(self) -> Engine:
+        """The writer's engine (for tools and tests that look at the database as it is)."""
+        return self._writer_engine
+
+    # ---- schema -------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._writer_engine.connect() as conn, conn.begin():
+            conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            schema.metadata.create_all(conn)
+            create_counter(conn)
+            m = schema.meta
+            found = conn.execute(select(m.c.value).where(m.c.key == "schema_version")).scalar_one_or_none()
+            version = int(found or 0)
+            if version > schema.SCHEMA_VERSION:
+                known = schema.SCHEMA_VERSION
+                raise SchemaTooNew(f"the database has schema version {version}; this server knows {known}")
+            # Migration 2 (ooo ids never reused) is SQLite's: a PostgreSQL sequence never gives an id twice.
+            if found is None:
+                conn.execute(insert(m).values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+            elif version != schema.SCHEMA_VERSION:
+                conn.execute(update(m).where(m.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION)))
+
+    # ---- reads --------------------------------------------------------------------
+    def _reader_conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._reader_engine.connect()
+            self._local.conn = conn
+        return conn
+
+    def read_sync(self, fn: Callable[[ReadTx], T]) -> T:
+        """Run fn in one read-only, repeatable-read transaction (one snapshot) in this thread."""
+        conn = self._reader_conn()
+        try:
+            with conn.begin():
+                return fn(PgReadTx(conn))
+        except DBAPIError as exc:
+            if exc.connection_invalidated or conn.closed:
+                self._local.conn = None
+            raise
+
+    async def read(self, fn: Callable[[ReadTx], T]) -> T:
+        """Run fn in one read transaction on a reader thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+
+    # ---- writes -------------------------------------------------------------------
+    def write_sync(self, fn: Callable[[WriteTx], T]) -> T:
+        """Queue fn for the writer and wait for its commit."""
+        job = Job(fn)
+        self._queue.put(job)
+        result: T = job.future.result()
+        return result
+
+    async def write(self, fn: Callable[[WriteTx], T]) -> T:
+        """Queue fn for the writer; resumes after the commit."""
+        job = Job(fn)
+        self._queue.put(job)
+        result: T = await asyncio.wrap_future(job.future)
+        return result
+
+    def _writer_loop(self) -> None:
+        conn: Connection | None = None
+        while True:
+            job = self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = self._writer_engine.connect()
+                self._commit(conn, batch)
+            except Exception as exc:  # the writer must never die
+                log.exception("writer batch failed")
+                for j in batch:
+                    if not j.future.done() and (j.future.running() or j.future.set_running_or_notify_cancel()):
+                        j.future.set_exception(exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            if stop:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _commit(self, conn: Connection, batch: list[Job]) -> None:
+        outcomes: list[Outcome] = []
+        events: list[Event] = []
+        for attempt in range(1, BATCH_TRIES + 1):
+            try:
+                outcomes, events = self._run(conn, batch)
+                break
+            except DBAPIError as exc:
+                if _sqlstate(exc) not in _RETRYABLE or attempt == BATCH_TRIES:
+                    raise
+                log.warning("write batch of %d met %s; running it again (%d)", len(batch), _sqlstate(exc), attempt)
+        if events and self.on_commit is not None:
+            try:
+                self.on_commit(events)
+            except Exception:
+                log.exception("event sink failed")
+        for job, result, error in outcomes:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+
+    def _run(self, conn: Connection, batch: list[Job]) -> tuple[list[Outcome], list[Event]]:
+        outcomes: list[Outcome] = []
+        events: list[Event] = []
+        with conn.begin():
+            for job in batch:
+                # A request whose caller went away before its turn is skipped (nothing was acknowledged);
+                # once claimed it can no longer be cancelled (a batch run again finds it running).
+                if not job.future.running() and not job.future.set_running_or_notify_cancel():
+                    continue
+                for attempt in range(1, JOB_TRIES + 1):
+                    tx = PgWriteTx(conn)
+                    conn.exec_driver_sql("SAVEPOINT job")
+                    try:
+                        result = job.fn(tx)
+                    except IntegrityError as exc:
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        if attempt < JOB_TRIES:
+                            continue
+                        outcomes.append((job, None, exc))
+                        break
+                    except DBAPIError as exc:
+                        if _sqlstate(exc) in _RETRYABLE:
+                            raise  # the whole batch again
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        outcomes.append((job, None, exc))
+                        break
+                    except Exception as exc:  # the request fails alone; the batch goes on
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        outcomes.append((job, None, exc))
+                        break
+                    conn.exec_driver_sql("RELEASE SAVEPOINT job")
+                    events.extend(tx.events)
+                    outcomes.append((job, result, None))
+                    break
+            if events:
+                events = append_events(conn, events)
+        return outcomes, events
+
+    # ---- the doorbell ---------------------------------------------------------------
+    def _listen(self) -> None:
+        """Hear other processes' commits (NOTIFY at their commit); reconnect when the link breaks."""
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._libpq_url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._ring(0)  # commits made while we were not listening: the hub reads the log
+                    while not self._stopping.is_set():
+                        # The socket or close()'s wake-up, whichever comes first; then every note waiting.
+                        ready, _, _ = io_select.select([conn.fileno(), self._wake_r], [], [], 30.0)
+                        if self._wake_r in ready:
+                            break
+                        newest = max((int(note.payload or 0) for note in conn.notifies(timeout=0)), default=None)
+                        if newest is not None:
+                            self._ring(newest)
+            except Exception:
+                if not self._stopping.is_set():
+                    log.warning("the event doorbell lost its connection; listening again in 1 s")
+                    self._stopping.wait(1.0)
+
+    def _ring(self, last: int) -> None:
+        ring = self.on_foreign
+        if ring is not None:
+            try:
+                ring(last)
+            except Exception:
+                log.exception("event doorbell failed")
+
+    def close(self) -> None:
+        """Let queued writes finish, then stop the writer, the listener and the readers."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+        os.write(self._wake_w, b"x")
+        self._listener.join(timeout=5)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._readers.shutdown(wait=True)
+        self._writer_engine.dispose()
+        self._reader_engine.dispose()

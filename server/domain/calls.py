@@ -106,15 +106,15 @@ class Calls:
                 if call.status != "ringing":
                     raise Conflict("CallNotRinging", f"the call is {call.status}")
                 if action == "answer":
-                    call = tx.update_call(call.pk, status="answered", answered_at=now)
+                    call = tx.update_call(call.pk, expect="ringing", status="answered", answered_at=now)
                 else:
-                    call = tx.update_call(call.pk, status="declined", ended_at=now)
+                    call = tx.update_call(call.pk, expect="ringing", status="declined", ended_at=now)
             elif action == "end":
                 if call.status == "ringing":
                     status = "declined" if is_callee else "cancelled"
-                    call = tx.update_call(call.pk, status=status, ended_at=now)
+                    call = tx.update_call(call.pk, expect="ringing", status=status, ended_at=now)
                 elif call.status == "answered":
-                    call = tx.update_call(call.pk, status="ended", ended_at=now)
+                    call = tx.update_call(call.pk, expect="answered", status="ended", ended_at=now)
                 else:
                     raise Conflict("CallNotActive", f"the call is already {call.status}")
             else:
@@ -131,7 +131,7 @@ class Calls:
         timeout = self.ring_timeout_us
         expired = 0
         for call in tx.calls_in(("ringing",), started_before=now - timeout):
-            ended = tx.update_call(call.pk, status="no_answer", ended_at=call.started_at + timeout)
+            ended = tx.update_call(call.pk, expect="ringing", status="no_answer", ended_at=call.started_at + timeout)
             self._emit(tx, self.view_of(tx, ended), now)
             expired += 1
         return expired

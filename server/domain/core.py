@@ -110,12 +110,18 @@ class Domain:
     async def tick(self) -> None:
         """Ring timeouts, away flips, OOO boundaries, and (once a minute) retention."""
         await self.store.write(self._tick)
+        # Streams closed are this process's to know: its own job, so that a run of the shared one again
+        # (after another process's commit got in its way) cannot forget who left.
+        await self.store.write(lambda tx: self.people.leave_after_grace(tx, self.clock.now()))
 
     def _tick(self, tx: WriteTx) -> None:
+        # The database's periodic work, done by one process at a time when several share it (and guarded
+        # besides by conditional changes, so each call ends and each user turns away once).
+        if not tx.claim("tick"):
+            return
         now = self.clock.now()
         self.calls.expire(tx, now)
         self.people.flip_away(tx, now)
-        self.people.leave_after_grace(tx, now)
         checked = tx.get_meta("ooo_checked_at")
         if checked is not None and int(checked) < now:
             self.ooo.announce_boundaries(tx, int(checked), now)

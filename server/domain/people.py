@@ -259,7 +259,8 @@ class People:
         for user in tx.users_active_before(cutoff):
             if self.latest_activity.get(user.pk, 0) >= cutoff:
                 continue  # active recently; last_seen just was not persisted yet
-            tx.update_user(user.pk, auto_status="away")
+            if not tx.set_away_if_idle(user.pk, cutoff):
+                continue  # active since it was read (another process's commit)
             flipped += 1
             if user.status_override is None:
                 updated = tx.get_user(user.pk)

@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 
 from server.model import Call
 from server.store import schema as s
-from server.store.rows import Queries, columns, record, records
+from server.store.rows import Queries, Stale, columns, record, records
 
 _K = s.calls
 _CALL = columns(_K, Call)
@@ -58,7 +58,10 @@ class CallWrites(CallReads):
         """Insert a call; returns its pk."""
         return self._new(insert(_K).values(**values))
 
-    def update_call(self, pk: int, **values: Any) -> Call:
-        """Change a call; returns it."""
-        self.conn.execute(update(_K).where(_K.c.pk == pk).values(**values))
+    def update_call(self, pk: int, *, expect: str, **values: Any) -> Call:
+        """Change a call that is still in status `expect` (as it was read); returns it. Stale when it is
+        not (another process moved it first)."""
+        done = self.conn.execute(update(_K).where(_K.c.pk == pk, _K.c.status == expect).values(**values))
+        if done.rowcount != 1:
+            raise Stale(f"call {pk} is no longer {expect}")
         return self.get_call_pk(pk)

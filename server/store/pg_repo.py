@@ -8,6 +8,7 @@ sequence gave 7 % of rows out of order under three writers).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from typing import Any
 
@@ -46,6 +47,12 @@ class PgReadTx(ReadTx):
 
 class PgWriteTx(WriteTx, PgReadTx):
     """A write transaction on PostgreSQL: events get their ids when the writer's batch commits."""
+
+    def claim(self, job: str) -> bool:
+        """Whether no other process runs this job now: a transaction-scoped advisory lock, taken without
+        waiting (a process that does not get it leaves that round to the one that has it)."""
+        key = zlib.crc32(f"huddle:{job}".encode())
+        return bool(self.conn.execute(select(func.pg_try_advisory_xact_lock(key))).scalar_one())
 
     def emit(self, at: int, variants: list[Variant]) -> Event:
         """Queue one event; its id is given at commit (`append_events`)."""

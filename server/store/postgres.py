@@ -27,6 +27,7 @@ from server.model import Event
 from server.store import schema
 from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
 from server.store.pg_repo import CHANNEL, PgReadTx, PgWriteTx, append_events, create_counter
+from server.store.rows import Stale
 from server.store.sqlite import MAX_BATCH, Job
 
 T = TypeVar("T")
@@ -35,7 +36,8 @@ log = logging.getLogger("huddle.store")
 # A batch that meets a deadlock or a serialization failure is run again, this many times at most.
 BATCH_TRIES = 5
 # A request that meets a unique violation (another process committed the same key, handle, name first)
-# is run again within its batch: its checks then see the other's row and answer as they would have.
+# or a stale conditional change (a call answered elsewhere) is run again within its batch: its checks then
+# see the other's commit and answer as they would have.
 JOB_TRIES = 3
 # SQLSTATEs worth running a batch again for: serialization_failure, deadlock_detected.
 _RETRYABLE = {"40001", "40P01"}
@@ -220,7 +222,7 @@ class PostgresStore(Store):
                     conn.exec_driver_sql("SAVEPOINT job")
                     try:
                         result = job.fn(tx)
-                    except IntegrityError as exc:
+                    except (IntegrityError, Stale) as exc:
                         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
                         if attempt < JOB_TRIES:
                             continue

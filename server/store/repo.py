@@ -64,6 +64,11 @@ class WriteTx(
         super().__init__(conn)
         self.events: list[Event] = []
 
+    def claim(self, job: str) -> bool:
+        """Whether this transaction may run a periodic job that one process at a time runs (the ring
+        timeout, away flips): on SQLite every write transaction holds the database's one write lock."""
+        return True
+
     def emit(self, at: int, variants: list[Variant], message_id: str | None = None) -> Event:
         """Append one event, committed with the rest of this transaction; `message_id` names the message
         whose body it carries (on PostgreSQL its id is given at the commit: the writer's `on_commit` and

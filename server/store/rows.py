@@ -40,6 +40,11 @@ def records(cls: type[T], rows: Iterable[Sequence[Any]]) -> list[T]:
     return [cls(*row) for row in rows]
 
 
+class Stale(Exception):
+    """A conditional change found its row changed by a commit since it was read (another process's, on
+    PostgreSQL): the writer runs the request again, and it then reads what is there now."""
+
+
 class Queries:
     """Table access over the connection of one transaction (each aggregate's queries derive from it)."""
 

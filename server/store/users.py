@@ -107,6 +107,15 @@ class UserWrites(UserReads):
         """Change columns of a user."""
         self.conn.execute(update(_U).where(_U.c.pk == pk).values(**values))
 
+    def set_away_if_idle(self, pk: int, cutoff: int) -> bool:
+        """Turn an automatically active user away if still idle since cutoff (no activity committed since
+        it was read, by any process); whether it was."""
+        idle = or_(_U.c.last_seen.is_(None), _U.c.last_seen < cutoff)
+        done = self.conn.execute(
+            update(_U).where(_U.c.pk == pk, _U.c.auto_status == "active", idle).values(auto_status="away")
+        )
+        return done.rowcount == 1
+
     def insert_token(self, user_pk: int, token_hash: str, at: int) -> None:
         """Store a new token's hash."""
         self.conn.execute(

@@ -324,7 +324,10 @@ class Hub:
             # A gap: earlier commits (another process's) are in the log; read them first.
             upto = fresh[0].id - 1 if fresh else None
             while True:
-                missing = await self._read_after(self.last_id, upto)
+                pruned, missing = await self._read_after(self.last_id, upto)
+                if pruned > self.last_id:
+                    self._log_moved_on(pruned)
+                    continue
                 if not missing:
                     break
                 for event in missing:
@@ -333,8 +336,20 @@ class Hub:
             if event.id > self.last_id:
                 self._fanout(event)
 
-    async def _read_after(self, after: int, upto: int | None) -> list[Event]:
-        return await self.store.read(lambda repo: repo.events_after(after, upto, REPLAY_CHUNK, REPLAY_CHUNK_CHARS))
+    async def _read_after(self, after: int, upto: int | None) -> tuple[int, list[Event]]:
+        return await self.store.read(
+            lambda repo: (repo.pruned_through(), repo.events_after(after, upto, REPLAY_CHUNK, REPLAY_CHUNK_CHARS))
+        )
+
+    def _log_moved_on(self, pruned: int) -> None:
+        # The log no longer holds what follows our last relayed event (the database was restored or failed
+        # over, and a new log epoch began): our streams may have had events the log has lost. They end;
+        # their clients resume from a point the log no longer keeps, get 410 and boot again.
+        log.warning(
+            "the event log moved on from %d to %d: closing %d event streams", self.last_id, pruned, len(self.subs)
+        )
+        self.close_all()
+        self.last_id = pruned
 
     def _fanout(self, event: Event) -> None:
         frames: dict[int, Frame] = {}

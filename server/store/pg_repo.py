@@ -12,7 +12,20 @@ import zlib
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, MetaData, Table, Text, cast, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    MetaData,
+    Table,
+    Text,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from server.model import Event, Variant
 from server.store import schema as s
@@ -85,3 +98,43 @@ def create_counter(conn: Connection) -> None:
         newest = conn.execute(select(func.max(_E.c.id))).scalar_one_or_none() or 0
         pruned = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "pruned_through")).scalar_one_or_none()
         conn.execute(insert(event_seq).values(one=1, last=max(int(newest), int(pruned or 0))))
+
+
+# A new log epoch starts its ids at the next multiple of this (2^32 ids an epoch; 2^21 epochs before
+# ids pass 2^53, the integers JavaScript clients hold exactly).
+EPOCH_SPAN = 1 << 32
+
+
+def database_epoch(conn: Connection) -> str:
+    """What says which database this is: the cluster's system identifier, its WAL timeline (a promoted
+    replica or a point-in-time recovery starts a new one) and the database's oid (a restored dump is a
+    new database)."""
+    system = conn.execute(text("SELECT system_identifier FROM pg_control_system()")).scalar_one()
+    wal = conn.execute(text("SELECT pg_walfile_name(pg_current_wal_lsn())")).scalar_one()
+    oid = conn.execute(text("SELECT oid FROM pg_database WHERE datname = current_database()")).scalar_one()
+    return f"{system}:{int(wal[:8], 16)}:{oid}"
+
+
+def check_epoch(conn: Connection) -> int | None:
+    """Start a new log epoch when the database is not the one the log was written on (restored from a
+    backup, or a replica promoted, which may lack the newest commits that clients have seen): ids jump to
+    the next EPOCH_SPAN and every older resume point is pruned, so a client gets a clean 410 and boots
+    again instead of resuming over a silent gap. The new first id's predecessor, or None when the log
+    goes on. Call it under the migration lock."""
+    m = s.meta
+    now = database_epoch(conn)
+    kept = conn.execute(select(m.c.value).where(m.c.key == "log_epoch")).scalar_one_or_none()
+    if kept == now:
+        return None
+    if kept is None:
+        conn.execute(insert(m).values(key="log_epoch", value=now))
+        return None
+    last = int(conn.execute(select(event_seq.c.last).with_for_update()).scalar_one())
+    base = (last // EPOCH_SPAN + 1) * EPOCH_SPAN
+    conn.execute(update(event_seq).values(last=base))
+    for key, value in (("log_epoch", now), ("pruned_through", str(base))):
+        if conn.execute(select(m.c.value).where(m.c.key == key)).first() is None:
+            conn.execute(insert(m).values(key=key, value=value))
+        else:
+            conn.execute(update(m).where(m.c.key == key).values(value=value))
+    return base

@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 from server.model import Event
 from server.store import schema
 from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
-from server.store.pg_repo import CHANNEL, PgReadTx, PgWriteTx, append_events, create_counter
+from server.store.pg_repo import CHANNEL, PgReadTx, PgWriteTx, append_events, check_epoch, create_counter
 from server.store.rows import Stale
 from server.store.sqlite import MAX_BATCH, Job
 
@@ -101,6 +101,7 @@ class PostgresStore(Store):
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             schema.metadata.create_all(conn)
             create_counter(conn)
+            self._new_epoch(conn)
             m = schema.meta
             found = conn.execute(select(m.c.value).where(m.c.key == "schema_version")).scalar_one_or_none()
             version = int(found or 0)
@@ -112,6 +113,22 @@ class PostgresStore(Store):
                 conn.execute(insert(m).values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
             elif version != schema.SCHEMA_VERSION:
                 conn.execute(update(m).where(m.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION)))
+
+    def _check_epoch(self, conn: Connection) -> None:
+        """On a (re)connection of the writer: is this still the database the log was written on?"""
+        with conn.begin():
+            conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            self._new_epoch(conn)
+
+    @staticmethod
+    def _new_epoch(conn: Connection) -> None:
+        base = check_epoch(conn)
+        if base is not None:
+            log.warning(
+                "the database is not the one the event log was written on (restored or failed over): "
+                "a new log epoch starts after id %d; older resume points get 410",
+                base,
+            )
 
     # ---- reads --------------------------------------------------------------------
     def _reader_conn(self) -> Connection:
@@ -172,6 +189,7 @@ class PostgresStore(Store):
             try:
                 if conn is None or conn.closed or conn.invalidated:
                     conn = self._writer_engine.connect()
+                    self._check_epoch(conn)  # after a failover, before any id is given out
                 self._commit(conn, batch)
             except Exception as exc:  # the writer must never die
                 log.exception("writer batch failed")

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, update
 
+from server.events import Hub, ResumePointGone
 from server.model import Event, Variant
 from server.store import schema
 from server.store.base import Store, WriteTx
+from server.store.pg_repo import EPOCH_SPAN
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SchemaTooNew, SqliteStore
 
@@ -282,3 +284,31 @@ def test_version_2_databases_gain_edits_and_a_search_index(tmp_path: Path) -> No
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("SELECT body FROM messages ORDER BY pk").fetchall() == [("the quarterly rollout",), ("",)]
     conn.close()
+
+
+async def test_a_database_not_the_one_the_log_was_written_on_starts_a_new_epoch(pg_url: str) -> None:
+    """A restored or failed-over database (here: its recorded epoch differs) gives ids past a jump, and
+    resume points from before it are gone (410), never a silent gap."""
+    store = PostgresStore(pg_url)
+    for n in range(3):
+        store.write_sync(lambda tx, n=n: tx.emit(10, [Variant(None, {"n": n})]))
+    store.close()
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "log_epoch").values(value="1:1:1"))
+    engine.dispose()
+    store = PostgresStore(pg_url)
+    try:
+        store.write_sync(lambda tx: tx.emit(20, [Variant(None, {"n": 3})]))
+        assert [e.id for e in store.read_sync(lambda r: r.events_after(0))] == [1, 2, 3, EPOCH_SPAN + 1]
+        assert store.read_sync(lambda r: r.pruned_through()) == EPOCH_SPAN
+        hub = Hub(store)
+        with pytest.raises(ResumePointGone):
+            await hub.subscribe(1, 3)
+        assert (await hub.subscribe(1, EPOCH_SPAN)).last_id == EPOCH_SPAN
+    finally:
+        store.close()
+    store = PostgresStore(pg_url)  # the same database again: the log goes on
+    store.write_sync(lambda tx: tx.emit(30, [Variant(None, {"n": 4})]))
+    assert store.read_sync(lambda r: r.max_event_id()) == EPOCH_SPAN + 2
+    store.close()

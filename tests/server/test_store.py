@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,68 @@ async def test_a_database_not_the_one_the_log_was_written_on_starts_a_new_epoch(
     store.write_sync(lambda tx: tx.emit(30, [Variant(None, {"n": 4})]))
     assert store.read_sync(lambda r: r.max_event_id()) == EPOCH_SPAN + 2
     store.close()
+
+
+def test_one_process_at_a_time_holds_a_claim(pg_url: str) -> None:
+    """Two processes' stores on one database: while one holds the tick's claim, the other's is refused."""
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url)
+    held, gate = threading.Event(), threading.Event()
+
+    def hold(tx: WriteTx) -> bool:
+        mine = tx.claim("tick")
+        held.set()
+        gate.wait(5)
+        return mine
+
+    try:
+        holder = ThreadPoolExecutor(1).submit(first.write_sync, hold)
+        assert held.wait(5)
+        assert second.write_sync(lambda tx: tx.claim("tick")) is False
+        assert second.write_sync(lambda tx: tx.claim("other")) is True
+        gate.set()
+        assert holder.result(5) is True
+        assert second.write_sync(lambda tx: tx.claim("tick")) is True  # free again after the commit
+    finally:
+        gate.set()
+        first.close()
+        second.close()
+
+
+def test_a_change_another_process_made_first_runs_the_request_again(pg_url: str) -> None:
+    """A call answered by one process while another ends it: the second's conditional change finds the call
+    no longer ringing, and its request runs again on what is there now (one outcome, not two)."""
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url)
+    held, gate = threading.Event(), threading.Event()
+    pk = first.write_sync(
+        lambda tx: tx.insert_call(
+            public_id="call_1", caller_pk=1, callee_pk=2, type="audio", status="ringing", started_at=1
+        )
+    )
+
+    def answer(tx: WriteTx) -> str:
+        call = tx.update_call(pk, expect="ringing", status="answered", answered_at=2)
+        held.set()
+        gate.wait(5)
+        return call.status
+
+    seen: list[str] = []
+
+    def expire(tx: WriteTx) -> str:
+        call = tx.get_call_pk(pk)
+        seen.append(call.status)
+        if call.status != "ringing":
+            return call.status
+        return tx.update_call(pk, expect="ringing", status="no_answer", ended_at=3).status
+
+    try:
+        answering = ThreadPoolExecutor(1).submit(first.write_sync, answer)
+        assert held.wait(5)
+        threading.Timer(0.3, gate.set).start()  # the other waits on the row meanwhile
+        assert second.write_sync(expire) == "answered"
+        assert answering.result(5) == "answered"
+        assert seen == ["ringing", "answered"]
+        assert first.read_sync(lambda r: r.get_call_pk(pk)).status == "answered"
+    finally:
+        gate.set()
+        first.close()
+        second.close()

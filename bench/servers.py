@@ -16,7 +16,7 @@ from server.dialects.events import render
 from server.domain.core import Domain
 from server.settings import Settings
 from server.store.base import WriteTx
-from server.store.sqlite import SqliteStore
+from server.store.open import open_store
 
 # Limits raised for the benchmark (the defaults would throttle it): 0 = off.
 LIMIT_FLAGS = ["--send-rate", "0", "--login-rate", "0", "--max-streams-per-user", "0", "--limit-concurrency", "0"]
@@ -55,10 +55,11 @@ class Running:
 
 
 def seed(
-    db: Path, *, users: int, channels: int = 1, messages: int = 0, team: str = "bench"
+    db: Path | str, *, users: int, channels: int = 1, messages: int = 0, team: str = "bench"
 ) -> tuple[dict[str, str], list[str]]:
-    """Users (no passwords: tokens instead), one team, channels and channel messages; returns tokens."""
-    store = SqliteStore(db, synchronous="NORMAL")
+    """Users (no passwords: tokens instead), one team, channels and channel messages; returns tokens.
+    `db` is a SQLite file or a PostgreSQL URL."""
+    store = open_store(db, synchronous="NORMAL")
     domain = Domain(store, Settings(db=db), render)
     handles = [f"u{i:04d}" for i in range(users)]
 
@@ -113,18 +114,28 @@ def start_huddle(
 ) -> Running:
     """huddle-server serve on a fresh database in root, seeded (and `then` given the database first)."""
     root.mkdir(parents=True, exist_ok=True)
-    db = root / "bench.db"
+    return start_nodes(root / "bench.db", 1, users=users, channels=channels, messages=messages, extra=extra)[0]
+
+
+def start_nodes(
+    db: Path | str, count: int, *, users: int, channels: int = 1, messages: int = 0, extra: list[str] | None = None
+) -> list[Running]:
+    """`count` huddle-server serve processes on one database (a SQLite file, or a PostgreSQL URL), seeded."""
     tokens, channel_ids = seed(db, users=users, channels=channels, messages=messages)
     if then is not None:
         then(db)
     cmd = [sys.executable, "-m", "server", "serve", "--port", "0", "--db", str(db), *LIMIT_FLAGS, *(extra or [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"huddle-server did not start: {line!r}")
-    return Running(proc, line.removeprefix("listening on "), tokens, channel_ids)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for _ in range(count)]
+    running = []
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        if not line.startswith("listening on "):
+            for p in procs:
+                p.kill()
+            raise RuntimeError(f"huddle-server did not start: {line!r}")
+        running.append(Running(proc, line.removeprefix("listening on "), tokens, channel_ids))
+    return running
 
 
 def free_port() -> int:

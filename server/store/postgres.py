@@ -9,6 +9,7 @@ SQLite but for the few queries in server.store.pg_repo and the event ids, given 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -114,9 +115,9 @@ class PostgresStore(Store):
             elif version != schema.SCHEMA_VERSION:
                 conn.execute(update(m).where(m.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION)))
 
-    def _check_epoch(self, conn: Connection) -> None:
+    def _check_epoch(self) -> None:
         """On a (re)connection of the writer: is this still the database the log was written on?"""
-        with conn.begin():
+        with self._writer_engine.connect() as conn, conn.begin():
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             self._new_epoch(conn)
 
@@ -188,8 +189,9 @@ class PostgresStore(Store):
                 batch.append(more)
             try:
                 if conn is None or conn.closed or conn.invalidated:
-                    conn = self._writer_engine.connect()
-                    self._check_epoch(conn)  # after a failover, before any id is given out
+                    self._check_epoch()  # after a failover, before any id is given out
+                    # The writer sends its transactions itself (_run): autocommit, as far as the driver knows.
+                    conn = self._writer_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 self._commit(conn, batch)
             except Exception as exc:  # the writer must never die
                 log.exception("writer batch failed")
@@ -227,21 +229,31 @@ class PostgresStore(Store):
                 job.future.set_result(result)
 
     def _run(self, conn: Connection, batch: list[Job]) -> tuple[list[Outcome], list[Event]]:
+        # The transaction and the savepoints are sent by hand, each joined with its neighbour in one round
+        # trip (the writer's time goes to waiting on round trips): BEGIN with the first SAVEPOINT, each
+        # RELEASE with the next SAVEPOINT; the last request's needs no RELEASE (the COMMIT keeps it).
+        driver = conn.connection.driver_connection
+        assert driver is not None
         outcomes: list[Outcome] = []
         events: list[Event] = []
-        with conn.begin():
+        driver.execute("BEGIN; SAVEPOINT job")
+        fresh = True  # the savepoint holds nothing yet
+        try:
             for job in batch:
                 # A request whose caller went away before its turn is skipped (nothing was acknowledged);
                 # once claimed it can no longer be cancelled (a batch run again finds it running).
                 if not job.future.running() and not job.future.set_running_or_notify_cancel():
                     continue
                 for attempt in range(1, JOB_TRIES + 1):
+                    if not fresh:
+                        driver.execute("RELEASE SAVEPOINT job; SAVEPOINT job")
                     tx = PgWriteTx(conn)
-                    conn.exec_driver_sql("SAVEPOINT job")
+                    fresh = False
                     try:
                         result = job.fn(tx)
                     except (IntegrityError, Stale) as exc:
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        driver.execute("ROLLBACK TO SAVEPOINT job")
+                        fresh = True
                         if attempt < JOB_TRIES:
                             continue
                         outcomes.append((job, None, exc))
@@ -249,19 +261,27 @@ class PostgresStore(Store):
                     except DBAPIError as exc:
                         if _sqlstate(exc) in _RETRYABLE:
                             raise  # the whole batch again
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        driver.execute("ROLLBACK TO SAVEPOINT job")
+                        fresh = True
                         outcomes.append((job, None, exc))
                         break
                     except Exception as exc:  # the request fails alone; the batch goes on
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        driver.execute("ROLLBACK TO SAVEPOINT job")
+                        fresh = True
                         outcomes.append((job, None, exc))
                         break
-                    conn.exec_driver_sql("RELEASE SAVEPOINT job")
                     events.extend(tx.events)
                     outcomes.append((job, result, None))
                     break
             if events:
                 events = append_events(conn, events)
+            driver.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                driver.execute("ROLLBACK")
+            raise
+        finally:
+            conn.rollback()  # SQLAlchemy's own bookkeeping (the connection is in autocommit: nothing is sent)
         return outcomes, events
 
     # ---- the doorbell ---------------------------------------------------------------

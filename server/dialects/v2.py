@@ -19,6 +19,7 @@ from server.dialects.shapes.v2 import (
     V2Calls,
     V2Conversations,
     V2Directory,
+    V2Health,
     V2History,
     V2Login,
     V2Message,
@@ -192,6 +193,16 @@ def call_object(view: CallView) -> V2Call:
         "ended_at": times.v2(c.ended_at),
         "duration_seconds": c.duration_seconds,
     }
+
+
+# ---- health ---------------------------------------------------------------------------
+@router.get("/health", response_model=Any, responses=v2(V2Health, 503))
+async def health(domain: Dom) -> V2Health | Response:
+    """For load balancers: 200 when this process reads its database now, else 503. No sign-in."""
+    newest = await domain.health()
+    if newest is None:
+        return DIALECT.error(503, "Unavailable", "this server cannot reach its database")
+    return {"status": "ok", "resume_point": newest}
 
 
 # ---- auth -----------------------------------------------------------------------------

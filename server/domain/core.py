@@ -35,6 +35,7 @@ from server.store.base import Store, WriteTx
 log = logging.getLogger("huddle.domain")
 _PRUNE_EVERY_US = 60 * 1_000_000
 _IDEMPOTENCY_KEEP_US = 24 * 3600 * 1_000_000
+HEALTH_SECONDS = 5.0
 
 
 class Domain:
@@ -131,6 +132,15 @@ class Domain:
             self._last_prune = now
             tx.prune_events(now - int(self.settings.event_retention * 1_000_000))
             tx.prune_idempotency(now - _IDEMPOTENCY_KEEP_US)
+
+    async def health(self) -> int | None:
+        """The newest event id, read from the store now; None when the store does not answer within
+        HEALTH_SECONDS (a load balancer then takes this process out)."""
+        try:
+            return await asyncio.wait_for(self.store.read(lambda repo: repo.max_event_id()), HEALTH_SECONDS)
+        except Exception:
+            log.warning("health check: the store does not answer", exc_info=True)
+            return None
 
     # ---- events ---------------------------------------------------------------------
     async def subscribe(self, viewer_pk: int, resume_point: int | None, token: str | None = None) -> Subscription:

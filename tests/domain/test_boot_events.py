@@ -74,3 +74,15 @@ async def test_streams_past_the_cap_and_resume_points_out_of_the_log_are_refused
         assert gone.value.code == "ResumePointGone"
     finally:
         first.close()
+
+
+async def test_health_reads_the_store_now_and_is_none_when_it_does_not_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await world.domain.health() == world.last_event_id()
+
+    async def down(fn: object) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(world.domain.store, "read", down)
+    assert await world.domain.health() is None

@@ -354,6 +354,8 @@ ROWS: list[Row] = [
     Row("docs", "GET", "/docs", public(200)),
     Row("docs oauth2 redirect", "GET", "/docs/oauth2-redirect", public(200)),
     Row("redoc", "GET", "/redoc", public(200)),
+    # -- v2: health, for load balancers: public ----------------------------------------------
+    Row("v2 health", "GET", "/api/v2/health", public(200)),
     # -- v2: auth ----------------------------------------------------------------------------
     Row("v2 login", "POST", "/api/v2/auth/login", public(200), body={"user": "alex.kim", "password": "alex-pass"}),
     Row("v2 logout", "POST", "/api/v2/auth/logout", signed_in(204), fresh_token=True),

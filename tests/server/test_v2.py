@@ -180,3 +180,13 @@ def test_updated_by_names_who_set_the_sticky_status(make_server: Callable[..., L
     assert (status["updated_by"], status["updated_at"]) == ("hr.admin", "2024-03-18T09:30:00Z")
     # Changing someone else is activity of the admin's own.
     assert alex.get("/api/v2/users/hr.admin/status").json()["last_seen"] == "2024-03-18T09:30:00Z"
+
+
+def test_health_answers_without_sign_in_with_the_newest_event(server: LiveServer) -> None:
+    r = httpx.get(f"{server.url}/api/v2/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body == {"status": "ok", "resume_point": body["resume_point"]}
+    alex = server.client("alex.kim")
+    send(alex, "jin.park", "moves the log on")
+    assert httpx.get(f"{server.url}/api/v2/health").json()["resume_point"] > body["resume_point"]

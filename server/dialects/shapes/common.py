@@ -71,6 +71,7 @@ WHY = {
     413: "The request body is over the size cap (`--max-body-bytes`).",
     422: "A body of the wrong shape.",
     429: "Rate limited (`--login-rate`, `--send-rate`, `--max-streams-per-user`); see Retry-After.",
+    503: "This process cannot reach its database now: a load balancer sends the request to another.",
     "4XX": "Another client error (405, 413…) in this dialect's error shape (docs/API.md §3).",
 }
 RETRY_AFTER = {

@@ -57,6 +57,14 @@ class V2User(V2Status):
 
 
 @with_config(CLOSED)
+class V2Health(TypedDict):
+    """The process answers and has just read its database: the newest event id there."""
+
+    status: Literal["ok"]
+    resume_point: int
+
+
+@with_config(CLOSED)
 class V2Login(TypedDict):
     """A bearer token and who it signs in."""
 

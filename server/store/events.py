@@ -64,11 +64,10 @@ class EventReads(Queries):
         return [event_from_row(event_id, at, text) for event_id, at, text in rows]
 
     def max_event_id(self) -> int:
-        """The newest event id (0 when none was ever written)."""
+        """The newest event id (0 when none was ever written); past every kept event when the log was
+        pruned beyond them (a new log epoch on PostgreSQL), so that the new epoch's start is a resume point."""
         value = self.conn.execute(select(func.max(_E.c.id))).scalar_one_or_none()
-        if value is None:
-            return self.pruned_through()
-        return int(value)
+        return max(int(value or 0), self.pruned_through())
 
     def pruned_through(self) -> int:
         """The newest event id that is no longer retained."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from server.domain.errors import Gone, Kind, RateLimited
@@ -86,3 +88,24 @@ async def test_health_reads_the_store_now_and_is_none_when_it_does_not_answer(
 
     monkeypatch.setattr(world.domain.store, "read", down)
     assert await world.domain.health() is None
+
+
+async def test_streams_close_when_the_log_moved_on_past_what_the_hub_relayed(world: World) -> None:
+    """A new log epoch (a restored or failed-over database) prunes past the hub's last relayed id: the
+    streams open here may hold events the log lost, so they end, and resuming from them is 410."""
+    d, pk = world.domain, world.pk
+    sub = await d.subscribe(pk["jin.park"], None)
+    newest = world.last_event_id()
+    jump = newest + 1000
+    d.store.write_sync(lambda tx: tx.set_meta("pruned_through", str(jump)))
+    assert d.store.on_foreign is not None
+    d.store.on_foreign(0)  # the doorbell (or the poll): the hub reads the log
+    for _ in range(100):
+        if sub.closed:
+            break
+        await asyncio.sleep(0.02)
+    assert sub.closed
+    assert d.hub.last_id == jump
+    with pytest.raises(Gone):
+        await d.subscribe(pk["jin.park"], newest)
+    assert (await d.subscribe(pk["jin.park"], jump)).last_id == jump

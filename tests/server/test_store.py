@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, update
+from sqlalchemy.exc import OperationalError
 
 from server.events import Hub, ResumePointGone
 from server.model import Event, Variant
@@ -378,3 +379,29 @@ def test_a_change_another_process_made_first_runs_the_request_again(pg_url: str)
         gate.set()
         first.close()
         second.close()
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_batch_that_meets_a_deadlock_runs_again(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    committed: list[Event] = []
+    store.on_commit = committed.extend
+    runs: list[int] = []
+
+    def flaky(tx: WriteTx) -> str:
+        runs.append(1)
+        tx.emit(1, [Variant(None, {"run": len(runs)})])
+        if len(runs) == 1:
+            raise OperationalError("UPDATE ...", {}, _Deadlock())
+        return "done"
+
+    try:
+        assert store.write_sync(flaky) == "done"
+        assert len(runs) == 2
+        assert [e.variants[0].data for e in store.read_sync(lambda r: r.events_after(0))] == [{"run": 2}]
+        assert [e.id for e in committed] == [1]
+    finally:
+        store.close()

@@ -124,6 +124,7 @@ def test_every_operation_succeeds_as_documented(make_server: Callable[..., LiveS
     jin_pk, me_pk = api.pks[jin], api.pks[me]
 
     # v2
+    call(None, "GET", "/api/v2/health")
     call(None, "POST", "/api/v2/auth/login", body={"user": me, "password": PASSWORDS[me]})
     call(me, "GET", "/api/v2/users")
     call(admin, "PATCH", "/api/v2/users/{handle}", path_parameters={"handle": jin}, body={"status": "leave"})

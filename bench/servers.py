@@ -114,15 +114,24 @@ def start_huddle(
 ) -> Running:
     """huddle-server serve on a fresh database in root, seeded (and `then` given the database first)."""
     root.mkdir(parents=True, exist_ok=True)
-    return start_nodes(root / "bench.db", 1, users=users, channels=channels, messages=messages, extra=extra)[0]
+    db = root / "bench.db"
+    return start_nodes(db, 1, users=users, channels=channels, messages=messages, extra=extra, then=then)[0]
 
 
 def start_nodes(
-    db: Path | str, count: int, *, users: int, channels: int = 1, messages: int = 0, extra: list[str] | None = None
+    db: Path | str,
+    count: int,
+    *,
+    users: int,
+    channels: int = 1,
+    messages: int = 0,
+    extra: list[str] | None = None,
+    then: Callable[[Path], None] | None = None,
 ) -> list[Running]:
-    """`count` huddle-server serve processes on one database (a SQLite file, or a PostgreSQL URL), seeded."""
+    """`count` huddle-server serve processes on one database (a SQLite file, or a PostgreSQL URL), seeded
+    (and `then` given a SQLite database first)."""
     tokens, channel_ids = seed(db, users=users, channels=channels, messages=messages)
-    if then is not None:
+    if then is not None and isinstance(db, Path):
         then(db)
     cmd = [sys.executable, "-m", "server", "serve", "--port", "0", "--db", str(db), *LIMIT_FLAGS, *(extra or [])]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for _ in range(count)]

@@ -59,7 +59,7 @@ class EventReads(Queries):
     def events_carrying(self, message_id: str) -> list[Event]:
         """The stored events that carry this message's body."""
         rows = self.conn.execute(
-            select(_E.c.id, _E.c.at, type_coerce(_E.c.variants, Text)).where(_E.c.message_id == message_id)
+            select(_E.c.id, _E.c.at, self._variants_text()).where(_E.c.message_id == message_id)
         ).all()
         return [event_from_row(event_id, at, text) for event_id, at, text in rows]
 

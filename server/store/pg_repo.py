@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from server.model import Event, Variant
 from server.store import schema as s
+from server.store.pg_search import PgSearchReads
 from server.store.repo import ReadTx, WriteTx, stored_variants
 
 # PostgreSQL's own tables (SQLite needs none of them).
@@ -45,8 +46,8 @@ CHANNEL = "huddle_events"
 _E = s.events
 
 
-class PgReadTx(ReadTx):
-    """A read transaction on PostgreSQL."""
+class PgReadTx(PgSearchReads, ReadTx):
+    """A read transaction on PostgreSQL (its search: server.store.pg_search)."""
 
     @staticmethod
     def _variants_text() -> ColumnElement[Any]:
@@ -68,11 +69,51 @@ class PgWriteTx(WriteTx, PgReadTx):
         key = zlib.crc32(f"huddle:{job}".encode())
         return bool(self.conn.execute(select(func.pg_try_advisory_xact_lock(key))).scalar_one())
 
-    def emit(self, at: int, variants: list[Variant]) -> Event:
-        """Queue one event; its id is given at commit (`append_events`)."""
-        event = Event(id=0, at=at, variants=tuple(variants))
+    def __init__(self, conn: Connection, batch: list[Pending] | None = None) -> None:
+        super().__init__(conn)
+        # The events of the requests before this one in the writer's batch (not in the log yet), this
+        # request's own, and the changes it made to the former (kept apart: it may still fail).
+        self.batch: list[Pending] = batch if batch is not None else []
+        self.pending: list[Pending] = []
+        self.replaced: dict[int, Event] = {}
+
+    def emit(self, at: int, variants: list[Variant], message_id: str | None = None) -> Event:
+        """Queue one event; it gets its id at commit (`append_events`), a temporary negative one until then."""
+        event = Event(id=-(len(self.batch) + len(self.pending) + 1), at=at, variants=tuple(variants))
+        self.pending.append(Pending(event, message_id))
         self.events.append(event)
         return event
+
+    def events_carrying(self, message_id: str) -> list[Event]:
+        """The events that carry this message's body: in the log, and queued in this batch."""
+        queued = [self.replaced.get(p.event.id, p.event) for p in self.batch if p.message_id == message_id]
+        queued += [p.event for p in self.pending if p.message_id == message_id]
+        return [*super().events_carrying(message_id), *queued]
+
+    def replace_event(self, event: Event) -> None:
+        """Store new variants for an event, in the log or queued in this batch."""
+        if event.id >= 0:
+            super().replace_event(event)
+            return
+        for p in self.pending:
+            if p.event.id == event.id:
+                p.event = event
+                return
+        self.replaced[event.id] = event
+
+    def settle(self) -> None:
+        """The request succeeded: its events join the batch, with its changes to earlier ones."""
+        for p in self.batch:
+            p.event = self.replaced.get(p.event.id, p.event)
+        self.batch.extend(self.pending)
+
+
+@dataclass(slots=True)
+class Pending:
+    """An event queued for the log at the end of the writer's batch, and the message whose body it carries."""
+
+    event: Event
+    message_id: str | None
 
 
 # The batch's events in one statement: ids from the counter (its row stays locked until the commit), the
@@ -81,23 +122,26 @@ _APPEND = text(
     f"""WITH seq AS (
         UPDATE event_seq SET last = last + :n WHERE one = 1 RETURNING last, pg_notify('{CHANNEL}', last::text)
     )
-    INSERT INTO events (id, at, variants)
-    SELECT seq.last - :n + v.ord, v.at, v.variants
-    FROM seq, unnest(CAST(:ats AS BIGINT[]), CAST(:variants AS JSON[])) WITH ORDINALITY AS v(at, variants, ord)
+    INSERT INTO events (id, at, variants, message_id)
+    SELECT seq.last - :n + v.ord, v.at, v.variants, v.message_id
+    FROM seq, unnest(
+        CAST(:ats AS BIGINT[]), CAST(:variants AS JSON[]), CAST(:message_ids AS VARCHAR[])
+    ) WITH ORDINALITY AS v(at, variants, message_id, ord)
     RETURNING id"""
 )
 
 
-def append_events(conn: Connection, events: list[Event]) -> list[Event]:
+def append_events(conn: Connection, pending: list[Pending]) -> list[Event]:
     """Give the batch's events their ids, in order, write them to the log and ring the other processes'
-    doorbell: one round trip."""
+    doorbell: one round trip. The events as numbered."""
     params = {
-        "n": len(events),
-        "ats": [e.at for e in events],
-        "variants": [json.dumps(stored_variants(e.variants)) for e in events],
+        "n": len(pending),
+        "ats": [p.event.at for p in pending],
+        "variants": [json.dumps(stored_variants(p.event.variants)) for p in pending],
+        "message_ids": [p.message_id for p in pending],
     }
     first = min(int(row[0]) for row in conn.execute(_APPEND, params))
-    return [replace(e, id=first + i) for i, e in enumerate(events)]
+    return [replace(p.event, id=first + i) for i, p in enumerate(pending)]
 
 
 def create_counter(conn: Connection) -> None:

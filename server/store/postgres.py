@@ -25,9 +25,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 from server.model import Event
-from server.store import schema
+from server.store import pg_search, schema
 from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
-from server.store.pg_repo import CHANNEL, PgReadTx, PgWriteTx, append_events, check_epoch, create_counter
+from server.store.pg_repo import (
+    CHANNEL,
+    Pending,
+    PgReadTx,
+    PgWriteTx,
+    append_events,
+    check_epoch,
+    create_counter,
+)
 from server.store.rows import Stale
 from server.store.sqlite import MAX_BATCH, Job
 
@@ -102,6 +110,7 @@ class PostgresStore(Store):
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             schema.metadata.create_all(conn)
             create_counter(conn)
+            pg_search.install(conn)
             self._new_epoch(conn)
             m = schema.meta
             found = conn.execute(select(m.c.value).where(m.c.key == "schema_version")).scalar_one_or_none()
@@ -109,7 +118,8 @@ class PostgresStore(Store):
             if version > schema.SCHEMA_VERSION:
                 known = schema.SCHEMA_VERSION
                 raise SchemaTooNew(f"the database has schema version {version}; this server knows {known}")
-            # Migration 2 (ooo ids never reused) is SQLite's: a PostgreSQL sequence never gives an id twice.
+            # PostgreSQL databases start at version 3 (create_all makes its tables and columns). Migration 2
+            # (ooo ids never reused) is SQLite's: a PostgreSQL sequence never gives an id twice.
             if found is None:
                 conn.execute(insert(m).values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
             elif version != schema.SCHEMA_VERSION:
@@ -236,6 +246,7 @@ class PostgresStore(Store):
         assert driver is not None
         outcomes: list[Outcome] = []
         events: list[Event] = []
+        queued: list[Pending] = []  # the batch's events, for the log at its end
         driver.execute("BEGIN; SAVEPOINT job")
         fresh = True  # the savepoint holds nothing yet
         try:
@@ -247,7 +258,7 @@ class PostgresStore(Store):
                 for attempt in range(1, JOB_TRIES + 1):
                     if not fresh:
                         driver.execute("RELEASE SAVEPOINT job; SAVEPOINT job")
-                    tx = PgWriteTx(conn)
+                    tx = PgWriteTx(conn, queued)
                     fresh = False
                     try:
                         result = job.fn(tx)
@@ -270,11 +281,11 @@ class PostgresStore(Store):
                         fresh = True
                         outcomes.append((job, None, exc))
                         break
-                    events.extend(tx.events)
+                    tx.settle()
                     outcomes.append((job, result, None))
                     break
-            if events:
-                events = append_events(conn, events)
+            if queued:
+                events = append_events(conn, queued)
             driver.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(Exception):

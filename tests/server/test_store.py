@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -404,4 +405,57 @@ def test_a_batch_that_meets_a_deadlock_runs_again(pg_url: str) -> None:
         assert [e.variants[0].data for e in store.read_sync(lambda r: r.events_after(0))] == [{"run": 2}]
         assert [e.id for e in committed] == [1]
     finally:
+        store.close()
+
+
+def test_every_integer_is_64_bit_on_postgresql() -> None:
+    """Times are microseconds since the epoch: a 32-bit column overflows (a new column made with Integer
+    instead of schema.Int fails here)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    for table in schema.metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
+        assert " INTEGER" not in ddl, table.name
+
+
+def test_an_event_queued_in_the_batch_is_found_and_rewritten_by_a_later_request(
+    opener: Callable[[], Store],
+) -> None:
+    """A message sent and deleted in one writer batch: the delete finds the send's event before it is in
+    the log (on PostgreSQL its id is given at commit) and the log keeps only the rewritten one."""
+    store = opener()
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(tx: WriteTx) -> None:
+        held.set()
+        gate.wait(5)
+
+    def send(tx: WriteTx) -> None:
+        tx.emit(1, [Variant(None, {"id": "m1", "body": "secret"})], "m1")
+
+    def delete(tx: WriteTx) -> int:
+        found = tx.events_carrying("m1")
+        for event in found:
+            tx.replace_event(Event(event.id, event.at, (Variant(None, {"id": "m1", "body": ""}),)))
+        return len(found)
+
+    pool = ThreadPoolExecutor(3)
+    try:
+        holding = pool.submit(store.write_sync, hold)
+        assert held.wait(5)
+        sent = pool.submit(store.write_sync, send)
+        time.sleep(0.1)  # the send is queued before the delete
+        deleted = pool.submit(store.write_sync, delete)
+        time.sleep(0.1)
+        gate.set()
+        holding.result(5)
+        sent.result(5)
+        assert deleted.result(5) == 1
+        stored = store.read_sync(lambda r: r.events_after(0))
+        assert [e.variants[0].data for e in stored] == [{"id": "m1", "body": ""}]
+        assert [e.id for e in store.read_sync(lambda r: r.events_carrying("m1"))] == [stored[0].id]
+    finally:
+        gate.set()
+        pool.shutdown()
         store.close()

@@ -6,9 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import LiveServer
 from tests.support.events import WS, collect
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Edits, reactions, search and typing answer the same on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 def dm(client: httpx.Client, to: str, body: str, **extra: Any) -> str:

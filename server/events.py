@@ -253,12 +253,14 @@ class Hub:
         self.last_id = await self.store.read(lambda repo: repo.max_event_id())
         self.store.on_commit = self._from_writer
         self.store.on_foreign = self._from_doorbell
+        self.store.on_broadcast = self._from_broadcast
         self._tasks = [asyncio.create_task(t) for t in (self._pump(), self._poll(), self._sweep())]
 
     async def stop(self) -> None:
         """Stop relaying and close every subscription."""
         self.store.on_commit = None
         self.store.on_foreign = None
+        self.store.on_broadcast = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -365,7 +367,22 @@ class Hub:
 
     def announce(self, data_json: str, audience: frozenset[int] | None, *, exclude: int | None = None) -> None:
         """An ephemeral frame (no id: never stored, never replayed) to the live subscribers in the audience
-        (None: everyone) but `exclude`. Called on the event loop."""
+        (None: everyone) but `exclude`, here and in the other processes on the database. Called on the
+        event loop."""
+        self._announce_here(data_json, audience, exclude)
+        note = {"data": data_json, "audience": None if audience is None else sorted(audience), "exclude": exclude}
+        self.store.broadcast(json.dumps(note, separators=(",", ":")))
+
+    def _from_broadcast(self, note: str) -> None:
+        # Called on the store's listener thread: another process's ephemeral frame.
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        told = json.loads(note)
+        audience = None if told["audience"] is None else frozenset(told["audience"])
+        loop.call_soon_threadsafe(self._announce_here, told["data"], audience, told["exclude"])
+
+    def _announce_here(self, data_json: str, audience: frozenset[int] | None, exclude: int | None) -> None:
         frame = Frame(None, data_json)
         for sub in list(self.subs):
             if sub.viewer_pk != exclude and (audience is None or sub.viewer_pk in audience):

@@ -36,6 +36,13 @@ class Store(ABC):
     # Set by the hub on a store that hears other processes' commits (PostgreSQL's LISTEN); a store that
     # cannot leaves the hub to its poll of the log.
     on_foreign: Doorbell | None = None
+    # Set by the hub: an ephemeral frame (typing) another process broadcast (see `broadcast`).
+    on_broadcast: Callable[[str], None] | None = None
+
+    def broadcast(self, payload: str) -> None:
+        """Pass an ephemeral frame to the other processes on this database, best effort, without waiting
+        (PostgreSQL: NOTIFY); a store of one process has no one to tell."""
+        return None
 
     @abstractmethod
     def read_sync(self, fn: Callable[[ReadTx], T]) -> T:

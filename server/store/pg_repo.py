@@ -43,6 +43,8 @@ event_seq = Table(
 )
 # Where every process hears of the others' commits (LISTEN/NOTIFY); the payload is the newest id.
 CHANNEL = "huddle_events"
+# Where ephemeral frames (typing) go to the other processes: never stored.
+EPHEMERAL = "huddle_ephemeral"
 _E = s.events
 
 

@@ -15,6 +15,7 @@ import os
 import queue
 import select as io_select
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from server.store import pg_search, schema
 from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
 from server.store.pg_repo import (
     CHANNEL,
+    EPHEMERAL,
     Pending,
     PgReadTx,
     PgWriteTx,
@@ -94,6 +96,11 @@ class PostgresStore(Store):
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = os.pipe()  # close() wakes the listener through it
+        # Ephemeral frames to other processes: sent in order by one thread on a connection of their own,
+        # each prefixed by this process's origin (fixed length) so the listener knows its own.
+        self._origin = uuid.uuid4().hex
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huddle-notify")
+        self._notify_conn: psycopg.Connection[Any] | None = None
         self._thread = threading.Thread(target=self._writer_loop, name="huddle-writer", daemon=True)
         self._thread.start()
         self._listener = threading.Thread(target=self._listen, name="huddle-listen", daemon=True)
@@ -302,19 +309,54 @@ class PostgresStore(Store):
             try:
                 with psycopg.connect(self._libpq_url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {EPHEMERAL}")
                     self._ring(0)  # commits made while we were not listening: the hub reads the log
                     while not self._stopping.is_set():
                         # The socket or close()'s wake-up, whichever comes first; then every note waiting.
                         ready, _, _ = io_select.select([conn.fileno(), self._wake_r], [], [], 30.0)
                         if self._wake_r in ready:
                             break
-                        newest = max((int(note.payload or 0) for note in conn.notifies(timeout=0)), default=None)
+                        newest = None
+                        for note in conn.notifies(timeout=0):
+                            if note.channel == CHANNEL:
+                                newest = max(newest or 0, int(note.payload or 0))
+                            else:
+                                self._heard(note.payload)
                         if newest is not None:
                             self._ring(newest)
             except Exception:
                 if not self._stopping.is_set():
                     log.warning("the event doorbell lost its connection; listening again in 1 s")
                     self._stopping.wait(1.0)
+
+    def broadcast(self, payload: str) -> None:
+        """NOTIFY the other processes of an ephemeral frame, off the caller's thread; dropped when over
+        PostgreSQL's 8,000-byte payload or when the database does not answer (typing is best effort)."""
+        note = self._origin + payload
+        if len(note.encode()) >= 8000:
+            log.warning("an ephemeral frame of %d bytes is too big to pass to other processes", len(note))
+            return
+        self._sender.submit(self._notify, note)
+
+    def _notify(self, note: str) -> None:
+        try:
+            if self._notify_conn is None or self._notify_conn.closed:
+                self._notify_conn = psycopg.connect(self._libpq_url, autocommit=True)
+            self._notify_conn.execute("SELECT pg_notify(%s, %s)", (EPHEMERAL, note))
+        except Exception:
+            log.warning("could not pass an ephemeral frame to other processes", exc_info=True)
+            if self._notify_conn is not None:
+                self._notify_conn.close()
+            self._notify_conn = None
+
+    def _heard(self, note: str) -> None:
+        # Our own broadcast comes back too: those were delivered here already.
+        sink = self.on_broadcast
+        if sink is not None and not note.startswith(self._origin):
+            try:
+                sink(note[len(self._origin) :])
+            except Exception:
+                log.exception("ephemeral frame from another process failed")
 
     def _ring(self, last: int) -> None:
         ring = self.on_foreign
@@ -335,5 +377,8 @@ class PostgresStore(Store):
         os.close(self._wake_r)
         os.close(self._wake_w)
         self._readers.shutdown(wait=True)
+        self._sender.shutdown(wait=True)
+        if self._notify_conn is not None:
+            self._notify_conn.close()
         self._writer_engine.dispose()
         self._reader_engine.dispose()

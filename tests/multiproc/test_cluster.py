@@ -4,6 +4,7 @@ order with nothing skipped or doubled, timers run once, idempotency keys hold ac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections import Counter
@@ -91,6 +92,32 @@ async def test_a_dm_sent_on_one_process_reaches_sse_and_websocket_on_the_others(
     task.cancel()
     assert [d.get("id") for d in sse.data if d["type"] == "message"] == [sent_id]
     assert ws_event in sse.ids
+
+
+async def test_typing_on_one_process_reaches_the_others_once(cluster: Cluster) -> None:
+    """Typing is ephemeral (never in the log): it crosses to other processes by NOTIFY, once each."""
+    streams = [
+        connect(url.replace("http", "ws") + "/api/events", additional_headers=cluster.auth("maya.chen"))
+        for url in cluster.urls[:2]
+    ]
+    async with streams[0] as first, streams[1] as second:
+        await asyncio.sleep(0.2)  # both subscribed before the typing goes out
+        async with httpx.AsyncClient(base_url=cluster.urls[2], headers=cluster.auth("alex.kim")) as alex:
+            assert (await alex.post("/api/v2/typing", json={"to": "maya.chen"})).status_code == 204
+            r = await send(alex, "maya.chen", "typed")  # a stored event after it, to know when to stop
+            assert r.status_code == 200, r.text
+        for ws in (first, second):
+            seen: list[dict[str, object]] = []
+            kinds = {"typing", "message"}
+            while not kinds <= {d.get("type") for d in seen}:  # both, in whichever order they come
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                seen.append(frame.get("data", frame))
+            with contextlib.suppress(TimeoutError):  # and nothing twice after them
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.3))
+                    seen.append(frame.get("data", frame))
+            typing = [d for d in seen if d.get("type") == "typing"]
+            assert [d["user"] for d in typing] == ["alex.kim"]
 
 
 async def test_eight_senders_on_three_processes_each_observer_gets_its_log_in_order(cluster: Cluster) -> None:

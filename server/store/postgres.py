@@ -56,6 +56,10 @@ _RETRYABLE = {"40001", "40P01"}
 _MIGRATION_LOCK = 0x4875_6464_6C65  # "Huddle"
 
 
+class NotBegun(Exception):
+    """The batch's transaction could not begin: its connection is gone, and nothing of the batch ran."""
+
+
 # A request, and what it returned or raised.
 Outcome = tuple[Job, Any, BaseException | None]
 
@@ -158,14 +162,19 @@ class PostgresStore(Store):
 
     def read_sync(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read-only, repeatable-read transaction (one snapshot) in this thread."""
-        conn = self._reader_conn()
-        try:
-            with conn.begin():
-                return fn(PgReadTx(conn))
-        except DBAPIError as exc:
-            if exc.connection_invalidated or conn.closed:
+        for attempt in (1, 2):
+            conn = self._reader_conn()
+            try:
+                with conn.begin():
+                    return fn(PgReadTx(conn))
+            except DBAPIError as exc:
+                if not (exc.connection_invalidated or conn.closed):
+                    raise
+                # The connection was lost (the database restarted, or dropped it): a read can run again.
                 self._local.conn = None
-            raise
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def read(self, fn: Callable[[ReadTx], T]) -> T:
         """Run fn in one read transaction on a reader thread."""
@@ -205,11 +214,20 @@ class PostgresStore(Store):
                     break
                 batch.append(more)
             try:
-                if conn is None or conn.closed or conn.invalidated:
-                    self._check_epoch()  # after a failover, before any id is given out
-                    # The writer sends its transactions itself (_run): autocommit, as far as the driver knows.
-                    conn = self._writer_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                self._commit(conn, batch)
+                for attempt in (1, 2):
+                    if conn is None or conn.closed or conn.invalidated:
+                        self._check_epoch()  # after a failover, before any id is given out
+                        # The writer sends its transactions itself (_run): autocommit, as the driver knows it.
+                        conn = self._writer_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    try:
+                        self._commit(conn, batch)
+                        break
+                    except NotBegun:
+                        # The connection was lost while idle (nothing of the batch ran): once more on a new one.
+                        conn.close()
+                        conn = None
+                        if attempt == 2:
+                            raise
             except Exception as exc:  # the writer must never die
                 log.exception("writer batch failed")
                 for j in batch:
@@ -254,7 +272,10 @@ class PostgresStore(Store):
         outcomes: list[Outcome] = []
         events: list[Event] = []
         queued: list[Pending] = []  # the batch's events, for the log at its end
-        driver.execute("BEGIN; SAVEPOINT job")
+        try:
+            driver.execute("BEGIN; SAVEPOINT job")
+        except psycopg.OperationalError as exc:
+            raise NotBegun("the writer's connection is gone") from exc
         fresh = True  # the savepoint holds nothing yet
         try:
             for job in batch:
@@ -299,7 +320,10 @@ class PostgresStore(Store):
                 driver.execute("ROLLBACK")
             raise
         finally:
-            conn.rollback()  # SQLAlchemy's own bookkeeping (the connection is in autocommit: nothing is sent)
+            # SQLAlchemy's own bookkeeping (the connection is in autocommit: nothing is sent); on a broken
+            # connection it must not hide the error that broke it.
+            with contextlib.suppress(Exception):
+                conn.rollback()
         return outcomes, events
 
     # ---- the doorbell ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from server.events import Hub, ResumePointGone
@@ -458,4 +458,35 @@ def test_an_event_queued_in_the_batch_is_found_and_rewritten_by_a_later_request(
     finally:
         gate.set()
         pool.shutdown()
+        store.close()
+
+
+def test_the_store_reconnects_when_the_database_drops_its_connections(pg_url: str) -> None:
+    """A database restart or an administrator's pg_terminate_backend: the next read and the next write work
+    on new connections (nothing of them had run), and the doorbell listens again."""
+    store = PostgresStore(pg_url)
+    rung: list[int] = []
+    store.on_foreign = rung.append
+    try:
+        store.write_sync(lambda tx: tx.emit(1, [Variant(None, {"n": 1})]))
+        assert store.read_sync(lambda r: r.max_event_id()) == 1
+        heard = len(rung)
+        engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.connect() as conn:
+            dropped = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        engine.dispose()
+        assert dropped >= 3  # the writer, a reader, the listener
+        assert store.read_sync(lambda r: r.max_event_id()) == 1
+        store.write_sync(lambda tx: tx.emit(2, [Variant(None, {"n": 2})]))
+        assert [e.id for e in store.read_sync(lambda r: r.events_after(0))] == [1, 2]
+        deadline = time.monotonic() + 5
+        while 0 not in rung[heard:] and time.monotonic() < deadline:  # listening again: it rings to catch up
+            time.sleep(0.05)
+        assert 0 in rung[heard:]
+    finally:
         store.close()

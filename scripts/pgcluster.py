@@ -48,7 +48,8 @@ class Cluster:
             if shutil.which("runuser") is None:
                 raise Missing("running as root without runuser: PostgreSQL refuses root")
             self._as = ["runuser", "-u", "postgres", "--"]
-        self.dir = Path(tempfile.mkdtemp(prefix="huddle-pg-"))
+        # As root, in /tmp: the postgres user must reach it, which a private TMPDIR of root's would forbid.
+        self.dir = Path(tempfile.mkdtemp(prefix="huddle-pg-", dir="/tmp" if self._as else None))
         if self._as:
             shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"

@@ -25,7 +25,7 @@ from server.domain.groups import Groups
 from server.domain.limits import SendLimit
 from server.domain.messaging import Messaging
 from server.domain.ooo import Ooo
-from server.domain.people import People
+from server.domain.people import ALIVE_WINDOW, People
 from server.domain.search import Search
 from server.domain.streams import Streams
 from server.events import Hub, ResumePointGone, Subscription, TooManyStreams
@@ -56,7 +56,14 @@ class Domain:
         )
         log_ = EventLog(render)
         sends = SendLimit(settings.send_rate, max_keys=settings.login_tracked_keys)
-        self.people = People(store, clock, log_, away_after=settings.away_after, stream_grace=settings.stream_grace)
+        self.people = People(
+            store,
+            clock,
+            log_,
+            away_after=settings.away_after,
+            stream_grace=settings.stream_grace,
+            alive_window=max(ALIVE_WINDOW, 5 * settings.tick_seconds),
+        )
         self.auth = Auth(store, clock, settings, self.hub, self.people)
         self.admin = Admin(store, clock, log_)
         self.messages = Messaging(store, clock, log_, self.people, sends)
@@ -123,6 +130,7 @@ class Domain:
         now = self.clock.now()
         self.calls.expire(tx, now)
         self.people.flip_away(tx, now)
+        self.people.forget_stopped(tx, now)
         checked = tx.get_meta("ooo_checked_at")
         if checked is not None and int(checked) < now:
             self.ooo.announce_boundaries(tx, int(checked), now)
@@ -155,4 +163,5 @@ class Domain:
             raise Gone("ResumePointGone", "that resume point is no longer available; boot again") from None
         sub.token = token_hash(token) if token else None
         self.people.stream_opened(viewer_pk)
+        await self.people.hold_stream(viewer_pk)
         return sub

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -16,6 +17,10 @@ from server.domain.views import SetBy, UserView
 from server.model import LEAVE_STATUSES, MAX_PK, OooEntry, User
 from server.store.base import ReadTx, Store, WriteTx
 
+# Seconds since its last tick that another process still counts as alive (it ticks every second); one
+# not seen for FORGET_AFTER times that is forgotten, with the streams it held.
+ALIVE_WINDOW = 5.0
+FORGET_AFTER = 12
 # last_seen alone is persisted (and announced) at most this often per user.
 LAST_SEEN_EVERY_US = 30_000_000
 UNSET: Any = object()
@@ -63,12 +68,26 @@ class Audience:
 class People:
     """Reading users and changing presence."""
 
-    def __init__(self, store: Store, clock: Clock, log: EventLog, *, away_after: float, stream_grace: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        log: EventLog,
+        *,
+        away_after: float,
+        stream_grace: float,
+        alive_window: float = ALIVE_WINDOW,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.log = log
         self.away_after_us = int(away_after * 1_000_000)
         self.stream_grace_us = int(stream_grace * 1_000_000)
+        # This process among those on the database (a new id at each start), the users it holds a stream
+        # of as the database knows it, and how long since its last tick another process still counts.
+        self.process = uuid.uuid4().hex
+        self._held: set[int] = set()
+        self.alive_us = int(alive_window * 1_000_000)
         # The newest activity per user, including what was not persisted yet.
         self.latest_activity: dict[int, int] = {}
         # Users whose last event stream closed, and when: away once the grace has passed
@@ -273,16 +292,31 @@ class People:
         """A stream of the user's opened: back within the grace, nothing to announce."""
         self._streams_gone.pop(user_pk, None)
 
+    async def hold_stream(self, user_pk: int) -> None:
+        """Tell the database (the other processes) that this process holds a stream of the user."""
+        if user_pk not in self._held:
+            await self.store.write(lambda tx: tx.hold_stream(self.process, user_pk))
+            self._held.add(user_pk)
+
     def streams_closed(self, user_pk: int) -> None:
         """The user's last event stream closed (they quit, crashed, or lost the network)."""
         self._streams_gone[user_pk] = self.clock.now()
 
     def leave_after_grace(self, tx: WriteTx, now: int) -> None:
-        """Users whose last stream closed a grace ago, without a new one, are away."""
+        """Users whose last stream here closed a grace ago, without a new one here or on another live
+        process, are away. Also: this process is alive."""
+        tx.process_seen(self.process, now)
         for user_pk, closed_at in list(self._streams_gone.items()):
             if now - closed_at >= self.stream_grace_us:
                 del self._streams_gone[user_pk]
-                self.left(tx, user_pk, now)
+                self._held.discard(user_pk)
+                tx.release_stream(self.process, user_pk)
+                if not tx.streams_elsewhere(user_pk, self.process, now - self.alive_us):
+                    self.left(tx, user_pk, now)
+
+    def forget_stopped(self, tx: WriteTx, now: int) -> None:
+        """Forget the processes that stopped ticking (and the streams they held)."""
+        tx.forget_processes(now - FORGET_AFTER * self.alive_us, keep=self.process)
 
     def left(self, tx: WriteTx, user_pk: int, now: int) -> None:
         """The user's last event stream closed: away at once, last seen at their last real activity

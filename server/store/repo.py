@@ -18,6 +18,7 @@ from server.store.calls import CallReads, CallWrites
 from server.store.convos import ConvoReads, ConvoWrites
 from server.store.events import EventReads, EventWrites
 from server.store.groups import GroupReads, GroupWrites
+from server.store.holders import HolderReads, HolderWrites
 from server.store.messages import MessageReads, MessageWrites
 from server.store.ooo import OooReads, OooWrites
 from server.store.reactions import ReactionReads, ReactionWrites
@@ -42,6 +43,7 @@ class ReadTx(
     CallReads,
     OooReads,
     EventReads,
+    HolderReads,
 ):
     """A read transaction: a consistent snapshot, and no way to change it."""
 
@@ -56,6 +58,7 @@ class WriteTx(
     CallWrites,
     OooWrites,
     EventWrites,
+    HolderWrites,
     ReadTx,
 ):
     """A write transaction: table changes plus the event log, committed together."""

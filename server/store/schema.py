@@ -242,6 +242,24 @@ invites = Table(
     Column("used_by", Int, nullable=True),
 )
 
+# Server processes on this database (several on PostgreSQL) and which of them hold an event stream of
+# which user (server/store/holders.py). A process's id is new at each start.
+processes = Table(
+    "processes",
+    metadata,
+    Column("process", String(32), primary_key=True),
+    Column("seen_at", Int, nullable=False),
+)
+
+stream_holders = Table(
+    "stream_holders",
+    metadata,
+    Column("process", String(32), nullable=False),
+    Column("user_pk", Int, nullable=False),
+    PrimaryKeyConstraint("process", "user_pk"),
+    Index("ix_stream_holders_user", "user_pk"),
+)
+
 # The schema version this code writes. Migration N brings a database from N-1 to N.
 # 2: ooo_entries ids are never reused (AUTOINCREMENT).
 # 3: messages.edited_at, events.message_id, the search index (server/store/search.py).

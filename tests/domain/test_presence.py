@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from server.dialects.events import render
+from server.domain.core import Domain
+from server.store.base import Store
+from server.store.postgres import PostgresStore
+from server.store.sqlite import SqliteStore
 from tests.domain.conftest import World
 
 
@@ -105,3 +110,45 @@ async def test_a_user_whose_last_stream_closes_is_away_after_the_grace(world: Wo
     world.clock.advance(5)
     await d.tick()
     assert (await status(world, "jin.park", "alex.kim"))[0] == "away"
+
+
+def _second_process(store: Store) -> Store:
+    """Another server process's store on the same database."""
+    if isinstance(store, PostgresStore):
+        return PostgresStore(store.url)
+    assert isinstance(store, SqliteStore)
+    return SqliteStore(store.path, synchronous="NORMAL")
+
+
+async def test_a_stream_on_another_process_keeps_a_user_active_until_it_closes_too(world: World) -> None:
+    d, pk, clock = world.domain, world.pk, world.clock
+    store = _second_process(d.store)
+    other = Domain(store, d.settings, render, clock)
+    await other.start()
+    try:
+        await d.people.activity(pk["alex.kim"])
+        here = await d.subscribe(pk["alex.kim"], None)
+        there = await other.subscribe(pk["alex.kim"], None)
+        here.close()
+        clock.advance(6)
+        await other.tick()
+        await d.tick()
+        assert (await status(world, "jin.park", "alex.kim"))[0] == "active"  # still there, on the other
+        there.close()
+        clock.advance(6)
+        await d.tick()
+        await other.tick()
+        assert (await status(world, "jin.park", "alex.kim"))[0] == "away"
+        # A process that stopped ticking (killed) holds no one once it is past the alive window.
+        again = await other.subscribe(pk["alex.kim"], None)
+        await d.people.activity(pk["alex.kim"])
+        here = await d.subscribe(pk["alex.kim"], None)
+        here.close()
+        clock.advance(d.people.alive_us / 1_000_000 + 1)
+        await d.people.activity(pk["alex.kim"])  # active now: only the closed stream can make them away
+        await d.tick()
+        assert (await status(world, "jin.park", "alex.kim"))[0] == "away"
+        again.close()
+    finally:
+        await other.stop()
+        store.close()

@@ -60,7 +60,9 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
 
     def _run(self, tool: str, *args: str) -> None:
-        done = subprocess.run([*self._as, str(BIN / tool), *args], capture_output=True, text=True, timeout=60)
+        # From the cluster's own directory: the postgres user may not enter the caller's (root's home…).
+        command = [*self._as, str(BIN / tool), *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=self.dir)
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}")
 

@@ -119,16 +119,18 @@ class PostgresStore(Store):
     def _migrate(self) -> None:
         with self._writer_engine.connect() as conn, conn.begin():
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            m = schema.meta
+            found = None
+            if conn.execute(select(func.to_regclass(m.name))).scalar_one() is not None:
+                found = conn.execute(select(m.c.value).where(m.c.key == "schema_version")).scalar_one_or_none()
+            version = int(found or 0)
+            if version > schema.SCHEMA_VERSION:  # refused before anything is touched
+                known = schema.SCHEMA_VERSION
+                raise SchemaTooNew(f"the database has schema version {version}; this server knows {known}")
             schema.metadata.create_all(conn)
             create_counter(conn)
             pg_search.install(conn)
             self._new_epoch(conn)
-            m = schema.meta
-            found = conn.execute(select(m.c.value).where(m.c.key == "schema_version")).scalar_one_or_none()
-            version = int(found or 0)
-            if version > schema.SCHEMA_VERSION:
-                known = schema.SCHEMA_VERSION
-                raise SchemaTooNew(f"the database has schema version {version}; this server knows {known}")
             # PostgreSQL databases start at version 3 (create_all makes its tables and columns). Migration 2
             # (ooo ids never reused) is SQLite's: a PostgreSQL sequence never gives an id twice.
             if found is None:

@@ -8,7 +8,6 @@ SQLite but for the few queries in server.store.pg_repo and the event ids, given 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -27,7 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from server.model import Event
 from server.store import pg_search, schema
-from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
+from server.store.base import ReadTx, SchemaTooNew
 from server.store.pg_repo import (
     CHANNEL,
     EPHEMERAL,
@@ -39,7 +38,7 @@ from server.store.pg_repo import (
     create_counter,
 )
 from server.store.rows import Stale
-from server.store.sqlite import MAX_BATCH, Job
+from server.store.writer import GroupCommitStore, Job, Outcome
 
 T = TypeVar("T")
 log = logging.getLogger("huddle.store")
@@ -61,7 +60,6 @@ class NotBegun(Exception):
 
 
 # A request, and what it returned or raised.
-Outcome = tuple[Job, Any, BaseException | None]
 
 
 def is_postgres_url(db: object) -> bool:
@@ -80,7 +78,7 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(orig, "sqlstate", None)
 
 
-class PostgresStore(Store):
+class PostgresStore(GroupCommitStore):
     """The PostgreSQL store: this process's writes go through one thread that commits queued requests
     together; other processes write the same database at the same time."""
 
@@ -178,43 +176,11 @@ class PostgresStore(Store):
                     raise
         raise AssertionError("unreachable")
 
-    async def read(self, fn: Callable[[ReadTx], T]) -> T:
-        """Run fn in one read transaction on a reader thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self.read_sync, fn)
-
-    # ---- writes -------------------------------------------------------------------
-    def write_sync(self, fn: Callable[[WriteTx], T]) -> T:
-        """Queue fn for the writer and wait for its commit."""
-        job = Job(fn)
-        self._queue.put(job)
-        result: T = job.future.result()
-        return result
-
-    async def write(self, fn: Callable[[WriteTx], T]) -> T:
-        """Queue fn for the writer; resumes after the commit."""
-        job = Job(fn)
-        self._queue.put(job)
-        result: T = await asyncio.wrap_future(job.future)
-        return result
-
+    # ---- writes (queued by GroupCommitStore) --------------------------------------
     def _writer_loop(self) -> None:
         conn: Connection | None = None
-        while True:
-            job = self._queue.get()
-            if job is None:
-                break
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+        while (taken := self._next_batch()) is not None:
+            batch, stop = taken
             try:
                 for attempt in (1, 2):
                     if conn is None or conn.closed or conn.invalidated:
@@ -254,16 +220,7 @@ class PostgresStore(Store):
                 if _sqlstate(exc) not in _RETRYABLE or attempt == BATCH_TRIES:
                     raise
                 log.warning("write batch of %d met %s; running it again (%d)", len(batch), _sqlstate(exc), attempt)
-        if events and self.on_commit is not None:
-            try:
-                self.on_commit(events)
-            except Exception:
-                log.exception("event sink failed")
-        for job, result, error in outcomes:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(result)
+        self._deliver(outcomes, events)
 
     def _run(self, conn: Connection, batch: list[Job]) -> tuple[list[Outcome], list[Event]]:
         # The transaction and the savepoints are sent by hand, each joined with its neighbour in one round

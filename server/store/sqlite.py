@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -10,8 +9,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,22 +18,12 @@ from sqlalchemy.pool import NullPool
 
 from server.model import Event
 from server.store import schema, search
-from server.store.base import ReadTx, SchemaTooNew, Store, WriteTx
+from server.store.base import ReadTx, SchemaTooNew, WriteTx
+from server.store.writer import GroupCommitStore, Job, Outcome
 
 T = TypeVar("T")
-__all__ = ["MAX_BATCH", "Job", "SchemaTooNew", "SqliteStore"]
+__all__ = ["SchemaTooNew", "SqliteStore"]
 log = logging.getLogger("huddle.store")
-
-# How many queued write requests share one commit at most.
-MAX_BATCH = 128
-
-
-@dataclass
-class Job:
-    """One write request waiting for the writer, and its outcome."""
-
-    fn: Callable[[WriteTx], Any]
-    future: Future[Any] = field(default_factory=Future)
 
 
 def _make_engine(path: Path, *, begin: str, synchronous: str, read_only: bool = False) -> Engine:
@@ -134,7 +122,7 @@ def private_files(path: Path) -> None:
             log.warning("%s is readable by others and not ours to change: chmod 600 it", file)
 
 
-class SqliteStore(Store):
+class SqliteStore(GroupCommitStore):
     """The SQLite store. Writes go through one thread that commits queued requests together."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", readers: int = 4) -> None:
@@ -180,44 +168,12 @@ class SqliteStore(Store):
         with conn.begin():
             return fn(ReadTx(conn))
 
-    async def read(self, fn: Callable[[ReadTx], T]) -> T:
-        """Run fn in one read transaction on a reader thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self.read_sync, fn)
-
-    # ---- writes -------------------------------------------------------------------
-    def write_sync(self, fn: Callable[[WriteTx], T]) -> T:
-        """Queue fn for the writer and wait for its commit."""
-        job = Job(fn)
-        self._queue.put(job)
-        result: T = job.future.result()
-        return result
-
-    async def write(self, fn: Callable[[WriteTx], T]) -> T:
-        """Queue fn for the writer; resumes after the commit."""
-        job = Job(fn)
-        self._queue.put(job)
-        result: T = await asyncio.wrap_future(job.future)
-        return result
-
+    # ---- writes (queued by GroupCommitStore) --------------------------------------
     def _writer_loop(self) -> None:
         conn = self._writer_engine.connect()
         try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                batch = [job]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stop = True
-                        break
-                    batch.append(more)
+            while (taken := self._next_batch()) is not None:
+                batch, stop = taken
                 try:
                     self._commit(conn, batch)
                 except Exception:  # the writer must never die
@@ -231,7 +187,7 @@ class SqliteStore(Store):
             conn.close()
 
     def _commit(self, conn: Connection, batch: list[Job]) -> None:
-        outcomes: list[tuple[Job, Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         events: list[Event] = []
         driver = conn.connection.driver_connection
         assert driver is not None
@@ -262,16 +218,7 @@ class SqliteStore(Store):
                 if not job.future.done():
                     job.future.set_exception(exc)
             return
-        if events and self.on_commit is not None:
-            try:
-                self.on_commit(events)
-            except Exception:
-                log.exception("event sink failed")
-        for job, result, error in outcomes:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(result)
+        self._deliver(outcomes, events)
 
     def close(self) -> None:
         """Let queued writes finish, then stop the writer and the readers."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError
@@ -123,49 +123,37 @@ def _status(view: MessageView) -> Literal["delivered", "read"]:
     return "read" if view.message.read_at is not None else "delivered"
 
 
+class _Where(TypedDict, total=False):
+    """Where a message was written: the one key of the three that it carries."""
+
+    to: str
+    channel: str
+    stream: str
+
+
 def message_object(view: MessageView) -> V2Message:
     """A message with everything a client needs: `to` for a DM or convo message, else its channel or stream."""
     m, conv = view.message, view.conversation
-    timestamp, status, read_at = times.v2(m.created_at), _status(view), times.v2(m.read_at)
-    edited_at = times.v2(m.edited_at)
+    where: _Where
     if conv.kind == "channel":
-        return {
-            "message_id": m.public_id,
-            "from": view.sender,
-            "channel": conv.public_id or "",
-            "body": m.body,
-            "timestamp": timestamp,
-            "status": status,
-            "read_at": read_at,
-            "edited_at": edited_at,
-            "reply_to": view.parent_id,
-            "reactions": view.reactions,
-        }
-    if conv.kind == "stream":
-        return {
-            "message_id": m.public_id,
-            "from": view.sender,
-            "stream": conv.public_id or "",
-            "body": m.body,
-            "timestamp": timestamp,
-            "status": status,
-            "read_at": read_at,
-            "edited_at": edited_at,
-            "reply_to": view.parent_id,
-            "reactions": view.reactions,
-        }
-    return {
+        where = {"channel": conv.public_id or ""}
+    elif conv.kind == "stream":
+        where = {"stream": conv.public_id or ""}
+    else:
+        where = {"to": view.recipient or ""}
+    obj: V2Message = {
         "message_id": m.public_id,
         "from": view.sender,
-        "to": view.recipient or "",
+        **where,
         "body": m.body,
-        "timestamp": timestamp,
-        "status": status,
-        "read_at": read_at,
-        "edited_at": edited_at,
+        "timestamp": times.v2(m.created_at),
+        "status": _status(view),
+        "read_at": times.v2(m.read_at),
+        "edited_at": times.v2(m.edited_at),
         "reply_to": view.parent_id,
         "reactions": view.reactions,
     }
+    return obj
 
 
 def sent_item(view: MessageView) -> V2SentItem:
